@@ -1,0 +1,98 @@
+/**
+ * Vocabulary used across harvest-sync:
+ * - object: one Harvest resource we replicate (clients, time_entries, …); one table each.
+ * - child: records embedded in an object's records (invoice line items), kept in their own table.
+ * - column: one flattened field of an object; nested objects become `parent_child` columns.
+ * - pass: one walk over an object's pages, full or incremental (updated_since), from the first page to the last.
+ * - cursor: the updated_since value the next incremental pass of an object starts from.
+ * - state: per-object cursor and pass position, stored in the destination with the data it covers.
+ */
+
+/** Logical column types. Each destination maps them to its own SQL types. */
+export const COLUMN_TYPES = [
+  'bigint', // ids and foreign keys: 64-bit, ids above 2^31 are normal in Harvest
+  'integer',
+  'decimal', // money, rates, hours: exact
+  'boolean',
+  'date', // YYYY-MM-DD
+  'timestamp', // ISO 8601 UTC
+  'time', // "14:59" or "2:59pm", as the account's clock setting says: kept as text
+  'text',
+  'json', // arrays, stored as JSON text (SQLite) or jsonb (PostgreSQL)
+] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+/** The declared shape of a record: a field is a type, or a nested object described the same way. */
+export interface FieldTree {
+  readonly [field: string]: ColumnType | FieldTree;
+}
+
+/** Lowest Harvest role whose token can list an object. */
+export type AccessLevel = 'admin' | 'manager' | 'member';
+
+/** Records embedded in a parent's records, stored in a table of their own (e.g. invoice line items). */
+export interface ChildSpec {
+  /** Table name, e.g. `invoice_line_items`. */
+  readonly name: string;
+  /** Field of the parent record holding the array, e.g. `line_items`. */
+  readonly field: string;
+  /** Column of the child table that holds the parent's id, e.g. `invoice_id`. */
+  readonly parentKey: string;
+  readonly fields: FieldTree;
+  readonly description: string;
+}
+
+/** One Harvest object: where to read it and what its records look like. */
+export interface ObjectSpec {
+  /** Table name, same as the API's list endpoint name. */
+  readonly name: string;
+  /** Path of the list endpoint, e.g. `/v2/clients`. */
+  readonly endpoint: string;
+  /** Key of the record array in the list response envelope. */
+  readonly envelope: string;
+  /** How Harvest pages this endpoint; either way the client follows `links.next`. */
+  readonly paging: 'cursor' | 'page';
+  /** Whether the endpoint takes `updated_since`; objects without it are re-read in full every run. */
+  readonly incremental: boolean;
+  /** Business-date field that `from` filters on, when `--since` applies to this object. */
+  readonly sinceField?: 'spent_date' | 'issue_date';
+  /** Harvest's default page size when `per_page` is not sent. */
+  readonly defaultPerPage: number;
+  readonly access: AccessLevel;
+  readonly primaryKey: 'id';
+  /** Field compared for change tracking; every replicated object has it. */
+  readonly cursorField: 'updated_at';
+  readonly fields: FieldTree;
+  readonly children: readonly ChildSpec[];
+  readonly description: string;
+}
+
+/** A flattened column of a table. */
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** Where the value sits in the API record, e.g. `['client', 'id']` for `client_id`. */
+  readonly path: readonly string[];
+}
+
+/** Metadata columns on every table. */
+export const META_COLUMNS = {
+  syncedAt: '_synced_at',
+  deletedAt: '_deleted_at',
+} as const;
+
+/** A destination table: name, primary key and ordered columns (metadata columns excluded). */
+export interface TableSchema {
+  readonly name: string;
+  readonly primaryKey: 'id';
+  readonly columns: readonly Column[];
+  /** For child tables: the column holding the parent id. */
+  readonly parentKey?: string;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A record as it goes to a destination: one value per column, in the table's column order. */
+export type SqlValue = string | number | boolean | null;
+export type Row = SqlValue[];

@@ -1,0 +1,99 @@
+import type { Column, Row, TableSchema } from '../catalog/types.js';
+import type { ValueEncoders } from '../catalog/schema.js';
+
+/**
+ * Where an object's pass stands. Stored per object in the destination's state table
+ * (`_harvest_sync_state`), in the same transaction as the rows it covers.
+ */
+export interface ObjectState {
+  readonly object: string;
+  /**
+   * `updated_since` for the next incremental pass: the start of the last completed pass, read from
+   * Harvest's own clock (ISO 8601 UTC). Null until a first pass completes.
+   */
+  readonly cursor: string | null;
+  /** The pass under way, if one was interrupted: it resumes at `nextUrl`. */
+  readonly pass: PassState | null;
+  /** When the last full pass (one that can mark deletions) completed. */
+  readonly lastFullPassAt: string | null;
+}
+
+export interface PassState {
+  readonly mode: 'full' | 'incremental';
+  /** Start of the pass by Harvest's clock; becomes the cursor when the pass completes. */
+  readonly startedAt: string;
+  /** The next page to read (absolute URL as Harvest gave it in `links.next`). */
+  readonly nextUrl: string;
+}
+
+/** Rows of one child table that belong to the parents of a batch. */
+export interface ChildRows {
+  readonly table: string;
+  /** Ids of every parent in the batch: their children not in `rows` are marked deleted. */
+  readonly parentIds: readonly number[];
+  readonly rows: readonly Row[];
+}
+
+/**
+ * One page of an object, written atomically with the state that follows it: after `writeBatch`
+ * returns, either all of it (rows, children, state, sweep) is committed, or none.
+ */
+export interface Batch {
+  readonly table: string;
+  readonly rows: readonly Row[];
+  readonly children: readonly ChildRows[];
+  readonly state: ObjectState;
+  /**
+   * Set on the last page of a full pass: rows of these tables not written since `since` (the pass
+   * start, destination time) get `_deleted_at`. Deleted rows that came back were undeleted by the upsert.
+   */
+  readonly sweep?: { readonly tables: readonly string[]; readonly since: string };
+}
+
+export interface BatchResult {
+  /** Per table: rows that were new, rows that existed, rows marked deleted. */
+  readonly tables: Readonly<Record<string, { inserted: number; updated: number; deleted: number }>>;
+}
+
+/** What a destination can tell about a table it holds. */
+export interface TableInfo {
+  readonly columns: readonly string[];
+  readonly rowCount: number;
+}
+
+/**
+ * A database harvest-sync writes to. One implementation per engine (`sqlite/`, `postgres/`);
+ * every implementation must pass test/destinations/conformance.test.ts.
+ */
+export interface Destination {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Display form of the destination, with any password removed. */
+  readonly description: string;
+  /** How this destination wants values bound; the row mappers are compiled with these. */
+  readonly encoders: ValueEncoders;
+  /**
+   * Connects and takes the destination's run lock (one run per destination at a time).
+   * Throws DestinationBusyError when another run holds it, DestinationError when unreachable.
+   */
+  open(): Promise<void>;
+  /**
+   * Creates the table if missing, adds any catalog column it lacks (never drops or retypes one),
+   * and returns the columns rows must carry, in the order writeBatch expects them: the catalog's,
+   * then those added by earlier runs for fields the catalog does not declare (their path and type
+   * are kept in the destination's `_harvest_sync_columns` table). Columns a user added by hand are
+   * left alone and never written.
+   */
+  ensureTable(table: TableSchema): Promise<Column[]>;
+  /**
+   * Adds columns for undeclared fields (schema drift found mid-run), records their path and type,
+   * and returns the table's new column list (same order rule as ensureTable).
+   */
+  addColumns(table: string, columns: readonly Column[]): Promise<Column[]>;
+  readState(object: string): Promise<ObjectState | null>;
+  writeBatch(batch: Batch): Promise<BatchResult>;
+  /** The destination's current time as an ISO string, for sweep bounds. */
+  now(): Promise<string>;
+  tableInfo(table: string): Promise<TableInfo | null>;
+  /** Releases the lock and the connection. Safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+import type { JsonObject, ObjectSpec } from '../catalog/types.js';
+
+/** One page of a list endpoint. */
+export interface HarvestPage {
+  readonly records: JsonObject[];
+  /** `links.next` as Harvest sent it; null on the last page. */
+  readonly nextUrl: string | null;
+  /** Harvest's clock when it answered (the `Date` header), ISO 8601 UTC; falls back to ours. */
+  readonly serverTime: string;
+  readonly totalEntries: number | null;
+}
+
+/** Query of the first page of a pass. Later pages are read from `links.next`, never built. */
+export interface FirstPageQuery {
+  readonly perPage: number;
+  /** ISO 8601 UTC; only for objects whose endpoint takes it. */
+  readonly updatedSince?: string;
+  /** `from` (YYYY-MM-DD) on the object's business date, for `--since`. */
+  readonly from?: string;
+}
+
+/** Counters a source keeps per object, for run statistics. */
+export interface SourceStats {
+  calls: number;
+  rateLimitWaits: number;
+  retries: number;
+}
+
+/** Who the token belongs to and what it may read (Hevo's TEST & CONTINUE). */
+export interface ConnectionCheck {
+  readonly user: { readonly id: number; readonly name: string; readonly email: string };
+  readonly isAdmin: boolean;
+  readonly accessRoles: readonly string[];
+  readonly company: { readonly name: string } | null;
+  /** Per object: readable, or the reason it is not. */
+  readonly objects: ReadonlyArray<{
+    readonly name: string;
+    readonly readable: boolean;
+    readonly reason?: string;
+  }>;
+}
+
+/**
+ * The seam between the sync engine and Harvest. The real implementation is HarvestClient
+ * (rate limiting, retries, error mapping); tests may drive the engine with any other.
+ */
+export interface HarvestSource {
+  firstPageUrl(object: ObjectSpec, query: FirstPageQuery): string;
+  /** Reads one page. Throws HarvestApiError (typed, user-facing message) once retries are spent. */
+  fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage>;
+  /** Per-object counters since the source was made. */
+  stats(object: string): SourceStats;
+}
