@@ -1,0 +1,79 @@
+import type { ObjectSpec } from '../catalog/types.js';
+import type { Clock } from '../clock.js';
+import type { Destination } from '../destinations/destination.js';
+import type { HarvestSource } from '../harvest/types.js';
+
+export interface SyncOptions {
+  readonly source: HarvestSource;
+  /** Already opened by the caller (who holds its run lock) and closed by the caller. */
+  readonly destination: Destination;
+  readonly objects: readonly ObjectSpec[];
+  /** Re-read every object in full and mark rows whose record is gone as deleted. */
+  readonly fullRefresh?: boolean;
+  /** YYYY-MM-DD: limits time entries, expenses, invoices and estimates to business dates from then on. */
+  readonly since?: string;
+  /** Page size for every object; default: 2000 (fewest calls), invoices 100 unless given. */
+  readonly perPage?: number;
+  /** How many objects are read at once (all share the source's rate limiter). Default 4. */
+  readonly concurrency?: number;
+  /** Aborting stops the run after the batch being written commits; the run ends `interrupted`. */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: SyncEvent) => void;
+  readonly clock?: Clock;
+}
+
+export type PassMode = 'full' | 'incremental';
+
+export interface ObjectResult {
+  readonly object: string;
+  readonly status: 'succeeded' | 'skipped' | 'failed' | 'interrupted';
+  readonly mode: PassMode;
+  /** Why it was skipped or failed. */
+  readonly reason?: string;
+  readonly read: number;
+  readonly inserted: number;
+  readonly updated: number;
+  /** Rows (and child rows) marked deleted. */
+  readonly deleted: number;
+  readonly pages: number;
+  readonly calls: number;
+  readonly rateLimitWaits: number;
+  readonly retries: number;
+  readonly seconds: number;
+  /** The cursor after this run. */
+  readonly cursor: string | null;
+}
+
+export interface SyncResult {
+  /** `succeeded` also when some objects were skipped for lack of permission (see their reasons). */
+  readonly status: 'succeeded' | 'failed' | 'interrupted';
+  readonly objects: readonly ObjectResult[];
+  /** First failure, one line, safe to show. */
+  readonly error?: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+}
+
+export type SyncEvent =
+  | {
+      readonly type: 'object:start';
+      readonly object: string;
+      readonly mode: PassMode;
+      readonly resumed: boolean;
+    }
+  | {
+      readonly type: 'object:page';
+      readonly object: string;
+      readonly records: number;
+      readonly read: number;
+      readonly pages: number;
+      readonly totalEntries: number | null;
+    }
+  | { readonly type: 'object:done'; readonly result: ObjectResult }
+  | {
+      readonly type: 'schema:column-added';
+      readonly table: string;
+      readonly column: string;
+      readonly columnType: string;
+    }
+  | { readonly type: 'run:done'; readonly result: SyncResult };
