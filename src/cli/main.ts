@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT } from './exit.js';
+
+/** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
+export function buildProgram(): Command {
+  const program = new Command('harvest-sync')
+    .description('Replicate a Harvest account into SQLite or PostgreSQL, and keep it current.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  // commands are registered below, one line each
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its one-line message (or the help/version text)
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    throw error;
+  }
+}
+
+void main(process.argv);
