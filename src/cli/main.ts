@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { discoverCommand } from './commands/discover.js';
 import { EXIT } from './exit.js';
 
 /** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
@@ -10,7 +11,15 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // commands are registered below, one line each
+  program.addCommand(discoverCommand());
+  // Commands built on their own do not inherit these settings from the program.
+  for (const command of allCommands(program))
+    command.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
+}
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap((c) => allCommands(c))];
 }
 
 async function main(argv: string[]): Promise<void> {
