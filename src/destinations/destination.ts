@@ -24,6 +24,11 @@ export interface PassState {
   readonly startedAt: string;
   /** The next page to read (absolute URL as Harvest gave it in `links.next`). */
   readonly nextUrl: string;
+  /**
+   * Full passes only: the destination's `now()` taken before the pass wrote anything, the bound of
+   * the sweep on its last page. Kept here so a resumed full pass still sweeps what the whole pass missed.
+   */
+  readonly sweepSince?: string;
 }
 
 /** Rows of one child table that belong to the parents of a batch. */
