@@ -1,0 +1,403 @@
+import Database from 'better-sqlite3';
+import { baseEncoders } from '../../catalog/schema.js';
+import type { ValueEncoders } from '../../catalog/schema.js';
+import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
+import type { Column, ColumnType, Row, SqlValue, TableSchema } from '../../catalog/types.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import { DestinationError } from '../../errors.js';
+import type { Batch, BatchResult, Destination, ObjectState, PassState, TableInfo } from '../destination.js';
+import { toDestinationError } from './sqlite-errors.js';
+import { SqliteRunLock } from './sqlite-lock.js';
+import { checkSqlitePath } from './sqlite-path.js';
+import {
+  COLUMNS_TABLE,
+  CREATE_STATE_TABLES,
+  STATE_TABLE,
+  SQLITE_TYPES,
+  createTableSql,
+  parentIndexSql,
+  quoteIdent,
+  upsertSql,
+} from './sqlite-sql.js';
+
+export interface SqliteDestinationOptions {
+  /** Stamps `_synced_at`/`_deleted_at` and answers `now()`. */
+  readonly clock?: Clock;
+  /** How long a write waits for a reader's lock before failing. Default 5 s. */
+  readonly busyTimeoutMs?: number;
+  /** Caps the database at this many pages (`PRAGMA max_page_count`): lets tests drive the disk-full path. */
+  readonly maxPageCount?: number;
+}
+
+/** better-sqlite3 binds no booleans: SQLite has none, so they are stored as 0/1. */
+export const sqliteEncoders: ValueEncoders = baseEncoders({
+  boolean: (v) =>
+    v === true ? 1 : v === false ? 0 : typeof v === 'object' && v !== null ? JSON.stringify(v) : v,
+});
+
+/** A table prepared by ensureTable: the columns rows carry, and its upsert compiled for them. */
+interface PreparedTable {
+  readonly name: string;
+  readonly parentKey?: string;
+  readonly catalogNames: ReadonlySet<string>;
+  columns: Column[];
+  idIndex: number;
+  upsert: Database.Statement | null;
+}
+
+type Counts = { inserted: number; updated: number; deleted: number };
+
+const { syncedAt, deletedAt } = META_COLUMNS;
+const RESERVED: ReadonlySet<string> = new Set([syncedAt, deletedAt]);
+const lower = (name: string): string => name.toLowerCase();
+
+/**
+ * A SQLite file as a destination (better-sqlite3: synchronous, so each call below runs to its end
+ * before another starts, and a batch's transaction can never interleave with another's).
+ *
+ * Time: `_synced_at` stamps and `now()` come from one monotonic millisecond clock. `now()` is
+ * always later than every stamp already written, and stamps written after it are never earlier, so
+ * a sweep with `_synced_at < since` (since = an earlier `now()`) catches exactly the rows the pass
+ * did not rewrite — including a row written in the very millisecond `now()` was read.
+ */
+export class SqliteDestination implements Destination {
+  readonly kind = 'sqlite' as const;
+  readonly description: string;
+  readonly encoders = sqliteEncoders;
+
+  private readonly clock: Clock;
+  private readonly lock: SqliteRunLock;
+  private db: Database.Database | null = null;
+  private readonly tables = new Map<string, PreparedTable>();
+  private readonly statements = new Map<string, Database.Statement>();
+  private lastStamp = 0;
+  private writeTransaction: ((batch: Batch, stamp: string) => BatchResult) | null = null;
+
+  constructor(
+    readonly path: string,
+    private readonly options: SqliteDestinationOptions = {},
+  ) {
+    this.description = `sqlite:${path}`;
+    this.clock = options.clock ?? systemClock;
+    this.lock = new SqliteRunLock(path);
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    checkSqlitePath(this.path);
+    this.lock.acquire();
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.path);
+      // WAL: readers keep reading while a batch commits; NORMAL sync is durable at each checkpoint
+      // and never corrupts, a power cut costing at most the last batches (their state goes with them).
+      if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
+        throw new DestinationError(`cannot open SQLite database at ${this.path}: WAL mode is not available`);
+      }
+      db.pragma('synchronous = NORMAL');
+      db.pragma(`busy_timeout = ${Math.trunc(this.options.busyTimeoutMs ?? 5000)}`);
+      db.pragma('cache_size = -32768'); // 32 MiB: a few pages of the widest table stay hot
+      db.pragma('temp_store = MEMORY');
+      if (this.options.maxPageCount !== undefined) {
+        db.pragma(`max_page_count = ${Math.trunc(this.options.maxPageCount)}`);
+      }
+      for (const sql of CREATE_STATE_TABLES) db.exec(sql);
+      // Stamps must also keep increasing across runs, whatever the system clock did in between.
+      const last = db
+        .prepare(
+          `SELECT max(t) FROM (SELECT max("updated_at") AS t FROM ${quoteIdent(STATE_TABLE)}
+           UNION ALL SELECT max("added_at") FROM ${quoteIdent(COLUMNS_TABLE)})`,
+        )
+        .pluck()
+        .get();
+      if (typeof last === 'string') this.lastStamp = Math.max(this.lastStamp, Date.parse(last) || 0);
+      this.writeTransaction = db.transaction((batch: Batch, stamp: string) => this.write(batch, stamp))
+        .immediate as (batch: Batch, stamp: string) => BatchResult;
+      this.db = db;
+    } catch (error) {
+      db?.close();
+      this.lock.release();
+      throw toDestinationError(`cannot open SQLite database at ${this.path}`, error);
+    }
+  }
+
+  async ensureTable(table: TableSchema): Promise<Column[]> {
+    const db = this.requireOpen();
+    const catalogNames = new Set(table.columns.map((c) => lower(c.name)));
+    const run = db.transaction(() => {
+      let physical = this.physicalColumns(table.name);
+      if (physical.size === 0) {
+        db.exec(createTableSql(table.name, table.columns));
+        physical = this.physicalColumns(table.name);
+      } else {
+        if (physical.get('id')?.pk !== true) {
+          throw new DestinationError(`table "${table.name}" exists but "id" is not its primary key`);
+        }
+        for (const column of table.columns) {
+          if (!physical.has(lower(column.name))) this.addPhysicalColumn(table.name, column);
+        }
+        for (const name of [syncedAt, deletedAt]) {
+          if (!physical.has(name)) {
+            db.exec(`ALTER TABLE ${quoteIdent(table.name)} ADD COLUMN ${quoteIdent(name)} TEXT`);
+          }
+        }
+      }
+      if (table.parentKey) db.exec(parentIndexSql(table.name, table.parentKey));
+      const extras = this.recordedColumns(table.name).filter((c) => !catalogNames.has(lower(c.name)));
+      for (const column of extras) {
+        if (!physical.has(lower(column.name))) this.addPhysicalColumn(table.name, column);
+      }
+      return [...table.columns, ...extras];
+    });
+    try {
+      const columns = run.immediate();
+      this.setTable({ name: table.name, parentKey: table.parentKey, catalogNames, columns });
+      return [...columns];
+    } catch (error) {
+      throw toDestinationError(`cannot create table "${table.name}" in ${this.path}`, error);
+    }
+  }
+
+  async addColumns(table: string, columns: readonly Column[]): Promise<Column[]> {
+    const db = this.requireOpen();
+    const prepared = this.prepared(table);
+    const stamp = this.stamp();
+    const run = db.transaction(() => {
+      const physical = this.physicalColumns(table);
+      const next = [...prepared.columns];
+      for (const column of columns) {
+        if (next.some((c) => c.name === column.name)) continue;
+        const clash = next.find((c) => lower(c.name) === lower(column.name));
+        const existing = physical.get(lower(column.name));
+        if (clash || RESERVED.has(lower(column.name)) || (existing && existing.name !== column.name)) {
+          throw new DestinationError(
+            `cannot add column "${column.name}" to "${table}": it clashes with column ` +
+              `"${clash?.name ?? existing?.name ?? column.name}" (SQLite column names ignore case)`,
+          );
+        }
+        if (!COLUMN_TYPES.includes(column.type)) {
+          throw new DestinationError(`cannot add column "${column.name}" to "${table}": unknown type`);
+        }
+        // A column of that name made by hand is adopted rather than duplicated.
+        if (!existing) this.addPhysicalColumn(table, column);
+        this.statement(
+          `INSERT OR REPLACE INTO ${quoteIdent(COLUMNS_TABLE)} ("table", "column", "path", "type", "added_at")
+           VALUES (?, ?, ?, ?, ?)`,
+        ).run(table, column.name, JSON.stringify(column.path), column.type, stamp);
+        next.push(column);
+      }
+      return next;
+    });
+    try {
+      const next = run.immediate();
+      this.setTable({ ...prepared, columns: next });
+      return [...next];
+    } catch (error) {
+      throw toDestinationError(`cannot add columns to "${table}" in ${this.path}`, error);
+    }
+  }
+
+  async readState(object: string): Promise<ObjectState | null> {
+    this.requireOpen();
+    const row = this.statement(
+      `SELECT "cursor", "pass", "last_full_pass_at" FROM ${quoteIdent(STATE_TABLE)} WHERE "object" = ?`,
+    ).get(object) as
+      { cursor: string | null; pass: string | null; last_full_pass_at: string | null } | undefined;
+    if (!row) return null;
+    let pass: PassState | null = null;
+    if (row.pass !== null) {
+      try {
+        pass = JSON.parse(row.pass) as PassState;
+      } catch {
+        throw new DestinationError(`the saved state of ${object} in ${this.path} is not valid JSON`);
+      }
+    }
+    return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
+  }
+
+  async writeBatch(batch: Batch): Promise<BatchResult> {
+    this.requireOpen();
+    const write = this.writeTransaction;
+    if (!write) throw new DestinationError(`SQLite database at ${this.path} is not open`);
+    try {
+      return write(batch, this.stamp());
+    } catch (error) {
+      throw toDestinationError(`cannot write ${batch.table} to SQLite database at ${this.path}`, error);
+    }
+  }
+
+  async now(): Promise<string> {
+    const ms = Math.max(this.clock.now(), this.lastStamp + 1);
+    this.lastStamp = ms;
+    return new Date(ms).toISOString();
+  }
+
+  async tableInfo(table: string): Promise<TableInfo | null> {
+    this.requireOpen();
+    const columns = [...this.physicalColumns(table).values()].map((c) => c.name);
+    if (columns.length === 0) return null;
+    const rowCount = this.statement(`SELECT count(*) FROM ${quoteIdent(table)}`)
+      .pluck()
+      .get() as number;
+    return { columns, rowCount };
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = null;
+    this.writeTransaction = null;
+    this.tables.clear();
+    this.statements.clear();
+    try {
+      db?.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** The body of writeBatch, run inside one IMMEDIATE transaction: any throw rolls all of it back. */
+  private write(batch: Batch, stamp: string): BatchResult {
+    const tables: Record<string, Counts> = {};
+    const add = (table: string, counts: Partial<Counts>): void => {
+      const t = (tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
+      t.inserted += counts.inserted ?? 0;
+      t.updated += counts.updated ?? 0;
+      t.deleted += counts.deleted ?? 0;
+    };
+    add(batch.table, this.upsertRows(this.prepared(batch.table), batch.rows, stamp));
+    for (const child of batch.children) {
+      const table = this.prepared(child.table);
+      add(child.table, this.upsertRows(table, child.rows, stamp));
+      if (!table.parentKey) throw new DestinationError(`table "${child.table}" has no parent key`);
+      if (child.parentIds.length > 0) {
+        const childIds = child.rows.map((row) => row[table.idIndex]);
+        const { changes } = this.statement(
+          `UPDATE ${quoteIdent(child.table)} SET ${quoteIdent(deletedAt)} = ?
+           WHERE ${quoteIdent(deletedAt)} IS NULL
+             AND ${quoteIdent(table.parentKey)} IN (SELECT value FROM json_each(?))
+             AND "id" NOT IN (SELECT value FROM json_each(?))`,
+        ).run(stamp, JSON.stringify(child.parentIds), JSON.stringify(childIds));
+        add(child.table, { deleted: changes });
+      }
+    }
+    this.writeState(batch.state, stamp);
+    if (batch.sweep) {
+      for (const table of batch.sweep.tables) {
+        const { changes } = this.statement(
+          `UPDATE ${quoteIdent(table)} SET ${quoteIdent(deletedAt)} = ?
+           WHERE ${quoteIdent(syncedAt)} < ? AND ${quoteIdent(deletedAt)} IS NULL`,
+        ).run(stamp, batch.sweep.since);
+        add(table, { deleted: changes });
+      }
+    }
+    return { tables };
+  }
+
+  private upsertRows(table: PreparedTable, rows: readonly Row[], stamp: string): Counts {
+    if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
+    const width = table.columns.length;
+    const ids = new Set<SqlValue>();
+    for (const row of rows) {
+      if (row.length !== width) {
+        throw new DestinationError(
+          `a row for "${table.name}" has ${row.length} values but the table has ${width} columns`,
+        );
+      }
+      const id = row[table.idIndex];
+      // SQLite would silently give a NULL id a new rowid: a record without an id is refused instead.
+      if (id === null) throw new DestinationError(`a record of "${table.name}" has no id`);
+      ids.add(id);
+    }
+    const existing = this.statement(
+      `SELECT count(*) FROM ${quoteIdent(table.name)} WHERE "id" IN (SELECT value FROM json_each(?))`,
+    )
+      .pluck()
+      .get(JSON.stringify([...ids])) as number;
+    const upsert = (table.upsert ??= this.requireOpen().prepare(upsertSql(table.name, table.columns)));
+    for (const row of rows) upsert.run(...row, stamp);
+    const inserted = ids.size - existing;
+    return { inserted, updated: rows.length - inserted, deleted: 0 };
+  }
+
+  private writeState(state: ObjectState, stamp: string): void {
+    this.statement(
+      `INSERT INTO ${quoteIdent(STATE_TABLE)} ("object", "cursor", "pass", "last_full_pass_at", "updated_at")
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT ("object") DO UPDATE SET "cursor" = excluded."cursor", "pass" = excluded."pass",
+         "last_full_pass_at" = excluded."last_full_pass_at", "updated_at" = excluded."updated_at"`,
+    ).run(
+      state.object,
+      state.cursor,
+      state.pass === null ? null : JSON.stringify(state.pass),
+      state.lastFullPassAt,
+      stamp,
+    );
+  }
+
+  /** A write's stamp: never earlier than any stamp or `now()` already given out. */
+  private stamp(): string {
+    const ms = Math.max(this.clock.now(), this.lastStamp);
+    this.lastStamp = ms;
+    return new Date(ms).toISOString();
+  }
+
+  private requireOpen(): Database.Database {
+    if (!this.db) throw new DestinationError(`SQLite database at ${this.path} is not open`);
+    return this.db;
+  }
+
+  /** Statements are compiled once per connection and SQL text (identifiers included). */
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.requireOpen().prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private prepared(table: string): PreparedTable {
+    const prepared = this.tables.get(table);
+    if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
+    return prepared;
+  }
+
+  private setTable(table: Omit<PreparedTable, 'idIndex' | 'upsert'>): void {
+    const idIndex = table.columns.findIndex((c) => c.name === 'id');
+    if (idIndex < 0) throw new DestinationError(`table "${table.name}" has no "id" column`);
+    this.tables.set(table.name, { ...table, idIndex, upsert: null });
+  }
+
+  /** The table's columns keyed by lower-cased name; empty when the table does not exist. */
+  private physicalColumns(table: string): Map<string, { name: string; pk: boolean }> {
+    const rows = this.statement('SELECT "name", "pk" FROM pragma_table_info(?)').all(table) as Array<{
+      name: string;
+      pk: number;
+    }>;
+    return new Map(rows.map((r) => [lower(r.name), { name: r.name, pk: r.pk > 0 }]));
+  }
+
+  private addPhysicalColumn(table: string, column: Column): void {
+    this.requireOpen().exec(
+      `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${quoteIdent(column.name)} ${SQLITE_TYPES[column.type]}`,
+    );
+  }
+
+  /** Columns earlier runs added for undeclared fields, oldest first. */
+  private recordedColumns(table: string): Column[] {
+    const rows = this.statement(
+      `SELECT "column", "path", "type" FROM ${quoteIdent(COLUMNS_TABLE)} WHERE "table" = ? ORDER BY rowid`,
+    ).all(table) as Array<{ column: string; path: string; type: string }>;
+    return rows.map((r) => {
+      const type = COLUMN_TYPES.find((t) => t === r.type);
+      const path: unknown = JSON.parse(r.path);
+      if (!type || !Array.isArray(path) || !path.every((p) => typeof p === 'string')) {
+        throw new DestinationError(
+          `column "${r.column}" of "${table}" has a corrupt entry in ${COLUMNS_TABLE}`,
+        );
+      }
+      return { name: r.column, type: type satisfies ColumnType, path };
+    });
+  }
+}

@@ -1,0 +1,87 @@
+import { META_COLUMNS } from '../../catalog/types.js';
+import type { Column, ColumnType } from '../../catalog/types.js';
+import { DestinationError } from '../../errors.js';
+
+/**
+ * SQLite storage classes per logical type. Decimals are NUMERIC and bound as JS numbers: SQLite keeps
+ * them as INTEGER when whole and REAL (IEEE double) otherwise, so 0.1 reads back as 0.1, 19.99 as
+ * 19.99 and 100 as 100 — the same double Harvest's JSON gave us, no more and no less exact.
+ */
+export const SQLITE_TYPES: { readonly [T in ColumnType]: string } = {
+  bigint: 'INTEGER',
+  integer: 'INTEGER',
+  decimal: 'NUMERIC',
+  boolean: 'INTEGER', // 0/1
+  date: 'TEXT',
+  timestamp: 'TEXT',
+  time: 'TEXT',
+  text: 'TEXT',
+  json: 'TEXT', // JSON text; query it with json_extract/json_each
+};
+
+export const STATE_TABLE = '_harvest_sync_state';
+export const COLUMNS_TABLE = '_harvest_sync_columns';
+
+/**
+ * Quotes an identifier. Names come from the catalog but also from fields Harvest starts sending,
+ * so they are data: doubling quotes makes any name a single identifier. NUL cannot be quoted (SQLite
+ * ends the statement text there), so it is refused.
+ */
+export function quoteIdent(name: string): string {
+  if (name.length === 0 || name.includes('\0')) {
+    throw new DestinationError(`invalid SQL identifier ${JSON.stringify(name)}`);
+  }
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const { syncedAt, deletedAt } = META_COLUMNS;
+
+export function columnDefinition(column: Column): string {
+  const primaryKey = column.name === 'id' ? ' PRIMARY KEY' : '';
+  return `${quoteIdent(column.name)} ${SQLITE_TYPES[column.type]}${primaryKey}`;
+}
+
+export function createTableSql(table: string, columns: readonly Column[]): string {
+  const defs = columns.map(columnDefinition);
+  defs.push(`${quoteIdent(syncedAt)} TEXT NOT NULL`, `${quoteIdent(deletedAt)} TEXT`);
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table)} (${defs.join(', ')})`;
+}
+
+export function parentIndexSql(table: string, parentKey: string): string {
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_${parentKey}_idx`)} ON ${quoteIdent(table)} (${quoteIdent(parentKey)})`;
+}
+
+export const CREATE_STATE_TABLES = [
+  `CREATE TABLE IF NOT EXISTS ${quoteIdent(STATE_TABLE)} (
+    "object" TEXT PRIMARY KEY,
+    "cursor" TEXT,
+    "pass" TEXT,
+    "last_full_pass_at" TEXT,
+    "updated_at" TEXT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS ${quoteIdent(COLUMNS_TABLE)} (
+    "table" TEXT NOT NULL,
+    "column" TEXT NOT NULL,
+    "path" TEXT NOT NULL,
+    "type" TEXT NOT NULL,
+    "added_at" TEXT NOT NULL,
+    PRIMARY KEY ("table", "column")
+  )`,
+];
+
+/**
+ * The upsert of one table's rows: every listed column is overwritten, the row is stamped and
+ * undeleted. Columns not listed (added by a user) keep their values.
+ */
+export function upsertSql(table: string, columns: readonly Column[]): string {
+  const names = [...columns.map((c) => quoteIdent(c.name)), quoteIdent(syncedAt), quoteIdent(deletedAt)];
+  const placeholders = [...columns.map(() => '?'), '?', 'NULL'];
+  const updates = names
+    .filter((name) => name !== '"id"')
+    .map((name) => `${name} = excluded.${name}`)
+    .join(', ');
+  return (
+    `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) ` +
+    `ON CONFLICT ("id") DO UPDATE SET ${updates}`
+  );
+}
