@@ -51,3 +51,31 @@ export interface HarvestSource {
   /** Per-object counters since the source was made. */
   stats(object: string): SourceStats;
 }
+
+/** What a HarvestClient reports as it works (for logs, progress and metrics). Never carries the token. */
+export type ClientEvent =
+  | {
+      readonly type: 'request';
+      readonly object: string;
+      /** Path and query of the URL. */
+      readonly path: string;
+      /** Null when no response came (network error, timeout). */
+      readonly status: number | null;
+      readonly ms: number;
+    }
+  | {
+      readonly type: 'rate-limit';
+      readonly object: string;
+      readonly waitMs: number;
+      /** `budget`: the client's own limiter held it back; `429`: Harvest throttled and everyone paused. */
+      readonly cause: 'budget' | '429';
+    }
+  | {
+      readonly type: 'retry';
+      readonly object: string;
+      readonly path: string;
+      /** The attempt that failed (1 = first). */
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly reason: string;
+    };

@@ -1,0 +1,547 @@
+import { createRequire } from 'node:module';
+import type { AccessLevel, JsonObject, ObjectSpec } from '../catalog/types.js';
+import { systemClock, type Clock } from '../clock.js';
+import { ConfigError, InterruptedError } from '../errors.js';
+import { HarvestApiError, statusError } from './errors.js';
+import {
+  DEFAULT_RATE_LIMIT,
+  RateLimiter,
+  parseRetryAfter,
+  type Grant,
+  type RateLimit,
+} from './rate-limiter.js';
+import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
+import type {
+  ClientEvent,
+  ConnectionCheck,
+  FirstPageQuery,
+  HarvestPage,
+  HarvestSource,
+  SourceStats,
+} from './types.js';
+
+export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
+export const MAX_PER_PAGE = 2000;
+
+export interface HarvestClientOptions {
+  /** Personal access token. Only ever sent, as a Bearer header, to `baseUrl`'s origin. */
+  readonly token: string;
+  readonly accountId: string;
+  /** API root; default https://api.harvestapp.com. Tests and demos point it at a local server. */
+  readonly baseUrl?: string;
+  /** Harvest requires one naming the product and a contact URL or e-mail. */
+  readonly userAgent?: string;
+  /** Default 100 requests / 15 s, Harvest's published limit. */
+  readonly rateLimit?: RateLimit;
+  /** See RateLimiterOptions.safetyMarginMs. */
+  readonly safetyMarginMs?: number;
+  /** Per attempt, headers and body together. Default 30 s. */
+  readonly timeoutMs?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  /** Wait after a 429 that carries no usable Retry-After (real ones often do not). Default 15 s: one window. */
+  readonly retryAfterFallbackMs?: number;
+  /** A 429 asking to wait longer than this fails the call instead of stalling the run. Default 5 min. */
+  readonly maxRetryAfterMs?: number;
+  readonly clock?: Clock;
+  /** Source of jitter, in [0, 1). */
+  readonly random?: () => number;
+  readonly fetch?: typeof fetch;
+  readonly onEvent?: (event: ClientEvent) => void;
+}
+
+/** The parsed body of a successful call, with the headers it came with. */
+interface JsonResponse {
+  readonly body: unknown;
+  readonly headers: Headers;
+}
+
+/** Who is asking: the name used in messages and stats, and (for list endpoints) the role needed. */
+interface Caller {
+  readonly object: string;
+  readonly access?: AccessLevel;
+}
+
+/** One failed attempt that may be tried again. Internal: turned into a HarvestApiError when retries are spent. */
+class TransientFailure extends Error {
+  constructor(
+    readonly kind: 'unavailable' | 'rate-limited' | 'bad-response',
+    readonly reason: string,
+    readonly status: number | null,
+    /** 0 after a 429: the limiter's pause already makes the next attempt wait. */
+    readonly delayMs?: number,
+  ) {
+    super(reason);
+  }
+}
+
+function packageVersion(): string {
+  try {
+    // src/harvest and dist/harvest are both two levels below the package root
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export const DEFAULT_USER_AGENT = `harvest-sync/${packageVersion()} (+https://github.com/harvest-sync/harvest-sync)`;
+
+/** Path and query of a URL, without any credential Harvest accepts in the query string. */
+export function safePath(url: URL): string {
+  const params = new URLSearchParams(url.search);
+  params.delete('access_token');
+  const query = params.toString();
+  return `${url.pathname}${query ? `?${query}` : ''}`;
+}
+
+function networkReason(error: unknown): string {
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return `network error (${cause.code})`;
+  if (cause && typeof cause.message === 'string') return `network error (${cause.message})`;
+  return `network error (${error instanceof Error ? error.message : String(error)})`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Harvest API v2 over HTTP: every call goes through one shared rate limiter, is retried with
+ * backoff when that can help, and fails with a HarvestApiError whose message a user can act on.
+ */
+export class HarvestClient implements HarvestSource {
+  readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly token: string;
+  private readonly headers: Record<string, string>;
+  private readonly limiter: RateLimiter;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly retry: RetryPolicy;
+  private readonly retryAfterFallbackMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly onEvent?: (event: ClientEvent) => void;
+  private readonly counters = new Map<string, SourceStats>();
+
+  constructor(options: HarvestClientOptions) {
+    const token = options.token?.trim() ?? '';
+    if (token === '') throw new ConfigError('the Harvest access token is empty (HARVEST_ACCESS_TOKEN)');
+    // fetch would echo an invalid header value in its error message: refuse it here, without echoing
+    if (!/^[\x21-\x7e]+$/.test(token)) {
+      throw new ConfigError('the Harvest access token contains spaces or characters a token cannot have');
+    }
+    const accountId = String(options.accountId ?? '').trim();
+    if (!/^\d+$/.test(accountId)) {
+      throw new ConfigError(`the Harvest account id must be a number (got "${accountId.slice(0, 40)}")`);
+    }
+    let base: URL;
+    try {
+      base = new URL(options.baseUrl ?? DEFAULT_BASE_URL);
+    } catch {
+      throw new ConfigError(`the Harvest API root is not a URL: "${options.baseUrl}"`);
+    }
+    if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+      throw new ConfigError(`the Harvest API root must be an http(s) URL (got "${base.protocol}")`);
+    }
+    if (base.username || base.password)
+      throw new ConfigError('the Harvest API root must not hold credentials');
+    this.baseUrl = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+    this.origin = base.origin;
+    this.token = token;
+    this.headers = {
+      Authorization: `Bearer ${token}`,
+      'Harvest-Account-Id': accountId,
+      'User-Agent': options.userAgent ?? DEFAULT_USER_AGENT,
+      Accept: 'application/json',
+    };
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    if (!Number.isInteger(this.retry.maxAttempts) || this.retry.maxAttempts < 1) {
+      throw new ConfigError(
+        `retry: maxAttempts must be a whole number of at least 1 (got ${this.retry.maxAttempts})`,
+      );
+    }
+    this.retryAfterFallbackMs = options.retryAfterFallbackMs ?? 15_000;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
+    this.onEvent = options.onEvent;
+    this.limiter = new RateLimiter({
+      ...(options.rateLimit ?? DEFAULT_RATE_LIMIT),
+      clock: this.clock,
+      safetyMarginMs: options.safetyMarginMs,
+    });
+  }
+
+  /** The limit the shared limiter applies now (lower than configured after 429s). */
+  get effectiveRateLimit(): number {
+    return this.limiter.effectiveLimit;
+  }
+
+  firstPageUrl(object: ObjectSpec, query: FirstPageQuery): string {
+    const { perPage } = query;
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
+      throw new ConfigError(`per_page must be a whole number from 1 to ${MAX_PER_PAGE} (got ${perPage})`);
+    }
+    const url = new URL(`${this.baseUrl}${object.endpoint}`);
+    // always explicit: Harvest's defaults differ per endpoint and have changed over the years
+    url.searchParams.set('per_page', String(perPage));
+    if (query.updatedSince !== undefined) url.searchParams.set('updated_since', query.updatedSince);
+    if (query.from !== undefined) url.searchParams.set('from', query.from);
+    return url.toString();
+  }
+
+  async fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage> {
+    const target = this.resolve(object.name, url);
+    const caller = { object: object.name, access: object.access };
+    const { body, headers } = await this.getJson(caller, target, signal);
+    const path = safePath(target);
+    const records = isObject(body) ? body[object.envelope] : undefined;
+    if (!isObject(body) || !Array.isArray(records) || !records.every(isObject)) {
+      throw new HarvestApiError(
+        'HARVEST_BAD_RESPONSE',
+        `${object.name}: Harvest's answer to GET ${path} has no "${object.envelope}" list of records`,
+        { status: 200, object: object.name, path, listEndpoint: true },
+      );
+    }
+    const links = body.links;
+    const next = isObject(links) && typeof links.next === 'string' && links.next !== '' ? links.next : null;
+    const total = body.total_entries;
+    return {
+      records: records as JsonObject[],
+      nextUrl: next,
+      serverTime: this.serverTime(headers),
+      totalEntries: typeof total === 'number' && Number.isFinite(total) ? total : null,
+    };
+  }
+
+  stats(object: string): SourceStats {
+    return { ...this.counter(object) };
+  }
+
+  /** The token's user (GET /v2/users/me). */
+  async me(signal?: AbortSignal): Promise<JsonObject> {
+    return this.getObject('users/me', '/v2/users/me', signal);
+  }
+
+  /** The account's company settings (GET /v2/company). */
+  async company(signal?: AbortSignal): Promise<JsonObject> {
+    return this.getObject('company', '/v2/company', signal);
+  }
+
+  /**
+   * Hevo's TEST & CONTINUE: is the token valid, which user and roles, and which objects it can read
+   * (one per_page=1 call each, through the same limiter). A rejected token throws (401); an object
+   * the token may not read is listed as unreadable with the reason.
+   */
+  async checkConnection(objects: readonly ObjectSpec[], signal?: AbortSignal): Promise<ConnectionCheck> {
+    const me = await this.me(signal);
+    const accessRoles = Array.isArray(me.access_roles)
+      ? me.access_roles.filter((role): role is string => typeof role === 'string')
+      : legacyRoles(me);
+    const company = await this.company(signal).then(
+      (c) => (typeof c.name === 'string' ? { name: c.name } : null),
+      (error: unknown) => {
+        if (error instanceof HarvestApiError && error.code !== 'HARVEST_UNAUTHORIZED') return null;
+        throw error;
+      },
+    );
+    const results = await Promise.all(
+      objects.map(async (object) => {
+        try {
+          await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1 }), signal);
+          return { name: object.name, readable: true };
+        } catch (error) {
+          if (!(error instanceof HarvestApiError) || error.code === 'HARVEST_UNAUTHORIZED') throw error;
+          const prefix = `${object.name}: `;
+          const reason = error.message.startsWith(prefix)
+            ? error.message.slice(prefix.length)
+            : error.message;
+          return { name: object.name, readable: false, reason };
+        }
+      }),
+    );
+    const first = typeof me.first_name === 'string' ? me.first_name : '';
+    const last = typeof me.last_name === 'string' ? me.last_name : '';
+    return {
+      user: {
+        id: typeof me.id === 'number' ? me.id : 0,
+        name: `${first} ${last}`.trim(),
+        email: typeof me.email === 'string' ? me.email : '',
+      },
+      isAdmin: accessRoles.includes('administrator'),
+      accessRoles,
+      company,
+      objects: results,
+    };
+  }
+
+  private async getObject(name: string, endpoint: string, signal?: AbortSignal): Promise<JsonObject> {
+    const target = new URL(`${this.baseUrl}${endpoint}`);
+    const { body } = await this.getJson({ object: name }, target, signal);
+    if (!isObject(body)) {
+      throw new HarvestApiError(
+        'HARVEST_BAD_RESPONSE',
+        `${name}: Harvest's answer to GET ${endpoint} is not an object`,
+        {
+          status: 200,
+          object: name,
+          path: endpoint,
+        },
+      );
+    }
+    return body as JsonObject;
+  }
+
+  /** Resolves a links.next (or first page) URL, refusing any origin but the API root's: the token goes only there. */
+  private resolve(object: string, url: string): URL {
+    let target: URL;
+    try {
+      target = new URL(url, `${this.baseUrl}/`);
+    } catch {
+      throw new HarvestApiError(
+        'HARVEST_BAD_RESPONSE',
+        `${object}: Harvest sent a next-page link that is not a URL`,
+        {
+          status: null,
+          object,
+          path: '',
+        },
+      );
+    }
+    if (target.origin !== this.origin) {
+      throw new HarvestApiError(
+        'HARVEST_BAD_RESPONSE',
+        `${object}: refusing to follow a next-page link to ${target.origin}: the access token is only sent to the API root ${this.origin}`,
+        { status: null, object, path: safePath(target) },
+      );
+    }
+    return target;
+  }
+
+  private serverTime(headers: Headers): string {
+    const date = headers.get('date');
+    const at = date ? Date.parse(date) : Number.NaN;
+    return new Date(Number.isNaN(at) ? this.clock.now() : at).toISOString();
+  }
+
+  private counter(object: string): SourceStats {
+    let stats = this.counters.get(object);
+    if (!stats) {
+      stats = { calls: 0, rateLimitWaits: 0, retries: 0 };
+      this.counters.set(object, stats);
+    }
+    return stats;
+  }
+
+  private emit(event: ClientEvent): void {
+    try {
+      this.onEvent?.(event);
+    } catch {
+      // a listener's bug must not break a sync
+    }
+  }
+
+  /** A message from outside (network error text, Harvest's body) with the token blanked, just in case. */
+  private scrub(text: string): string {
+    return text.split(this.token).join('[redacted]');
+  }
+
+  private async getJson(caller: Caller, url: URL, signal?: AbortSignal): Promise<JsonResponse> {
+    const path = safePath(url);
+    const stats = this.counter(caller.object);
+    return withRetry({
+      policy: this.retry,
+      clock: this.clock,
+      random: this.random,
+      signal,
+      interruptedMessage: `interrupted while reading ${caller.object}`,
+      attempt: () => this.attempt(caller, url, path, signal),
+      classify: (error) =>
+        error instanceof TransientFailure
+          ? { retryable: true, delayMs: error.delayMs }
+          : { retryable: false },
+      exhausted: (error, attempts) => this.exhausted(caller, path, error, attempts),
+      onRetry: ({ attempt, delayMs, error }) => {
+        stats.retries++;
+        const reason = error instanceof TransientFailure ? error.reason : String(error);
+        this.emit({ type: 'retry', object: caller.object, path, attempt, delayMs, reason });
+      },
+    });
+  }
+
+  private exhausted(caller: Caller, path: string, error: unknown, attempts: number): HarvestApiError {
+    const failure = error as TransientFailure;
+    const details = {
+      status: failure.status,
+      object: caller.object,
+      path,
+      listEndpoint: caller.access !== undefined,
+      cause: error,
+    };
+    switch (failure.kind) {
+      case 'rate-limited':
+        return new HarvestApiError(
+          'HARVEST_RATE_LIMITED',
+          `${caller.object}: Harvest kept answering 429 Too Many Requests to GET ${path} (${attempts} attempts): lower the rate limit, or stop other tools using this account's API budget`,
+          details,
+        );
+      case 'bad-response':
+        return new HarvestApiError(
+          'HARVEST_BAD_RESPONSE',
+          `${caller.object}: Harvest's answer to GET ${path} was unreadable ${attempts} times (last: ${failure.reason})`,
+          details,
+        );
+      default:
+        return new HarvestApiError(
+          'HARVEST_UNAVAILABLE',
+          `${caller.object}: Harvest is unavailable: GET ${path} failed ${attempts} times (last: ${failure.reason}) — try again later`,
+          details,
+        );
+    }
+  }
+
+  private async attempt(caller: Caller, url: URL, path: string, signal?: AbortSignal): Promise<JsonResponse> {
+    const stats = this.counter(caller.object);
+    const grant = await this.limiter.acquire(signal);
+    if (grant.cause !== null) {
+      stats.rateLimitWaits++;
+      this.emit({ type: 'rate-limit', object: caller.object, waitMs: grant.waitedMs, cause: grant.cause });
+    }
+    stats.calls++;
+    const { signal: requestSignal, timedOut } = attemptSignal(this.timeoutMs, signal);
+    const started = this.clock.now();
+    const report = (status: number | null) =>
+      this.emit({ type: 'request', object: caller.object, path, status, ms: this.clock.now() - started });
+    const failed = (error: unknown, what: string): never => {
+      report(null);
+      if (signal?.aborted) throw new InterruptedError(`interrupted while reading ${caller.object}`);
+      const reason = timedOut()
+        ? `timed out after ${this.timeoutMs} ms`
+        : this.scrub(`${what}: ${networkReason(error)}`);
+      throw new TransientFailure('unavailable', reason, null);
+    };
+
+    let response: Response;
+    try {
+      // manual: a redirect would carry the token wherever it points
+      response = await this.fetchImpl(url, {
+        headers: this.headers,
+        signal: requestSignal,
+        redirect: 'manual',
+      });
+    } catch (error) {
+      return failed(error, 'request failed');
+    }
+    this.learnFromHeaders(response.headers);
+
+    let bytes: Uint8Array;
+    try {
+      // always read the body, even of errors: an unread body keeps its socket from being reused
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (error) {
+      if (response.ok) return failed(error, 'response body cut short');
+      bytes = new Uint8Array();
+    }
+    report(response.status);
+    const text = new TextDecoder().decode(bytes);
+
+    if (response.ok) {
+      const declared = response.headers.get('content-length');
+      if (
+        declared !== null &&
+        !response.headers.has('content-encoding') &&
+        Number(declared) !== bytes.byteLength
+      ) {
+        throw new TransientFailure(
+          'unavailable',
+          `response body cut short (${bytes.byteLength} of ${declared} bytes)`,
+          response.status,
+        );
+      }
+      try {
+        return { body: JSON.parse(text) as unknown, headers: response.headers };
+      } catch {
+        throw new TransientFailure(
+          'bad-response',
+          `invalid JSON (${bytes.byteLength} bytes${bytes.byteLength === 0 ? '' : ', cut short or not JSON'})`,
+          response.status,
+        );
+      }
+    }
+    return this.failure(caller, path, response, text, grant);
+  }
+
+  private failure(caller: Caller, path: string, response: Response, text: string, grant: Grant): never {
+    const { status } = response;
+    if (status === 429) {
+      const retryAfter = parseRetryAfter(
+        response.headers.get('retry-after'),
+        this.clock.now(),
+        response.headers.get('date'),
+      );
+      const pauseMs = retryAfter ?? this.retryAfterFallbackMs;
+      if (pauseMs > this.maxRetryAfterMs) {
+        throw new HarvestApiError(
+          'HARVEST_RATE_LIMITED',
+          `${caller.object}: Harvest throttled GET ${path} and asked to wait ${Math.ceil(pauseMs / 1000)} s: try again later`,
+          { status, object: caller.object, path, listEndpoint: caller.access !== undefined },
+        );
+      }
+      this.limiter.onRateLimited(grant, pauseMs);
+      const reason = `429 Too Many Requests (${retryAfter === null ? 'no usable Retry-After' : 'Retry-After'}: waiting ${Math.ceil(pauseMs / 1000)} s)`;
+      throw new TransientFailure('rate-limited', reason, status, 0);
+    }
+    if (isRetryableStatus(status)) {
+      throw new TransientFailure('unavailable', `${status} ${response.statusText}`.trim(), status);
+    }
+    if (status >= 300 && status < 400) {
+      throw new HarvestApiError(
+        'HARVEST_BAD_RESPONSE',
+        `${caller.object}: Harvest answered GET ${path} with a redirect (${status}): check the API root (--base-url / HARVEST_BASE_URL)`,
+        { status, object: caller.object, path, listEndpoint: caller.access !== undefined },
+      );
+    }
+    const error = statusError({
+      status,
+      statusText: response.statusText,
+      object: caller.object,
+      path,
+      bodyText: this.scrub(text),
+      access: caller.access,
+    });
+    throw error;
+  }
+
+  /**
+   * Harvest sends no rate-limit headers today; if it (or a proxy) ever does, use them: a declared
+   * limit lower than ours caps the limiter, and an exhausted budget pauses it until the reset.
+   */
+  private learnFromHeaders(headers: Headers): void {
+    const limit = headers.get('x-ratelimit-limit') ?? headers.get('ratelimit-limit');
+    if (limit !== null) {
+      const requests = Number.parseInt(limit, 10);
+      if (Number.isInteger(requests)) this.limiter.onServerLimit(requests);
+    }
+    const remaining = headers.get('x-ratelimit-remaining') ?? headers.get('ratelimit-remaining');
+    const reset = headers.get('x-ratelimit-reset') ?? headers.get('ratelimit-reset');
+    if (remaining !== null && Number.parseInt(remaining, 10) === 0 && reset !== null) {
+      const value = Number(reset);
+      if (!Number.isFinite(value) || value < 0) return;
+      // small numbers are seconds from now; large ones a Unix time in seconds
+      const ms = value < 1e9 ? value * 1000 : value * 1000 - this.clock.now();
+      this.limiter.pause(Math.min(ms, this.maxRetryAfterMs));
+    }
+  }
+}
+
+/** access_roles from the pre-2020 permission flags, for accounts that still send them. */
+function legacyRoles(me: JsonObject): string[] {
+  if (me.is_admin === true) return ['administrator'];
+  if (me.is_project_manager === true) return ['manager'];
+  return ['member'];
+}

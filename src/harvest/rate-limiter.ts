@@ -1,0 +1,223 @@
+import type { Clock } from '../clock.js';
+import { ConfigError, InterruptedError } from '../errors.js';
+
+/** At most `requests` requests may start in any `windowMs`. */
+export interface RateLimit {
+  readonly requests: number;
+  readonly windowMs: number;
+}
+
+/** Harvest's published general limit: 100 requests per 15 s (reports have their own, not used here). */
+export const DEFAULT_RATE_LIMIT: RateLimit = { requests: 100, windowMs: 15_000 };
+
+export interface RateLimiterOptions extends RateLimit {
+  readonly clock: Clock;
+  /**
+   * Added to the window: a request's slot is held for windowMs + margin. Covers the difference
+   * between when we start a request and when Harvest counts it (latency jitter, event-loop lag),
+   * so a correctly configured limit never draws a 429. Default 2% of the window, at most 1 s.
+   */
+  readonly safetyMarginMs?: number;
+  /** After a 429, the lowered limit rises by one step per this many ms without another 429. Default 2 windows. */
+  readonly recoveryMs?: number;
+}
+
+/** What a granted request carries: used for events, and handed back on a 429. */
+export interface Grant {
+  readonly startedAt: number;
+  /** Requests started in the window before this one: what the server had accepted when it saw this. */
+  readonly priorStarts: number;
+  readonly waitedMs: number;
+  /** Why it waited: the budget of the window, or a pause after a 429. Null when it did not wait. */
+  readonly cause: 'budget' | '429' | null;
+}
+
+interface Waiter {
+  readonly enqueuedAt: number;
+  pausedSeen: boolean;
+  readonly resolve: (grant: Grant) => void;
+  readonly reject: (error: Error) => void;
+  readonly cleanup: () => void;
+}
+
+/** Of what got through before a 429, keep this share: the window edges of two clocks never match exactly. */
+const LOWERING_FACTOR = 0.9;
+
+/**
+ * Sliding-window limiter shared by every request of a client, whichever object it is for.
+ * Requests are granted strictly in arrival order. On a 429 it pauses everyone until Retry-After and
+ * lowers its own limit to a little under what the server had accepted, then creeps back up slowly,
+ * so a configured limit that is too high costs a handful of 429s, not a storm.
+ */
+export class RateLimiter {
+  private readonly clock: Clock;
+  private readonly configured: number;
+  private readonly windowMs: number;
+  private readonly marginMs: number;
+  private readonly recoveryMs: number;
+  private readonly recoveryStep: number;
+  private readonly floor: number;
+  /** Start times of recent requests, oldest first, kept for windowMs + margin. */
+  private starts: number[] = [];
+  private readonly queue: Waiter[] = [];
+  private pumping = false;
+  private pausedUntil = 0;
+  private limit: number;
+  /** Highest the limit may recover to: the configured one, or lower if the server announced less. */
+  private ceiling: number;
+  private lastAdjust = 0;
+
+  constructor(options: RateLimiterOptions) {
+    if (!Number.isInteger(options.requests) || options.requests < 1) {
+      throw new ConfigError(
+        `rate limit: requests must be a whole number of at least 1 (got ${options.requests})`,
+      );
+    }
+    if (!Number.isFinite(options.windowMs) || options.windowMs <= 0) {
+      throw new ConfigError(
+        `rate limit: the window must be a positive number of ms (got ${options.windowMs})`,
+      );
+    }
+    this.clock = options.clock;
+    this.configured = options.requests;
+    this.windowMs = options.windowMs;
+    this.marginMs = options.safetyMarginMs ?? Math.min(1_000, Math.ceil(options.windowMs * 0.02));
+    this.recoveryMs = options.recoveryMs ?? 2 * options.windowMs;
+    this.recoveryStep = Math.max(1, Math.floor(options.requests / 100));
+    this.floor = Math.max(1, Math.ceil(options.requests * 0.05));
+    this.limit = options.requests;
+    this.ceiling = options.requests;
+  }
+
+  /** The limit currently applied (configured, or lower after 429s). */
+  get effectiveLimit(): number {
+    this.recover(this.clock.now());
+    return this.limit;
+  }
+
+  /** Waits for a slot. Rejects with InterruptedError if `signal` aborts first. */
+  acquire(signal?: AbortSignal): Promise<Grant> {
+    if (signal?.aborted) return Promise.reject(new InterruptedError());
+    return new Promise<Grant>((resolve, reject) => {
+      const now = this.clock.now();
+      const onAbort = () => {
+        const index = this.queue.indexOf(waiter);
+        if (index >= 0) this.queue.splice(index, 1);
+        reject(new InterruptedError());
+      };
+      const waiter: Waiter = {
+        enqueuedAt: now,
+        pausedSeen: this.pausedUntil > now,
+        resolve,
+        reject,
+        cleanup: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiter);
+      void this.pump();
+    });
+  }
+
+  /**
+   * Harvest answered 429 to the request of `grant`: pause everyone for `pauseMs` and lower the
+   * limit to a little under what the server had let through in the window before it.
+   */
+  onRateLimited(grant: Grant, pauseMs: number): void {
+    const now = this.clock.now();
+    this.recover(now);
+    this.pausedUntil = Math.max(this.pausedUntil, now + Math.max(0, pauseMs));
+    for (const waiter of this.queue) waiter.pausedSeen = true;
+    const learned = Math.max(this.floor, Math.floor(grant.priorStarts * LOWERING_FACTOR));
+    this.limit = Math.min(this.limit, learned);
+    this.lastAdjust = now;
+  }
+
+  /** The server announced its limit (a rate-limit header): never go above it. */
+  onServerLimit(requests: number): void {
+    if (!Number.isInteger(requests) || requests < 1) return;
+    this.ceiling = Math.min(this.configured, requests);
+    if (this.limit > this.ceiling) this.limit = this.ceiling;
+  }
+
+  /** The server said its budget is spent for `ms` (e.g. remaining 0 with a reset time). */
+  pause(ms: number): void {
+    const now = this.clock.now();
+    this.pausedUntil = Math.max(this.pausedUntil, now + Math.max(0, ms));
+    for (const waiter of this.queue) waiter.pausedSeen = true;
+  }
+
+  private recover(now: number): void {
+    if (this.limit >= this.ceiling) return;
+    const steps = Math.floor((now - this.lastAdjust) / this.recoveryMs);
+    if (steps <= 0) return;
+    this.limit = Math.min(this.ceiling, this.limit + steps * this.recoveryStep);
+    this.lastAdjust += steps * this.recoveryMs;
+  }
+
+  /** Ms until the next request may start (0: now). */
+  private delay(now: number): number {
+    this.recover(now);
+    const held = this.windowMs + this.marginMs;
+    let drop = 0;
+    while (drop < this.starts.length && this.starts[drop] <= now - held) drop++;
+    if (drop > 0) this.starts = this.starts.slice(drop);
+    const pauseDelay = this.pausedUntil - now;
+    const windowDelay =
+      this.starts.length >= this.limit ? this.starts[this.starts.length - this.limit] + held - now : 0;
+    return Math.max(0, pauseDelay, windowDelay);
+  }
+
+  private priorStarts(now: number): number {
+    let count = 0;
+    for (let i = this.starts.length - 1; i >= 0 && this.starts[i] > now - this.windowMs; i--) count++;
+    return count;
+  }
+
+  /** Single loop granting the head of the queue whenever the window allows; one runs at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const now = this.clock.now();
+        const wait = this.delay(now);
+        if (wait > 0) {
+          await this.clock.sleep(wait);
+          continue;
+        }
+        const waiter = this.queue.shift() as Waiter;
+        waiter.cleanup();
+        const grant: Grant = {
+          startedAt: now,
+          priorStarts: this.priorStarts(now),
+          waitedMs: now - waiter.enqueuedAt,
+          cause: now > waiter.enqueuedAt ? (waiter.pausedSeen ? '429' : 'budget') : null,
+        };
+        this.starts.push(now);
+        waiter.resolve(grant);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}
+
+/**
+ * Retry-After as ms from now: either delay-seconds or an HTTP date. An HTTP date is measured
+ * against the server's own Date header when there is one, so clock skew does not stretch the wait.
+ * Null when absent or unreadable.
+ */
+export function parseRetryAfter(
+  value: string | null,
+  now: number,
+  serverDate?: string | null,
+): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (text === '') return null;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return null;
+  const reference = serverDate ? Date.parse(serverDate) : Number.NaN;
+  return Math.max(0, at - (Number.isNaN(reference) ? now : reference));
+}
