@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
+import { ConfigError } from '../errors.js';
+import type { PipelineInput, PipelineUpdate } from './types.js';
+
+/*
+ * The one definition of a valid pipeline, used by the CLI (`pipelines create|update`), the HTTP API
+ * and the UI. Inputs come as JSON (numbers, arrays) or as command-line strings ("6", "clients,users"),
+ * so each field accepts both and normalises. Every message names the field and what is allowed.
+ */
+
+export const NAME_MAX_LENGTH = 255;
+export const TOKEN_MAX_LENGTH = 4096;
+export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
+/** 720 h = 30 days: past that, deletions would go unnoticed for too long to be useful. */
+export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
+export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
+
+const required =
+  (field: string, message: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined || issue.input === null ? `${field} is required` : message;
+
+/** Accepts 6, "6" or " 6 "; anything else (1.5, "abc", "") fails with `message`. */
+function wholeNumber(field: string, range: { min: number; max: number }, unit: string) {
+  const message = `${field} must be a whole number of ${unit} from ${range.min} to ${range.max}`;
+  return z.union([z.number(), z.string()], { error: required(field, message) }).transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < range.min || n > range.max) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const nameMessage = `name must be 1 to ${NAME_MAX_LENGTH} characters`;
+const name = z
+  .string({ error: required('name', nameMessage) })
+  .trim()
+  .min(1, nameMessage)
+  .max(NAME_MAX_LENGTH, nameMessage)
+  // A name is shown on one line in tables, logs and the UI.
+  .refine((v) => !/\p{Cc}/u.test(v), 'name must not contain control characters or line breaks');
+
+const tokenMessage = `token must be a Harvest personal access token (1 to ${TOKEN_MAX_LENGTH} characters, no spaces)`;
+const token = z
+  .string({ error: required('token', tokenMessage) })
+  .trim()
+  .min(1, tokenMessage)
+  .max(TOKEN_MAX_LENGTH, tokenMessage)
+  .refine((v) => !/\s/.test(v), tokenMessage);
+
+const accountIdMessage = 'accountId must be the numeric Harvest account id (digits only)';
+const accountId = z
+  .union([z.string(), z.number()], { error: required('accountId', accountIdMessage) })
+  .transform((v) => String(v).trim())
+  .refine((v) => /^\d{1,19}$/.test(v), accountIdMessage);
+
+/** Where a pipeline's SQLite database may be: relative to the data directory, or absolute. */
+export function sqlitePathProblem(path: string): string | null {
+  if (path.trim() === '') return 'the SQLite path is empty';
+  if (path.includes('\0')) return 'the SQLite path contains a NUL character';
+  // Paths come from the API and the UI too: `..` would let a caller write outside the data directory.
+  if (path.split(/[\\/]/).includes('..')) return 'the SQLite path must not contain ".." segments';
+  return null;
+}
+
+const destinationMessage =
+  'destination must be sqlite:PATH (relative to the data directory, or absolute) or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE';
+const destination = z
+  .string({ error: required('destination', destinationMessage) })
+  .trim()
+  .superRefine((v, ctx) => {
+    const problem = destinationProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Null when `url` is a destination URL a pipeline may use; else a one-line reason. */
+export function destinationProblem(url: string): string | null {
+  if (url.startsWith('sqlite:')) {
+    const problem = sqlitePathProblem(url.slice('sqlite:'.length));
+    return problem ? `destination: ${problem}` : null;
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      const parsed = new URL(url);
+      if (!parsed.hostname) return `destination: the PostgreSQL URL has no host (${destinationMessage})`;
+      if (parsed.pathname.length <= 1) return 'destination: the PostgreSQL URL must name a database';
+      return null;
+    } catch {
+      return `destination: not a valid PostgreSQL URL (${destinationMessage})`;
+    }
+  }
+  return destinationMessage;
+}
+
+const objectsMessage = `objects must be a list of catalog objects (${OBJECT_NAMES.join(', ')})`;
+const objects = z
+  .union([z.array(z.string(), { error: objectsMessage }), z.string()], { error: objectsMessage })
+  .transform((v, ctx) => {
+    const names = (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== '');
+    const unknown = names.filter((n) => !OBJECT_NAMES.includes(n));
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `objects: unknown object ${unknown.map((u) => `"${u}"`).join(', ')} (known: ${OBJECT_NAMES.join(', ')})`,
+      });
+      return z.NEVER;
+    }
+    if (names.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'objects must name at least one object' });
+      return z.NEVER;
+    }
+    // Catalog order, no duplicates: the engine and the run statistics follow it.
+    return OBJECTS.map((o) => o.name).filter((n) => names.includes(n));
+  });
+
+const sinceMessage = 'since must be a date like 2024-01-31, not in the future';
+const since = z
+  .string({ error: sinceMessage })
+  .trim()
+  .refine((d) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) return false;
+    const date = new Date(`${d}T00:00:00Z`);
+    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(d) && date.getTime() <= Date.now();
+  }, sinceMessage)
+  .nullable();
+
+const baseUrlMessage = 'baseUrl must be an http(s) URL such as https://api.harvestapp.com';
+const baseUrl = z
+  .string({ error: baseUrlMessage })
+  .trim()
+  .refine((u) => {
+    try {
+      const parsed = new URL(u);
+      return ['http:', 'https:'].includes(parsed.protocol) && !parsed.username && !parsed.password;
+    } catch {
+      return false;
+    }
+  }, baseUrlMessage)
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const enabled = z.boolean({ error: 'enabled must be true or false' });
+
+const fields = {
+  name,
+  token,
+  accountId,
+  destination,
+  objects,
+  frequencyHours: wholeNumber('frequency', FREQUENCY_HOURS, 'hours'),
+  since,
+  fullRefreshHours: wholeNumber('fullRefreshHours', FULL_REFRESH_HOURS, 'hours'),
+  baseUrl,
+  enabled,
+};
+
+/** A new pipeline. Unknown keys are refused; defaults: all objects, every hour, daily full refresh. */
+export const pipelineCreateSchema = z.strictObject({
+  name: fields.name,
+  token: fields.token,
+  accountId: fields.accountId,
+  destination: fields.destination,
+  objects: fields.objects.default([...OBJECT_NAMES]),
+  frequencyHours: fields.frequencyHours.default(FREQUENCY_HOURS.default),
+  since: fields.since.default(null),
+  fullRefreshHours: fields.fullRefreshHours.default(FULL_REFRESH_HOURS.default),
+  baseUrl: fields.baseUrl.default(DEFAULT_BASE_URL),
+  enabled: fields.enabled.default(true),
+}) satisfies z.ZodType<PipelineInput, unknown>;
+
+/** A change to a pipeline: any subset of the create fields, no defaults; `since: null` clears it. */
+export const pipelineUpdateSchema = z
+  .strictObject({
+    name: fields.name.optional(),
+    token: fields.token.optional(),
+    accountId: fields.accountId.optional(),
+    destination: fields.destination.optional(),
+    objects: fields.objects.optional(),
+    frequencyHours: fields.frequencyHours.optional(),
+    since: fields.since.optional(),
+    fullRefreshHours: fields.fullRefreshHours.optional(),
+    baseUrl: fields.baseUrl.optional(),
+    enabled: fields.enabled.optional(),
+  })
+  .transform((update) => {
+    // zod leaves keys given as undefined in place; a missing field must mean "unchanged".
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(update)) if (value !== undefined) out[key] = value;
+    return out as PipelineUpdate;
+  }) satisfies z.ZodType<PipelineUpdate, unknown>;
+
+/** `{ field: message }` for forms and API responses; the first issue per field wins. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const field = issue.path.length > 0 ? String(issue.path[0]) : '_';
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out[key] ??= `unknown field "${key}"`;
+      continue;
+    }
+    out[field] ??= issue.message;
+  }
+  return out;
+}
+
+/** All problems on one line, for the CLI and logs. */
+export function errorLine(error: z.ZodError): string {
+  return Object.values(fieldErrors(error)).join('; ');
+}
+
+/** Bad pipeline input: a ConfigError (exit code 2, HTTP 400) that also carries the per-field messages. */
+export class PipelineValidationError extends ConfigError {
+  readonly fields: Readonly<Record<string, string>>;
+  constructor(error: z.ZodError) {
+    super(errorLine(error));
+    this.fields = fieldErrors(error);
+  }
+}
+
+/** Validates a new pipeline; throws PipelineValidationError. */
+export function parsePipelineCreate(input: unknown): PipelineInput {
+  const parsed = pipelineCreateSchema.safeParse(input);
+  if (!parsed.success) throw new PipelineValidationError(parsed.error);
+  return parsed.data;
+}
+
+/** Validates a pipeline change; throws PipelineValidationError. */
+export function parsePipelineUpdate(input: unknown): PipelineUpdate {
+  const parsed = pipelineUpdateSchema.safeParse(input);
+  if (!parsed.success) throw new PipelineValidationError(parsed.error);
+  return parsed.data;
+}
