@@ -1,0 +1,529 @@
+import { objectTable, childTable } from '../catalog/schema.js';
+import type { Column, JsonObject, ObjectSpec, Row } from '../catalog/types.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
+import type {
+  BatchResult,
+  ChildRows,
+  Destination,
+  ObjectState,
+  PassState,
+} from '../destinations/destination.js';
+import { userMessage } from '../errors.js';
+import { HarvestApiError, isPermissionError } from '../harvest/errors.js';
+import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
+import { SyncDataError } from './errors.js';
+import { TableMapper } from './table-mapper.js';
+import type { ObjectResult, PassMode, SyncEvent, SyncOptions, SyncResult } from './types.js';
+
+/**
+ * How far before the cursor an incremental pass asks from. The cursor is Harvest's clock at the
+ * start of the last pass, read from a `Date` header with one-second resolution, and whether
+ * `updated_since` is inclusive is undocumented; a record saved in the same second as the pass started,
+ * or stamped by a Harvest server whose clock lags the one that answered us, would otherwise be missed.
+ * Re-reading two minutes of changes costs nothing (upserts by id) and normally fits in the one call
+ * the pass makes anyway.
+ */
+export const CURSOR_OVERLAP_MS = 2 * 60_000;
+
+export const DEFAULT_CONCURRENCY = 4;
+const MAX_PER_PAGE = 2000;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Replicates the selected objects from `source` into `destination`. Never throws: every failure is
+ * reported in the result (per object, plus the run's first error) and in `run:done`.
+ *
+ * Objects are independent: one that fails (a broken endpoint, bad data) does not stop the others,
+ * and the run ends `failed` with the first error. Objects the token may not read are `skipped` and
+ * the run can still succeed. A rejected token (401) stops every object at once.
+ */
+export async function runSync(options: SyncOptions): Promise<SyncResult> {
+  const run = new SyncRun(options);
+  try {
+    return await run.execute();
+  } finally {
+    run.dispose();
+  }
+}
+
+class SyncRun {
+  readonly options: SyncOptions;
+  readonly clock: Clock;
+  readonly source: HarvestSource;
+  readonly destination: Destination;
+  /** Aborted by the caller's signal, or by a failure that makes going on pointless (401). */
+  readonly controller = new AbortController();
+  /** Set when the run was stopped because of a failure rather than by the caller. */
+  fatal: string | undefined;
+  firstError: string | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly onCallerAbort = () => this.controller.abort(this.options.signal?.reason);
+
+  constructor(options: SyncOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.source = options.source;
+    this.destination = options.destination;
+    if (options.signal?.aborted) this.controller.abort(options.signal.reason);
+    else options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  dispose(): void {
+    this.options.signal?.removeEventListener('abort', this.onCallerAbort);
+  }
+
+  emit(event: SyncEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // A listener's bug (a progress view, a log sink) must not break a sync half-way.
+    }
+  }
+
+  /**
+   * Runs a destination call after every earlier one has finished: SQLite has a single writer and the
+   * PostgreSQL destination one connection, so batches of concurrent objects take turns.
+   */
+  write<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.writes.then(task);
+    this.writes = result.catch(() => undefined);
+    return result;
+  }
+
+  failAll(message: string): void {
+    this.fatal ??= message;
+    this.controller.abort(new Error(message));
+  }
+
+  noteFailure(message: string): void {
+    this.firstError ??= message;
+  }
+
+  async execute(): Promise<SyncResult> {
+    const startedAt = iso(this.clock.now());
+    const invalid = this.validate();
+    const results: ObjectResult[] = [];
+    if (invalid !== undefined) {
+      this.noteFailure(invalid);
+      for (const spec of this.options.objects)
+        results.push(emptyResult(spec.name, 'failed', 'full', invalid));
+    } else {
+      const queue = [...this.options.objects.entries()];
+      const workers = Math.min(this.options.concurrency ?? DEFAULT_CONCURRENCY, queue.length);
+      const worker = async (): Promise<void> => {
+        for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+          results[item[0]] = await new ObjectSync(this, item[1]).execute();
+        }
+      };
+      await Promise.all(Array.from({ length: workers }, worker));
+    }
+    const status = results.some((r) => r.status === 'failed')
+      ? 'failed'
+      : results.some((r) => r.status === 'interrupted')
+        ? 'interrupted'
+        : 'succeeded';
+    const result: SyncResult = {
+      status,
+      objects: results,
+      ...(status === 'failed' && this.firstError !== undefined ? { error: this.firstError } : {}),
+      startedAt,
+      finishedAt: iso(this.clock.now()),
+    };
+    this.emit({ type: 'run:done', result });
+    return result;
+  }
+
+  private validate(): string | undefined {
+    const { perPage, since, concurrency } = this.options;
+    if (perPage !== undefined && !(Number.isInteger(perPage) && perPage >= 1 && perPage <= MAX_PER_PAGE)) {
+      return `per page must be a whole number from 1 to ${MAX_PER_PAGE}, got ${perPage}`;
+    }
+    if (since !== undefined && !(DATE.test(since) && !Number.isNaN(Date.parse(since)))) {
+      return `since must be a date as YYYY-MM-DD, got ${JSON.stringify(since)}`;
+    }
+    if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+      return `concurrency must be a whole number of at least 1, got ${concurrency}`;
+    }
+    return undefined;
+  }
+}
+
+/** The tables of one object, each with its mapper; the object's own table first. */
+interface ObjectTables {
+  readonly main: TableMapper;
+  readonly children: ReadonlyArray<{ readonly field: string; readonly mapper: TableMapper }>;
+}
+
+/** A pass as the engine runs it: its persisted form plus where this run started reading it. */
+interface ActivePass {
+  readonly mode: PassMode;
+  readonly resumed: boolean;
+  /** Null until the first page of a new pass tells Harvest's time. */
+  startedAt: string | null;
+  readonly sweepSince: string | undefined;
+  readonly firstUrl: string;
+}
+
+/** One object's part of a run: reads its pass page by page and writes each page with its state. */
+class ObjectSync {
+  private readonly run: SyncRun;
+  private readonly spec: ObjectSpec;
+  private readonly started: number;
+  private readonly statsBefore: SourceStats;
+  /** Cancels this object's prefetch when it stops early, and follows the run's signal. */
+  private readonly controller = new AbortController();
+  private readonly signal: AbortSignal;
+  private mode: PassMode;
+  private state: ObjectState | null = null;
+  private read = 0;
+  private inserted = 0;
+  private updated = 0;
+  private deleted = 0;
+  private pages = 0;
+
+  constructor(run: SyncRun, spec: ObjectSpec) {
+    this.run = run;
+    this.spec = spec;
+    this.started = run.clock.now();
+    this.statsBefore = { ...run.source.stats(spec.name) };
+    this.signal = AbortSignal.any([run.signal, this.controller.signal]);
+    this.mode = spec.incremental && !run.options.fullRefresh ? 'incremental' : 'full';
+  }
+
+  async execute(): Promise<ObjectResult> {
+    try {
+      if (this.run.signal.aborted) return this.stopped();
+      await this.sync();
+      return this.finish('succeeded');
+    } catch (error) {
+      return this.failure(error);
+    } finally {
+      this.controller.abort();
+    }
+  }
+
+  private async sync(): Promise<void> {
+    const { destination } = this.run;
+    const tables = await this.run.write(() => this.prepareTables());
+    const pass = await this.choosePass();
+    this.run.emit({ type: 'object:start', object: this.spec.name, mode: pass.mode, resumed: pass.resumed });
+
+    // Loop protection needs only this pass's URLs: links.next is followed verbatim, so a URL seen
+    // twice means Harvest sends us round in circles.
+    const seen = new Set<string>([pass.firstUrl]);
+    let url = pass.firstUrl;
+    let fetching = this.fetch(url);
+    for (;;) {
+      const page = await fetching;
+      this.pages += 1;
+      pass.startedAt ??= page.serverTime;
+      const next = page.nextUrl;
+      if (next !== null) {
+        if (seen.has(next)) {
+          throw new SyncDataError(
+            `${this.spec.name}: Harvest's links.next on page ${this.pages} (GET ${pathOf(url)}) points back to ${pathOf(next)}, already read in this pass: pagination loops, stopped reading ${this.spec.name}`,
+          );
+        }
+        seen.add(next);
+        // One page ahead at most: memory stays at a couple of pages per object.
+        if (!this.signal.aborted) fetching = this.fetch(next);
+      }
+
+      const batch = await this.buildPage(tables, page.records, url);
+      const state = this.nextState(pass, next, page.serverTime);
+      const sweep =
+        next === null && pass.sweepSince !== undefined
+          ? {
+              tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
+              since: pass.sweepSince,
+            }
+          : undefined;
+      const result = await this.run.write(() =>
+        destination.writeBatch({
+          table: tables.main.table,
+          rows: batch.rows,
+          children: batch.children,
+          state,
+          ...(sweep ? { sweep } : {}),
+        }),
+      );
+      this.state = state;
+      this.count(result, tables.main.table, page.records.length);
+      this.run.emit({
+        type: 'object:page',
+        object: this.spec.name,
+        records: page.records.length,
+        read: this.read,
+        pages: this.pages,
+        totalEntries: page.totalEntries,
+      });
+      if (next === null) return;
+      if (this.run.signal.aborted) throw this.run.signal.reason;
+      url = next;
+    }
+  }
+
+  private async prepareTables(): Promise<ObjectTables> {
+    const { destination } = this.run;
+    const encoders = destination.encoders;
+    const ignore = new Set(this.spec.children.map((c) => c.field));
+    const mainColumns = await destination.ensureTable(objectTable(this.spec));
+    const main = new TableMapper({ table: this.spec.name, columns: mainColumns, encoders, ignore });
+    const children = [];
+    for (const child of this.spec.children) {
+      const table = childTable(child);
+      const columns = await destination.ensureTable(table);
+      const mapper = new TableMapper({ table: child.name, columns, encoders, parentKey: child.parentKey });
+      children.push({ field: child.field, mapper });
+    }
+    this.state = await destination.readState(this.spec.name);
+    return { main, children };
+  }
+
+  /** Resumes the pass an earlier run left unfinished, or starts a new one. */
+  private async choosePass(): Promise<ActivePass> {
+    const { options, source, destination } = this.run;
+    const saved = this.state?.pass;
+    // A full refresh supersedes an unfinished incremental pass; any other unfinished pass resumes
+    // exactly as it was (same mode, same start, same sweep bound, same query in its next URL).
+    if (saved && !(options.fullRefresh && saved.mode === 'incremental')) {
+      this.mode = saved.mode;
+      return {
+        mode: saved.mode,
+        resumed: true,
+        startedAt: saved.startedAt,
+        sweepSince: saved.sweepSince,
+        firstUrl: saved.nextUrl,
+      };
+    }
+    const cursor = this.state?.cursor ?? null;
+    const since = cursor === null ? Number.NaN : Date.parse(cursor);
+    const incremental = this.spec.incremental && !options.fullRefresh && !Number.isNaN(since);
+    this.mode = incremental ? 'incremental' : 'full';
+    const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
+    const firstUrl = source.firstPageUrl(this.spec, {
+      perPage: options.perPage ?? this.spec.defaultPerPage,
+      ...(incremental ? { updatedSince: iso(since - CURSOR_OVERLAP_MS) } : {}),
+      ...(windowed ? { from: options.since } : {}),
+    });
+    // A full pass over a `since` window does not see older records, so it must not sweep them away.
+    const sweeps = !incremental && !windowed;
+    const sweepSince = sweeps ? await this.run.write(() => destination.now()) : undefined;
+    return { mode: this.mode, resumed: false, startedAt: null, sweepSince, firstUrl };
+  }
+
+  private fetch(url: string): Promise<HarvestPage> {
+    const promise = this.run.source.fetchPage(this.spec, url, this.signal);
+    // Awaited later (after the current page is written); until then a rejection is not unhandled.
+    promise.catch(() => undefined);
+    return promise;
+  }
+
+  /** Checks ids, adds columns for new fields, then maps the page: all or nothing of it is written. */
+  private async buildPage(
+    tables: ObjectTables,
+    records: readonly JsonObject[],
+    url: string,
+  ): Promise<{ rows: Row[]; children: ChildRows[] }> {
+    const added = new Map<TableMapper, Map<string, Column>>();
+    const noteDrift = (mapper: TableMapper, record: JsonObject) => {
+      const columns = mapper.undeclared(record);
+      if (columns.length === 0) return;
+      let pending = added.get(mapper);
+      if (!pending) added.set(mapper, (pending = new Map()));
+      for (const column of columns) if (!pending.has(column.name)) pending.set(column.name, column);
+    };
+    for (const record of records) {
+      this.checkId(record, url, this.spec.name);
+      noteDrift(tables.main, record);
+      for (const { field, mapper } of tables.children) {
+        const items = record[field];
+        if (!Array.isArray(items)) continue;
+        for (const item of items) {
+          if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+            throw new SyncDataError(
+              `${this.spec.name}: record ${String(record.id)} on page ${this.pages} (GET ${pathOf(url)}) has a ${field} entry that is not an object; nothing of this page was written`,
+            );
+          }
+          this.checkId(item, url, `${mapper.table} of ${this.spec.name} ${String(record.id)}`);
+          noteDrift(mapper, item);
+        }
+      }
+    }
+    for (const [mapper, columns] of added) await this.addColumns(mapper, [...columns.values()]);
+
+    const rows = records.map((record) => tables.main.row(record));
+    const children: ChildRows[] =
+      records.length === 0
+        ? []
+        : tables.children.map(({ field, mapper }) => {
+            const parentIds: number[] = [];
+            const childRows: Row[] = [];
+            for (const record of records) {
+              const items = record[field];
+              // A parent whose record does not carry the array at all tells nothing about its
+              // children; only one that lists them (even as []) has the others marked deleted.
+              if (!Array.isArray(items)) continue;
+              const parentId = record.id as number;
+              parentIds.push(parentId);
+              for (const item of items) childRows.push(mapper.row(item as JsonObject, parentId));
+            }
+            return { table: mapper.table, parentIds, rows: childRows };
+          });
+    return { rows, children };
+  }
+
+  private checkId(record: JsonObject, url: string, what: string): void {
+    const id = record.id;
+    if (typeof id === 'number' && Number.isInteger(id)) return;
+    const got = id === undefined ? 'none' : JSON.stringify(id).slice(0, 40);
+    throw new SyncDataError(
+      `${what}: a record on page ${this.pages} (GET ${pathOf(url)}) has no numeric id (got ${got}); nothing of this page was written`,
+    );
+  }
+
+  private async addColumns(mapper: TableMapper, columns: readonly Column[]): Promise<void> {
+    const all = await this.run.write(() => this.run.destination.addColumns(mapper.table, columns));
+    mapper.setColumns(all);
+    for (const column of columns) {
+      this.run.emit({
+        type: 'schema:column-added',
+        table: mapper.table,
+        column: column.name,
+        columnType: column.type,
+      });
+    }
+  }
+
+  /** The state written with a page: the position mid-pass, the new cursor on its last page. */
+  private nextState(pass: ActivePass, next: string | null, serverTime: string): ObjectState {
+    const previous = this.state;
+    const startedAt = pass.startedAt ?? serverTime;
+    if (next !== null) {
+      const position: PassState = {
+        mode: pass.mode,
+        startedAt,
+        nextUrl: next,
+        ...(pass.sweepSince !== undefined ? { sweepSince: pass.sweepSince } : {}),
+      };
+      return {
+        object: this.spec.name,
+        cursor: previous?.cursor ?? null,
+        pass: position,
+        lastFullPassAt: previous?.lastFullPassAt ?? null,
+      };
+    }
+    // The cursor becomes the pass's start, not the newest updated_at seen: Harvest lists by business
+    // date, so a record edited while the pass ran may sit on a page already read.
+    return {
+      object: this.spec.name,
+      cursor: startedAt,
+      pass: null,
+      lastFullPassAt: pass.sweepSince !== undefined ? serverTime : (previous?.lastFullPassAt ?? null),
+    };
+  }
+
+  private count(result: BatchResult, mainTable: string, records: number): void {
+    this.read += records;
+    for (const [table, counts] of Object.entries(result.tables)) {
+      if (table === mainTable) {
+        this.inserted += counts.inserted;
+        this.updated += counts.updated;
+      }
+      this.deleted += counts.deleted;
+    }
+  }
+
+  private failure(error: unknown): ObjectResult {
+    if (error instanceof HarvestApiError && error.status === 401) {
+      const message = this.named(userMessage(error));
+      this.run.failAll(message);
+      this.run.noteFailure(message);
+      return this.finish('failed', message);
+    }
+    if (this.run.signal.aborted) return this.stopped();
+    // Only on the first call of this run: a 403 later on means something changed mid-pass.
+    if (isPermissionError(error) && this.pages === 0) {
+      return this.finish('skipped', this.named(userMessage(error)));
+    }
+    const message = this.named(userMessage(error));
+    this.run.noteFailure(message);
+    return this.finish('failed', message);
+  }
+
+  /** The run was stopped: by the caller (interrupted) or by another object's fatal failure. */
+  private stopped(): ObjectResult {
+    if (this.run.fatal !== undefined) return this.finish('failed', `not finished: ${this.run.fatal}`);
+    return this.finish('interrupted', 'interrupted before the pass completed');
+  }
+
+  private named(message: string): string {
+    const line = message.split('\n')[0];
+    return line.startsWith(`${this.spec.name}:`) ? line : `${this.spec.name}: ${line}`;
+  }
+
+  private finish(status: ObjectResult['status'], reason?: string): ObjectResult {
+    const stats = this.run.source.stats(this.spec.name);
+    const result: ObjectResult = {
+      object: this.spec.name,
+      status,
+      mode: this.mode,
+      ...(reason !== undefined ? { reason } : {}),
+      read: this.read,
+      inserted: this.inserted,
+      updated: this.updated,
+      deleted: this.deleted,
+      pages: this.pages,
+      calls: stats.calls - this.statsBefore.calls,
+      rateLimitWaits: stats.rateLimitWaits - this.statsBefore.rateLimitWaits,
+      retries: stats.retries - this.statsBefore.retries,
+      seconds: Math.round(this.run.clock.now() - this.started) / 1000,
+      cursor: this.state?.cursor ?? null,
+    };
+    this.run.emit({ type: 'object:done', result });
+    return result;
+  }
+}
+
+function emptyResult(
+  object: string,
+  status: ObjectResult['status'],
+  mode: PassMode,
+  reason: string,
+): ObjectResult {
+  return {
+    object,
+    status,
+    mode,
+    reason,
+    read: 0,
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+    pages: 0,
+    calls: 0,
+    rateLimitWaits: 0,
+    retries: 0,
+    seconds: 0,
+    cursor: null,
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Path and query of a URL, for messages: never its origin (which could carry credentials). */
+function pathOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return url.slice(0, 200);
+  }
+}
