@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SyncEvent } from '../sync/types.js';
+
+/**
+ * The Prometheus metrics `serve` exposes on `/metrics`. One registry per instance (never prom-client's
+ * global one), so two apps in one process — tests — do not share counters.
+ */
+export interface ServerMetrics {
+  readonly registry: Registry;
+  /** Feeds one engine event of a run of `pipeline` into the counters. */
+  observe(pipeline: string, event: SyncEvent): void;
+  /** Prometheus text exposition of every metric. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** Run durations range from seconds (an incremental pass) to hours (a first full copy). */
+const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400];
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const runs = new Counter({
+    name: 'harvest_sync_runs_total',
+    help: 'Runs finished, by final status.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const records = new Counter({
+    name: 'harvest_sync_records_total',
+    help: 'Records read from Harvest, by object.',
+    labelNames: ['object'] as const,
+    registers: [registry],
+  });
+  const apiCalls = new Counter({
+    name: 'harvest_sync_api_calls_total',
+    help: 'HTTP requests sent to the Harvest API.',
+    registers: [registry],
+  });
+  const rateLimitWaits = new Counter({
+    name: 'harvest_sync_rate_limit_waits_total',
+    help: 'Times Harvest answered 429 and the run waited before retrying.',
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'harvest_sync_run_duration_seconds',
+    help: 'Wall-clock duration of finished runs.',
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: 'harvest_sync_last_success_timestamp_seconds',
+    help: 'Unix time at which the last successful run of a pipeline finished.',
+    labelNames: ['pipeline'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    observe(pipeline, event) {
+      if (event.type === 'object:done') {
+        const result = event.result;
+        records.inc({ object: result.object }, result.read);
+        apiCalls.inc(result.calls);
+        rateLimitWaits.inc(result.rateLimitWaits);
+      } else if (event.type === 'run:done') {
+        const result = event.result;
+        runs.inc({ status: result.status });
+        const started = Date.parse(result.startedAt);
+        const finished = Date.parse(result.finishedAt);
+        if (Number.isFinite(started) && Number.isFinite(finished) && finished >= started) {
+          duration.observe((finished - started) / 1000);
+        }
+        if (result.status === 'succeeded' && Number.isFinite(finished)) {
+          lastSuccess.set({ pipeline }, finished / 1000);
+        }
+      }
+    },
+  };
+}
