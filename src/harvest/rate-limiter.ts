@@ -132,11 +132,14 @@ export class RateLimiter {
     this.lastAdjust = now;
   }
 
-  /** The server announced its limit (a rate-limit header): never go above it. */
+  /** The server announced its limit (a rate-limit header): never go above it; a higher one is climbed to slowly. */
   onServerLimit(requests: number): void {
     if (!Number.isInteger(requests) || requests < 1) return;
     this.ceiling = Math.min(this.configured, requests);
-    if (this.limit > this.ceiling) this.limit = this.ceiling;
+    if (this.limit > this.ceiling) {
+      this.limit = this.ceiling;
+      this.lastAdjust = this.clock.now();
+    }
   }
 
   /** The server said its budget is spent for `ms` (e.g. remaining 0 with a reset time). */

@@ -1,0 +1,168 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ObjectSpec } from '../../src/catalog/types.js';
+import { findObject } from '../../src/catalog/objects.js';
+import type { Clock } from '../../src/clock.js';
+
+export function spec(name: string): ObjectSpec {
+  const object = findObject(name);
+  if (!object) throw new Error(`no object ${name} in the catalog`);
+  return object;
+}
+
+export interface TestServer {
+  readonly url: string;
+  /** Requests received, in order. */
+  readonly requests: IncomingMessage[];
+  /** TCP connections accepted: 1 for many requests means keep-alive worked. */
+  connections: number;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1:0; the handler gets the request's index (0-based). */
+export async function startServer(
+  handler: (req: IncomingMessage, res: ServerResponse, index: number) => unknown,
+): Promise<TestServer> {
+  const requests: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    const index = requests.push(req) - 1;
+    req.resume();
+    void Promise.resolve(handler(req, res, index)).catch((error: unknown) => {
+      res.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
+  });
+  const state: TestServer = {
+    url: '',
+    requests,
+    connections: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  server.on('connection', () => state.connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, { url: `http://127.0.0.1:${port}` });
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** A list-endpoint envelope the way Harvest sends it. */
+export function envelope(
+  key: string,
+  records: unknown[],
+  next: string | null,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    [key]: records,
+    per_page: 2000,
+    total_pages: 1,
+    total_entries: records.length,
+    next_page: null,
+    previous_page: null,
+    page: 1,
+    links: { first: 'x', next, previous: null, last: 'x' },
+    ...extra,
+  };
+}
+
+/**
+ * Real time, except that sleeping is instant: it moves this clock's time forward by the amount
+ * and records it. Lets tests with real HTTP servers check Retry-After waits without waiting.
+ */
+export class InstantClock implements Clock {
+  readonly sleeps: number[] = [];
+  private offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    this.sleeps.push(ms);
+    this.offset += ms;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+/** Virtual time: nothing moves until `run` jumps to the next timer once everything else is idle. */
+export class FakeClock implements Clock {
+  private time: number;
+  private seq = 0;
+  private timers: Timer[] = [];
+  constructor(start = 1_700_000_000_000) {
+    this.time = start;
+  }
+  now(): number {
+    return this.time;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise((resolve, reject) => {
+      const timer: Timer = {
+        at: this.time + Math.max(0, ms),
+        seq: this.seq++,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.timers = this.timers.filter((t) => t !== timer);
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.timers.push(timer);
+    });
+  }
+  /** Runs until `done` settles, jumping time forward whenever nothing else can happen. */
+  async run<T>(done: Promise<T>): Promise<T> {
+    let settled = false;
+    done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (settled) return done;
+      if (this.timers.length === 0) throw new Error('deadlock: nothing scheduled and not done');
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers.shift() as Timer;
+      this.time = Math.max(this.time, next.at);
+      next.resolve();
+    }
+  }
+}
+
+/** Deterministic PRNG (mulberry32) so simulations replay exactly. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
