@@ -1,0 +1,518 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import pgCopyStreams from 'pg-copy-streams';
+import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
+import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
+import { DestinationBusyError, DestinationError } from '../../errors.js';
+import type {
+  Batch,
+  BatchResult,
+  ChildRows,
+  Destination,
+  ObjectState,
+  PassState,
+  TableInfo,
+} from '../destination.js';
+import { copyChunks, postgresEncoders } from './postgres-copy.js';
+import { isConnectionLost, toDestinationError } from './postgres-errors.js';
+import {
+  COLUMNS_TABLE,
+  POSTGRES_TYPES,
+  STATE_TABLE,
+  createTableSql,
+  markOrphansSql,
+  mergeSql,
+  quoteIdent,
+  stateTablesSql,
+  sweepSql,
+  writeStateSql,
+} from './postgres-sql.js';
+import { parsePostgresUrl } from './postgres-url.js';
+import type { PostgresTarget } from './postgres-url.js';
+
+export interface PostgresDestinationOptions {
+  /** How long open() waits for the server to answer. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+}
+
+/** A table prepared by ensureTable: its columns, staging table and SQL, compiled once. */
+interface PreparedTable {
+  readonly name: string;
+  readonly parentKey?: string;
+  readonly columns: readonly Column[];
+  readonly idIndex: number;
+  /** Schema-qualified, quoted. */
+  readonly target: string;
+  /**
+   * The session's temporary table that batches are COPYed into, emptied by TRUNCATE before each
+   * use. Measured on 2000-row time-entry batches: ON COMMIT DELETE ROWS costs ~1.5 ms per such table
+   * at every commit (all of them, ~20 tables), and CREATE … ON COMMIT DROP per batch ~2 ms more than
+   * a TRUNCATE.
+   */
+  readonly stage: string;
+  readonly copySql: string;
+  /** Named prepared statements: pg parses and plans them once per session. */
+  readonly merge: { readonly name: string; readonly text: string };
+  readonly markOrphans?: { readonly name: string; readonly text: string };
+}
+
+type Counts = { inserted: number; updated: number; deleted: number };
+
+const { syncedAt, deletedAt } = META_COLUMNS;
+const RESERVED = new Set<string>([syncedAt, deletedAt]);
+
+/**
+ * Two-key advisory lock namespace, so our per-schema lock cannot collide with another
+ * application's single-key locks.
+ */
+const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('harvest-sync'), hashtext($1)) AS locked";
+const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('harvest-sync'), hashtext($1))";
+
+/**
+ * A PostgreSQL schema as a destination, written through one dedicated connection.
+ *
+ * The run lock is a session-level advisory lock on the schema: it lives exactly as long as the
+ * connection, so a killed process (or a dropped connection) frees it with nothing stale left behind.
+ *
+ * Calls are queued and run one at a time: the engine writes several objects concurrently, and
+ * their transactions must not interleave on the one connection.
+ *
+ * Time: `_synced_at` and `_deleted_at` are the writing transaction's `now()` (its start), and
+ * `now()` below is the server's `now()` in a transaction of its own, at microsecond precision.
+ * A transaction that starts after `now()` answered stamps a time at or after it, so a sweep with
+ * `_synced_at < since` never catches a row the pass wrote — even one stamped at exactly `since`.
+ */
+export class PostgresDestination implements Destination {
+  readonly kind = 'postgres' as const;
+  readonly description: string;
+  readonly encoders = postgresEncoders;
+  readonly schema: string;
+
+  private readonly target: PostgresTarget;
+  private client: pg.Client | null = null;
+  /** Set when the connection broke: every later call fails with it. */
+  private lost: DestinationError | null = null;
+  private readonly tables = new Map<string, PreparedTable>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private generation = 0;
+
+  constructor(
+    url: string,
+    private readonly options: PostgresDestinationOptions = {},
+  ) {
+    this.target = parsePostgresUrl(url);
+    this.schema = this.target.schema;
+    this.description = this.target.description;
+  }
+
+  open(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.client) return;
+      const { host, port, database, user } = this.target;
+      const context = `cannot connect to PostgreSQL at ${host}:${port} (database "${database}", user "${user}")`;
+      const client = new pg.Client({
+        connectionString: this.target.connectionString,
+        connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
+        application_name: 'harvest-sync',
+      });
+      // Without a listener, a connection dropped while idle would crash the process.
+      client.on('error', (error) => this.markLost(error));
+      try {
+        await client.connect();
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw this.wrap(context, error);
+      }
+      try {
+        const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL, [this.schema]);
+        if (!rows[0]?.locked) {
+          throw new DestinationBusyError(
+            `another harvest-sync run is writing to ${this.description}; wait for it to finish`,
+          );
+        }
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+        for (const sql of stateTablesSql(this.schema)) await client.query(sql);
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw this.wrap(`cannot open ${this.description}`, error);
+      }
+      this.lost = null;
+      this.client = client;
+    });
+  }
+
+  ensureTable(table: TableSchema): Promise<Column[]> {
+    return this.exclusive(() =>
+      this.transaction(`cannot create table "${table.name}" in ${this.description}`, async (client) => {
+        const catalogNames = new Set(table.columns.map((c) => c.name));
+        for (const column of table.columns) this.checkColumn(table.name, column);
+        const target = this.qualified(table.name);
+        let physical = await this.physicalColumns(client, table.name);
+        if (physical.size === 0) {
+          await client.query(createTableSql(target, table.columns));
+          physical = await this.physicalColumns(client, table.name);
+        } else {
+          await this.checkPrimaryKey(client, table.name);
+          for (const column of table.columns) {
+            if (!physical.has(column.name)) await this.addPhysicalColumn(client, target, column);
+          }
+          for (const name of [syncedAt, deletedAt]) {
+            if (!physical.has(name)) {
+              await client.query(
+                `ALTER TABLE ${target} ADD COLUMN IF NOT EXISTS ${quoteIdent(name)} timestamptz`,
+              );
+            }
+          }
+        }
+        if (table.parentKey) {
+          const index = quoteIdent(`${table.name}_${table.parentKey}_idx`.slice(0, 63));
+          await client.query(
+            `CREATE INDEX IF NOT EXISTS ${index} ON ${target} (${quoteIdent(table.parentKey)})`,
+          );
+        }
+        const extras = (await this.recordedColumns(client, table.name)).filter(
+          (c) => !catalogNames.has(c.name),
+        );
+        for (const column of extras) {
+          if (!physical.has(column.name)) await this.addPhysicalColumn(client, target, column);
+        }
+        const columns = [...table.columns, ...extras];
+        await this.prepare(client, table.name, table.parentKey, columns);
+        return [...columns];
+      }),
+    );
+  }
+
+  addColumns(table: string, columns: readonly Column[]): Promise<Column[]> {
+    return this.exclusive(() =>
+      this.transaction(`cannot add columns to "${table}" in ${this.description}`, async (client) => {
+        const prepared = this.prepared(table);
+        const next = [...prepared.columns];
+        for (const column of columns) {
+          if (next.some((c) => c.name === column.name)) continue;
+          this.checkColumn(table, column);
+          if (RESERVED.has(column.name)) {
+            throw new DestinationError(
+              `cannot add column "${column.name}" to "${table}": the name is reserved`,
+            );
+          }
+          // A column of that name made by hand is adopted rather than duplicated.
+          await this.addPhysicalColumn(client, prepared.target, column);
+          await client.query(
+            `INSERT INTO ${this.qualified(COLUMNS_TABLE)} ("table", "column", "path", "type", "added_at")
+             VALUES ($1, $2, $3, $4, now())
+             ON CONFLICT ("table", "column") DO UPDATE SET "path" = EXCLUDED."path", "type" = EXCLUDED."type"`,
+            [table, column.name, JSON.stringify(column.path), column.type],
+          );
+          next.push(column);
+        }
+        await this.prepare(client, table, prepared.parentKey, next);
+        return [...next];
+      }),
+    );
+  }
+
+  readState(object: string): Promise<ObjectState | null> {
+    return this.exclusive(async () => {
+      const client = this.requireOpen();
+      try {
+        const { rows } = await client.query<{
+          cursor: string | null;
+          pass: PassState | null;
+          last_full_pass_at: string | null;
+        }>(
+          `SELECT "cursor", "pass", "last_full_pass_at" FROM ${this.qualified(STATE_TABLE)} WHERE "object" = $1`,
+          [object],
+        );
+        const row = rows[0];
+        if (!row) return null;
+        return { object, cursor: row.cursor, pass: row.pass, lastFullPassAt: row.last_full_pass_at };
+      } catch (error) {
+        throw this.wrap(`cannot read the state of ${object} from ${this.description}`, error);
+      }
+    });
+  }
+
+  writeBatch(batch: Batch): Promise<BatchResult> {
+    return this.exclusive(() =>
+      this.transaction(`cannot write ${batch.table} to ${this.description}`, async (client) => {
+        const tables: Record<string, Counts> = {};
+        const add = (table: string, counts: Partial<Counts>): void => {
+          const t = (tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
+          t.inserted += counts.inserted ?? 0;
+          t.updated += counts.updated ?? 0;
+          t.deleted += counts.deleted ?? 0;
+        };
+        add(batch.table, await this.merge(client, this.prepared(batch.table), batch.rows));
+        for (const child of batch.children) {
+          const table = this.prepared(child.table);
+          add(child.table, await this.merge(client, table, child.rows));
+          add(child.table, { deleted: await this.markOrphans(client, table, child) });
+        }
+        const { state } = batch;
+        await client.query({
+          name: 'hs_state',
+          text: writeStateSql(this.schema),
+          values: [
+            state.object,
+            state.cursor,
+            state.pass === null ? null : JSON.stringify(state.pass),
+            state.lastFullPassAt,
+          ],
+        });
+        if (batch.sweep) {
+          for (const table of batch.sweep.tables) {
+            const result = await client.query(sweepSql(this.qualified(table)), [batch.sweep.since]);
+            add(table, { deleted: result.rowCount ?? 0 });
+          }
+        }
+        return { tables };
+      }),
+    );
+  }
+
+  now(): Promise<string> {
+    return this.exclusive(async () => {
+      const client = this.requireOpen();
+      try {
+        const { rows } = await client.query<{ now: string }>(
+          `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`,
+        );
+        return rows[0].now;
+      } catch (error) {
+        throw this.wrap(`cannot read the clock of ${this.description}`, error);
+      }
+    });
+  }
+
+  tableInfo(table: string): Promise<TableInfo | null> {
+    return this.exclusive(async () => {
+      const client = this.requireOpen();
+      try {
+        const columns = [...(await this.physicalColumns(client, table)).keys()];
+        if (columns.length === 0) return null;
+        const { rows } = await client.query<{ count: string }>(
+          `SELECT count(*) AS count FROM ${this.qualified(table)}`,
+        );
+        return { columns, rowCount: Number(rows[0].count) };
+      } catch (error) {
+        throw this.wrap(`cannot describe table "${table}" in ${this.description}`, error);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      const client = this.client;
+      this.client = null;
+      this.tables.clear();
+      if (!client) return;
+      try {
+        // Ending the session would free the lock as well; unlocking first frees it even if the
+        // server is slow to notice the closed socket.
+        if (!this.lost) await client.query(UNLOCK_SQL, [this.schema]);
+      } catch {
+        // The session is going away either way, and the lock with it.
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+  }
+
+  /** COPYs rows into the table's staging table, then merges them into the table. */
+  private async merge(client: pg.Client, table: PreparedTable, rows: readonly Row[]): Promise<Counts> {
+    // Emptied before use, not after: the orphan marking that follows reads what this batch staged,
+    // even when that is nothing.
+    await client.query(`TRUNCATE ${table.stage}`);
+    if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
+    const unique = this.checkRows(table, rows);
+    await pipeline(Readable.from(copyChunks(unique)), client.query(pgCopyStreams.from(table.copySql)));
+    const { rows: counts } = await client.query<{ inserted: number }>(table.merge);
+    const inserted = counts[0].inserted;
+    // Like SQLite: a record repeated in a page counts as an update the second time.
+    return { inserted, updated: rows.length - inserted, deleted: 0 };
+  }
+
+  private async markOrphans(client: pg.Client, table: PreparedTable, child: ChildRows): Promise<number> {
+    if (child.parentIds.length === 0) return 0;
+    if (!table.markOrphans) throw new DestinationError(`table "${child.table}" has no parent key`);
+    const result = await client.query({ ...table.markOrphans, values: [child.parentIds] });
+    return result.rowCount ?? 0;
+  }
+
+  /**
+   * Checks widths and ids, and keeps the last of rows sharing an id: one INSERT … ON CONFLICT may
+   * not touch a row twice, and the last one is what a row-by-row upsert would have left.
+   */
+  private checkRows(table: PreparedTable, rows: readonly Row[]): readonly Row[] {
+    const width = table.columns.length;
+    const last = new Map<SqlValue, number>();
+    rows.forEach((row, i) => {
+      if (row.length !== width) {
+        throw new DestinationError(
+          `a row for "${table.name}" has ${row.length} values but the table has ${width} columns`,
+        );
+      }
+      const id = row[table.idIndex];
+      if (id === null) throw new DestinationError(`a record of "${table.name}" has no id`);
+      last.set(id, i);
+    });
+    return last.size === rows.length ? rows : rows.filter((row, i) => last.get(row[table.idIndex]) === i);
+  }
+
+  /** Compiles a table's SQL and (re)builds its staging table for the given columns. */
+  private async prepare(
+    client: pg.Client,
+    name: string,
+    parentKey: string | undefined,
+    columns: readonly Column[],
+  ): Promise<void> {
+    const idIndex = columns.findIndex((c) => c.name === 'id');
+    if (idIndex < 0) throw new DestinationError(`table "${name}" has no "id" column`);
+    const existing = this.tables.get(name);
+    // Statement names are never reused with other text: pg refuses that within a session.
+    const n = ++this.generation;
+    const stage = existing?.stage ?? `pg_temp.${quoteIdent(`_hs_stage_${this.tables.size + 1}`)}`;
+    const target = this.qualified(name);
+    const names = columns.map((c) => quoteIdent(c.name)).join(', ');
+    // CREATE … AS … WITH NO DATA copies the target's actual column types, without its constraints.
+    await client.query(`DROP TABLE IF EXISTS ${stage}`);
+    await client.query(
+      `CREATE TEMP TABLE ${stage.slice('pg_temp.'.length)} AS SELECT ${names} FROM ${target} WITH NO DATA`,
+    );
+    this.tables.set(name, {
+      name,
+      parentKey,
+      columns: [...columns],
+      idIndex,
+      target,
+      stage,
+      copySql: `COPY ${stage} (${names}) FROM STDIN`,
+      merge: { name: `hs_merge_${n}`, text: mergeSql(target, stage, columns) },
+      markOrphans: parentKey
+        ? { name: `hs_orphans_${n}`, text: markOrphansSql(target, stage, parentKey) }
+        : undefined,
+    });
+  }
+
+  private checkColumn(table: string, column: Column): void {
+    quoteIdent(column.name);
+    if (!COLUMN_TYPES.includes(column.type)) {
+      throw new DestinationError(`cannot add column "${column.name}" to "${table}": unknown type`);
+    }
+  }
+
+  private async addPhysicalColumn(client: pg.Client, target: string, column: Column): Promise<void> {
+    await client.query(
+      `ALTER TABLE ${target} ADD COLUMN IF NOT EXISTS ${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}`,
+    );
+  }
+
+  /** The table's columns in their physical order, with their types; empty when the table does not exist. */
+  private async physicalColumns(client: pg.Client, table: string): Promise<Map<string, string>> {
+    const { rows } = await client.query<{ name: string; type: string }>(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum`,
+      [this.schema, table],
+    );
+    return new Map(rows.map((r) => [r.name, r.type]));
+  }
+
+  private async checkPrimaryKey(client: pg.Client, table: string): Promise<void> {
+    const { rows } = await client.query<{ key: string[] }>(
+      `SELECT array(SELECT a.attname::text FROM unnest(i.indkey) k JOIN pg_attribute a
+                    ON a.attrelid = i.indrelid AND a.attnum = k) AS key
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = $2 AND i.indisprimary`,
+      [this.schema, table],
+    );
+    const key = rows[0]?.key;
+    if (!key || key.length !== 1 || key[0] !== 'id') {
+      throw new DestinationError(`table "${table}" exists but "id" is not its primary key`);
+    }
+  }
+
+  /** Columns earlier runs added for undeclared fields, oldest first. */
+  private async recordedColumns(client: pg.Client, table: string): Promise<Column[]> {
+    const { rows } = await client.query<{ column: string; path: string; type: string }>(
+      `SELECT "column", "path", "type" FROM ${this.qualified(COLUMNS_TABLE)} WHERE "table" = $1 ORDER BY "seq"`,
+      [table],
+    );
+    return rows.map((r) => {
+      const type = COLUMN_TYPES.find((t) => t === r.type);
+      let path: unknown;
+      try {
+        path = JSON.parse(r.path);
+      } catch {
+        path = null;
+      }
+      if (!type || !Array.isArray(path) || !path.every((p) => typeof p === 'string')) {
+        throw new DestinationError(
+          `column "${r.column}" of "${table}" has a corrupt entry in ${COLUMNS_TABLE}`,
+        );
+      }
+      return { name: r.column, type, path };
+    });
+  }
+
+  /**
+   * Runs `fn` in a transaction: on any failure it is rolled back (or died with the connection), so
+   * nothing of it is kept, and the error comes out as a one-line DestinationError.
+   */
+  private async transaction<T>(context: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = this.requireOpen();
+    const tables = new Map(this.tables);
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // DDL inside the transaction (staging tables) is undone too: forget what it prepared.
+      this.tables.clear();
+      for (const [name, table] of tables) this.tables.set(name, table);
+      if (!this.lost && !isConnectionLost(error)) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => this.markLost(rollbackError));
+      }
+      if (isConnectionLost(error)) this.markLost(error);
+      throw this.wrap(context, error);
+    }
+  }
+
+  /** Runs calls one after another, in the order they were made. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private markLost(error: unknown): void {
+    this.lost ??= this.wrap(`lost the connection to ${this.description}`, error) as DestinationError;
+  }
+
+  private requireOpen(): pg.Client {
+    if (this.lost) throw this.lost;
+    if (!this.client) throw new DestinationError(`${this.description} is not open`);
+    return this.client;
+  }
+
+  private prepared(table: string): PreparedTable {
+    const prepared = this.tables.get(table);
+    if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
+    return prepared;
+  }
+
+  private qualified(table: string): string {
+    return `${quoteIdent(this.schema)}.${quoteIdent(table)}`;
+  }
+
+  private wrap(context: string, error: unknown): DestinationError {
+    const wrapped = toDestinationError(context, error, this.target.secrets);
+    return wrapped instanceof DestinationError
+      ? wrapped
+      : new DestinationError(wrapped.message, { cause: error });
+  }
+}

@@ -1,0 +1,130 @@
+import { META_COLUMNS } from '../../catalog/types.js';
+import type { Column, ColumnType } from '../../catalog/types.js';
+import { DestinationError } from '../../errors.js';
+
+/**
+ * PostgreSQL types per logical type. Integers are bigint as well as ids: Harvest documents neither
+ * range, and a widened column costs 4 bytes where an overflow would stop every later run.
+ *
+ * What pg hands back when these are read (we never rely on it ourselves; tests compare `::text`):
+ * bigint and numeric as strings (exact), boolean as boolean, timestamptz as a JS Date (millisecond
+ * precision, microseconds lost), date as a JS Date at local midnight (surprising: cast to text),
+ * jsonb parsed into JS values.
+ */
+export const POSTGRES_TYPES: { readonly [T in ColumnType]: string } = {
+  bigint: 'bigint',
+  integer: 'bigint',
+  decimal: 'numeric', // exact: 0.1 stays 0.1, whatever the scale
+  boolean: 'boolean',
+  date: 'date',
+  timestamp: 'timestamptz',
+  time: 'text', // "14:59" or "2:59pm", as the account shows it
+  text: 'text',
+  json: 'jsonb',
+};
+
+/** Same names as the SQLite destination's, so tools can read either. */
+export const STATE_TABLE = '_harvest_sync_state';
+export const COLUMNS_TABLE = '_harvest_sync_columns';
+
+/** PostgreSQL truncates longer identifiers without error, which could merge two columns into one. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * Quotes an identifier. Column names come from fields Harvest sends, so they are data: doubling
+ * quotes makes any name one identifier. Names PostgreSQL cannot hold as given (empty, NUL, longer
+ * than 63 bytes) are refused rather than silently changed.
+ */
+export function quoteIdent(name: string): string {
+  if (name.length === 0 || name.includes('\0')) {
+    throw new DestinationError(`invalid SQL identifier ${JSON.stringify(name)}`);
+  }
+  if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
+    throw new DestinationError(
+      `identifier ${JSON.stringify(name)} is longer than PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte limit`,
+    );
+  }
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const { syncedAt, deletedAt } = META_COLUMNS;
+
+export function stateTablesSql(schema: string): string[] {
+  const s = quoteIdent(schema);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${s}.${quoteIdent(STATE_TABLE)} (
+      "object" text PRIMARY KEY,
+      "cursor" text,
+      "pass" jsonb,
+      "last_full_pass_at" text,
+      "updated_at" timestamptz NOT NULL
+    )`,
+    // "seq" keeps the order columns were added in (SQLite has its rowid for that).
+    `CREATE TABLE IF NOT EXISTS ${s}.${quoteIdent(COLUMNS_TABLE)} (
+      "table" text NOT NULL,
+      "column" text NOT NULL,
+      "path" text NOT NULL,
+      "type" text NOT NULL,
+      "added_at" timestamptz NOT NULL,
+      "seq" bigint GENERATED ALWAYS AS IDENTITY,
+      PRIMARY KEY ("table", "column")
+    )`,
+  ];
+}
+
+export function columnDefinition(column: Column): string {
+  const notNull = column.name === 'id' ? ' NOT NULL' : '';
+  return `${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}${notNull}`;
+}
+
+export function createTableSql(target: string, columns: readonly Column[]): string {
+  const defs = columns.map(columnDefinition);
+  defs.push(`${quoteIdent(syncedAt)} timestamptz NOT NULL`, `${quoteIdent(deletedAt)} timestamptz`);
+  defs.push('PRIMARY KEY ("id")');
+  return `CREATE TABLE ${target} (${defs.join(', ')})`;
+}
+
+/**
+ * The merge of a staged batch into its table, counting what was new. Every listed column is
+ * overwritten, the row stamped with the transaction's clock and undeleted; columns not listed
+ * (added by a user) keep their values. `xmax = 0` holds only for a freshly inserted tuple.
+ */
+export function mergeSql(target: string, stage: string, columns: readonly Column[]): string {
+  const names = columns.map((c) => quoteIdent(c.name));
+  const updates = names.filter((name) => name !== '"id"').map((name) => `${name} = EXCLUDED.${name}`);
+  updates.push(
+    `${quoteIdent(syncedAt)} = EXCLUDED.${quoteIdent(syncedAt)}`,
+    `${quoteIdent(deletedAt)} = NULL`,
+  );
+  return (
+    `WITH merged AS (INSERT INTO ${target} (${names.join(', ')}, ${quoteIdent(syncedAt)}, ${quoteIdent(deletedAt)}) ` +
+    `SELECT ${names.join(', ')}, now(), NULL FROM ${stage} ` +
+    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} RETURNING (xmax = 0) AS inserted) ` +
+    `SELECT (count(*) FILTER (WHERE inserted))::int AS inserted FROM merged`
+  );
+}
+
+/** Children of the batch's parents that the batch no longer carries are marked deleted. */
+export function markOrphansSql(target: string, stage: string, parentKey: string): string {
+  return (
+    `UPDATE ${target} AS t SET ${quoteIdent(deletedAt)} = now() ` +
+    `WHERE t.${quoteIdent(deletedAt)} IS NULL AND t.${quoteIdent(parentKey)} = ANY($1::bigint[]) ` +
+    `AND NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE s."id" = t."id")`
+  );
+}
+
+export function sweepSql(target: string): string {
+  return (
+    `UPDATE ${target} SET ${quoteIdent(deletedAt)} = now() ` +
+    `WHERE ${quoteIdent(syncedAt)} < $1::timestamptz AND ${quoteIdent(deletedAt)} IS NULL`
+  );
+}
+
+export function writeStateSql(schema: string): string {
+  return (
+    `INSERT INTO ${quoteIdent(schema)}.${quoteIdent(STATE_TABLE)} ` +
+    '("object", "cursor", "pass", "last_full_pass_at", "updated_at") VALUES ($1, $2, $3::jsonb, $4, now()) ' +
+    'ON CONFLICT ("object") DO UPDATE SET "cursor" = EXCLUDED."cursor", "pass" = EXCLUDED."pass", ' +
+    '"last_full_pass_at" = EXCLUDED."last_full_pass_at", "updated_at" = EXCLUDED."updated_at"'
+  );
+}
