@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import type { Clock } from '../clock.js';
+import { ConfigError } from '../errors.js';
+import { openPostgresControlStore } from './postgres-store.js';
+import { SecretBox, loadSecretKey } from './secrets.js';
+import { openSqliteControlStore } from './sqlite-store.js';
+import type { ControlStore } from './types.js';
+
+export const DEFAULT_DATA_DIR = './.harvest-sync';
+
+export interface ControlOptions {
+  /** `--data-dir`; falls back to HARVEST_SYNC_HOME, then ./.harvest-sync. */
+  readonly dataDir?: string;
+  /** `--control-store`: a PostgreSQL URL; falls back to HARVEST_SYNC_CONTROL_STORE, else SQLite in the data dir. */
+  readonly controlStore?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: Clock;
+}
+
+/** What every consumer of the control layer holds: the store, and the directory relative paths live in. */
+export interface Control {
+  readonly store: ControlStore;
+  /** Absolute. Holds control.db (SQLite), secret.key, and relative `sqlite:` destinations. */
+  readonly dataDir: string;
+}
+
+/** The data directory the options and environment point at, absolute. */
+export function resolveDataDir(options: Pick<ControlOptions, 'dataDir' | 'env'> = {}): string {
+  const env = options.env ?? process.env;
+  const dir = options.dataDir ?? env.HARVEST_SYNC_HOME ?? DEFAULT_DATA_DIR;
+  if (dir.trim() === '' || dir.includes('\0')) throw new ConfigError('the data directory must be a path');
+  return resolve(dir);
+}
+
+/**
+ * Opens the control store (running migrations) with the secret key loaded (or created on first
+ * start). Throws ConfigError for a bad key or URL, ControlStoreError when the database fails.
+ */
+export async function openControl(options: ControlOptions = {}): Promise<Control> {
+  const env = options.env ?? process.env;
+  const dataDir = resolveDataDir(options);
+  const secrets = new SecretBox(loadSecretKey({ dataDir, env }));
+  const url = options.controlStore ?? env.HARVEST_SYNC_CONTROL_STORE;
+  if (url !== undefined && url.trim() !== '') {
+    if (!/^postgres(ql)?:\/\//.test(url.trim()))
+      throw new ConfigError(
+        'the control store must be a postgres:// URL (leave it unset for SQLite in the data directory)',
+      );
+    return {
+      store: await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock }),
+      dataDir,
+    };
+  }
+  return { store: await openSqliteControlStore({ dataDir, secrets, clock: options.clock }), dataDir };
+}
