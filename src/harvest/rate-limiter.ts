@@ -61,6 +61,8 @@ export class RateLimiter {
   private starts: number[] = [];
   private readonly queue: Waiter[] = [];
   private pumping = false;
+  /** Cuts the pump's sleep short once nobody waits, so an interrupted run leaves no timer behind. */
+  private wake: AbortController | null = null;
   private pausedUntil = 0;
   private limit: number;
   /** Highest the limit may recover to: the configured one, or lower if the server announced less. */
@@ -103,6 +105,7 @@ export class RateLimiter {
       const onAbort = () => {
         const index = this.queue.indexOf(waiter);
         if (index >= 0) this.queue.splice(index, 1);
+        if (this.queue.length === 0) this.wake?.abort();
         reject(new InterruptedError());
       };
       const waiter: Waiter = {
@@ -185,7 +188,10 @@ export class RateLimiter {
         const now = this.clock.now();
         const wait = this.delay(now);
         if (wait > 0) {
-          await this.clock.sleep(wait);
+          const wake = new AbortController();
+          this.wake = wake;
+          await this.clock.sleep(wait, wake.signal).catch(() => undefined);
+          this.wake = null;
           continue;
         }
         const waiter = this.queue.shift() as Waiter;

@@ -117,6 +117,10 @@ export class FakeClock implements Clock {
   now(): number {
     return this.time;
   }
+  /** Sleeps not yet over. */
+  get pending(): number {
+    return this.timers.length;
+  }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {

@@ -141,6 +141,20 @@ describe('RateLimiter', () => {
     await expect(limiter.acquire(AbortSignal.abort())).rejects.toBeInstanceOf(InterruptedError);
   });
 
+  it('leaves no timer running once the last waiter gives up, so an interrupted run can exit', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ requests: 1, windowMs: 15_000, clock });
+    await clock.run(limiter.acquire());
+    const controller = new AbortController();
+    const waiting = limiter.acquire(controller.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(clock.pending).toBe(1);
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(InterruptedError);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(clock.pending).toBe(0);
+  });
+
   it('pauses every request after a 429 until Retry-After, and says the wait came from the 429', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ requests: 50, windowMs: 1_000, clock });
