@@ -220,13 +220,12 @@ class ObjectSync {
     let fetching = this.fetch(url);
     for (;;) {
       const page = await fetching;
-      this.pages += 1;
       pass.startedAt ??= page.serverTime;
       const next = page.nextUrl;
       if (next !== null) {
         if (seen.has(next)) {
           throw new SyncDataError(
-            `${this.spec.name}: Harvest's links.next on page ${this.pages} (GET ${pathOf(url)}) points back to ${pathOf(next)}, already read in this pass: pagination loops, stopped reading ${this.spec.name}`,
+            `${this.spec.name}: Harvest's links.next on page ${this.pages + 1} (GET ${pathOf(url)}) points back to ${pathOf(next)}, already read in this pass: pagination loops, stopped reading ${this.spec.name}`,
           );
         }
         seen.add(next);
@@ -253,6 +252,7 @@ class ObjectSync {
         }),
       );
       this.state = state;
+      this.pages += 1;
       this.count(result, tables.main.table, page.records.length);
       this.run.emit({
         type: 'object:page',
@@ -347,7 +347,7 @@ class ObjectSync {
         for (const item of items) {
           if (item === null || typeof item !== 'object' || Array.isArray(item)) {
             throw new SyncDataError(
-              `${this.spec.name}: record ${String(record.id)} on page ${this.pages} (GET ${pathOf(url)}) has a ${field} entry that is not an object; nothing of this page was written`,
+              `${this.spec.name}: record ${String(record.id)} on page ${this.pages + 1} (GET ${pathOf(url)}) has a ${field} entry that is not an object; nothing of this page was written`,
             );
           }
           this.checkId(item, url, `${mapper.table} of ${this.spec.name} ${String(record.id)}`);
@@ -383,7 +383,7 @@ class ObjectSync {
     if (typeof id === 'number' && Number.isInteger(id)) return;
     const got = id === undefined ? 'none' : JSON.stringify(id).slice(0, 40);
     throw new SyncDataError(
-      `${what}: a record on page ${this.pages} (GET ${pathOf(url)}) has no numeric id (got ${got}); nothing of this page was written`,
+      `${what}: a record on page ${this.pages + 1} (GET ${pathOf(url)}) has no numeric id (got ${got}); nothing of this page was written`,
     );
   }
 
@@ -447,7 +447,7 @@ class ObjectSync {
       return this.finish('failed', message);
     }
     if (this.run.signal.aborted) return this.stopped();
-    // Only on the first call of this run: a 403 later on means something changed mid-pass.
+    // Only before this run wrote a page of the object: a 403 later means something changed mid-pass.
     if (isPermissionError(error) && this.pages === 0) {
       return this.finish('skipped', this.named(userMessage(error)));
     }
