@@ -1,0 +1,59 @@
+import { systemClock } from '../clock.js';
+import { SimulatorError } from './errors.js';
+import { SimulatorServer } from './server.js';
+import type { Simulator, SimulatorOptions, SimulatorRateLimit } from './types.js';
+
+export type {
+  Counters,
+  Faults,
+  RateLimitVariant,
+  Simulator,
+  SimulatorOptions,
+  SimulatorRateLimit,
+} from './types.js';
+export { SimulatorError } from './errors.js';
+export { countsFor } from './generate.js';
+
+/** Tokens and account id a simulator accepts unless told otherwise; `simulate` prints them. */
+export const DEFAULT_ADMIN_TOKEN = 'sim-admin-token';
+export const DEFAULT_MEMBER_TOKEN = 'sim-member-token';
+export const DEFAULT_ACCOUNT_ID = '1000001';
+export const DEFAULT_SIMULATOR_RATE_LIMIT: SimulatorRateLimit = { requests: 100, windowMs: 15_000 };
+/** Fixed, so that one seed gives the same bytes whenever it runs. */
+export const DEFAULT_EPOCH = '2026-01-01T00:00:00Z';
+
+/**
+ * Starts a Harvest API v2 simulator on `host:port` (port 0: any free port) and resolves once it
+ * listens. Call `stop()` to close it.
+ *
+ * @example
+ *   const sim = await startSimulator({ scale: 0.02 });
+ *   await fetch(`${sim.url}/v2/clients`, { headers: { Authorization: `Bearer ${sim.adminToken}`,
+ *     'Harvest-Account-Id': sim.accountId, 'User-Agent': 'test (dev@example.com)' } });
+ *   await sim.stop();
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const scale = options.scale ?? 1;
+  const seed = options.seed ?? 1;
+  const epochMs = Date.parse(options.epoch ?? DEFAULT_EPOCH);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new SimulatorError('scale must be a positive number');
+  if (!Number.isInteger(seed)) throw new SimulatorError('seed must be an integer');
+  if (Number.isNaN(epochMs)) throw new SimulatorError('epoch must be an ISO 8601 date-time');
+  const rateLimit = options.rateLimit === undefined ? DEFAULT_SIMULATOR_RATE_LIMIT : options.rateLimit;
+  const server = new SimulatorServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    seed,
+    scale,
+    adminToken: options.adminToken ?? DEFAULT_ADMIN_TOKEN,
+    memberToken: options.memberToken ?? DEFAULT_MEMBER_TOKEN,
+    accountId: options.accountId ?? DEFAULT_ACCOUNT_ID,
+    rateLimit: null,
+    faults: options.faults ?? null,
+    clock: options.clock ?? systemClock,
+    epochMs,
+  });
+  server.setRateLimit(rateLimit);
+  await server.listen();
+  return server;
+}

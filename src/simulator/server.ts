@@ -1,0 +1,684 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { JsonObject, JsonValue, ObjectSpec } from '../catalog/types.js';
+import { OBJECTS, findObject } from '../catalog/objects.js';
+import type { Clock } from '../clock.js';
+import { DAY_MS, generateAccount } from './generate.js';
+import type { Account } from './generate.js';
+import { SimulatorError } from './errors.js';
+import { generatedStore, materializedStore } from './store.js';
+import type { ListFilter, ObjectStore } from './store.js';
+import { hash32, unit } from './random.js';
+import type { Counters, Faults, RateLimitVariant, Simulator, SimulatorRateLimit } from './types.js';
+
+/*
+ * HTTP side of the simulator: Harvest's auth, envelope, paging, filters, rate limit and faults,
+ * plus the control routes below. node:http directly, because resets and truncated bodies need
+ * the raw socket.
+ *
+ * Control routes (JSON; `Authorization: Bearer <admin token>`, accepted even after revoke();
+ * never counted, never faulted):
+ *   GET    /_simulator/counters                          → Counters
+ *   POST   /_simulator/counters/reset                    → {}
+ *   GET    /_simulator/records/:object                   → [record, …] as the API sends them
+ *   GET    /_simulator/records/:object/:id               → record | 404
+ *   POST   /_simulator/records/:object          {fields} → 201 record (fresh id, timestamps = now)
+ *   PATCH  /_simulator/records/:object/:id      {patch}  → record (updated_at = now)
+ *   DELETE /_simulator/records/:object/:id               → {"deleted":true} | 404
+ *   PUT    /_simulator/records/:object/:id/line_items {"line_items":[…]} → record
+ *   POST   /_simulator/fields   {"object","field","value"} → {} (every record gets field = value)
+ *   POST   /_simulator/revoke   {"token"}                → {}
+ *   PUT    /_simulator/faults   Faults | null            → {}
+ *   PUT    /_simulator/rate-limit {"requests","windowMs","variant"?} | null → {}
+ */
+
+const INVALID_TOKEN =
+  'The access token provided is expired, revoked, malformed or invalid for other reasons.';
+const JSON_TYPE = 'application/json; charset=utf-8';
+const MAX_PER_PAGE = 2000;
+
+const NOT_FOUND_HTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>HARVEST: Can\u02bct find page</title>
+</head>
+<body><h1>Can\u02bct find page</h1><p>The page you were looking for doesn\u2019t exist.</p></body>
+</html>
+`;
+const HTML_429 =
+  '<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1></center><hr><center>nginx</center></body></html>\n';
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly seed: number;
+  readonly scale: number;
+  readonly adminToken: string;
+  readonly memberToken: string;
+  readonly accountId: string;
+  readonly rateLimit: SimulatorRateLimit | null;
+  readonly faults: Faults | null;
+  readonly clock: Clock;
+  readonly epochMs: number;
+}
+
+interface Reply {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  body: string;
+  /** Whether a data fault (truncation, invalid JSON) may spoil it. */
+  data?: boolean;
+}
+
+type Role = 'admin' | 'member';
+
+const emptyCounters = (): Counters => ({ total: 0, byPath: {}, byStatus: {}, rateLimited: 0, listPages: 0 });
+
+class HttpError extends Error {
+  constructor(readonly reply: Reply) {
+    super(`HTTP ${reply.status}`);
+  }
+}
+
+function json(status: number, body: JsonValue, headers: OutgoingHttpHeaders = {}): Reply {
+  return { status, headers: { 'Content-Type': JSON_TYPE, ...headers }, body: JSON.stringify(body) };
+}
+
+const unprocessable = (message: string) => new HttpError(json(422, { message }));
+
+function parseDate(value: string, name: string): number {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(value);
+  const ms = m ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).getUTCDate() !== +m[3]) {
+    throw unprocessable(`${name} must be a date (YYYY-MM-DD)`);
+  }
+  return Math.floor(ms / DAY_MS);
+}
+
+/** ISO 8601 date or date-time; a date-time without offset is taken as UTC. */
+export function parseUpdatedSince(value: string): number | null {
+  const m = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value);
+  if (!m) return null;
+  const withZone = value.length > 10 && !m[1] ? `${value}Z` : value;
+  const ms = Date.parse(withZone.replace(' ', 'T'));
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export class SimulatorServer implements Simulator {
+  readonly accountId: string;
+  readonly adminToken: string;
+  readonly memberToken: string;
+  url = '';
+  private readonly account: Account;
+  private readonly stores = new Map<string, ObjectStore>();
+  private readonly revoked = new Set<string>();
+  private rateLimit: SimulatorRateLimit | null;
+  private faults: Faults | null;
+  private readonly accepted: number[] = [];
+  private burstLeft = 0;
+  private faultSeq = 0;
+  private dropIdDone = false;
+  private stats: Counters = emptyCounters();
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly config: ServerConfig) {
+    this.accountId = config.accountId;
+    this.adminToken = config.adminToken;
+    this.memberToken = config.memberToken;
+    this.rateLimit = config.rateLimit;
+    this.faults = null;
+    this.setFaults(config.faults);
+    this.account = generateAccount({ seed: config.seed, scale: config.scale, epochMs: config.epochMs });
+    for (const spec of OBJECTS) {
+      const source = this.account.generated.get(spec.name);
+      const records = this.account.materialized.get(spec.name);
+      if (source) this.stores.set(spec.name, generatedStore(spec, source, config.epochMs, config.seed));
+      else if (records) this.stores.set(spec.name, materializedStore(spec, records, config.seed));
+      else throw new SimulatorError(`the simulator has no generator for ${spec.name}`);
+    }
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.port, this.config.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `http://${host}:${address.port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+
+  // --- change API
+
+  private store(object: string): ObjectStore {
+    const store = this.stores.get(object);
+    if (!store) throw new SimulatorError(`unknown object "${object}"`);
+    return store;
+  }
+
+  update(object: string, id: number, patch: JsonObject): JsonObject {
+    return this.store(object).update(id, patch, this.config.clock.now());
+  }
+
+  create(object: string, fields: JsonObject = {}): JsonObject {
+    return this.store(object).create(fields, this.config.clock.now());
+  }
+
+  remove(object: string, id: number): boolean {
+    return this.store(object).remove(id);
+  }
+
+  updateLineItems(object: string, id: number, items: JsonObject[]): JsonObject {
+    const store = this.store(object);
+    const child = store.spec.children[0];
+    if (!child) throw new SimulatorError(`${object} has no line items`);
+    return store.update(id, { [child.field]: items }, this.config.clock.now());
+  }
+
+  addField(object: string, field: string, valueOf: (record: JsonObject) => JsonValue): void {
+    const path = field.split('.');
+    if (path.some((p) => p === '')) throw new SimulatorError(`bad field name "${field}"`);
+    this.store(object).addField({ path, valueOf });
+  }
+
+  revoke(token: string): void {
+    this.revoked.add(token);
+  }
+
+  setFaults(faults: Faults | null): void {
+    this.faults = faults;
+    this.burstLeft = faults?.burst429?.count ?? 0;
+    this.dropIdDone = false;
+    this.faultSeq = 0;
+  }
+
+  setRateLimit(rateLimit: SimulatorRateLimit | null): void {
+    if (rateLimit && !(rateLimit.requests >= 1 && rateLimit.windowMs > 0)) {
+      throw new SimulatorError('a rate limit needs requests ≥ 1 and windowMs > 0');
+    }
+    this.rateLimit = rateLimit;
+    this.accepted.length = 0;
+  }
+
+  get counters(): Readonly<Counters> {
+    return structuredClone(this.stats);
+  }
+
+  resetCounters(): void {
+    this.stats = emptyCounters();
+  }
+
+  records(object: string): Generator<JsonObject> {
+    return this.store(object).records();
+  }
+
+  // --- HTTP
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    if (url.pathname.startsWith('/_simulator/')) {
+      const reply = await this.control(req, url).catch((error: unknown) => this.errorReply(error));
+      return this.send(res, reply, false);
+    }
+    const stats = this.stats;
+    stats.total++;
+    stats.byPath[url.pathname] = (stats.byPath[url.pathname] ?? 0) + 1;
+    const count = (status: string) => (stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1);
+
+    const faults = this.faults;
+    const seq = this.faultSeq++;
+    const roll = (kind: number, rate: number | undefined) =>
+      rate !== undefined && rate > 0 && unit(faults?.seed ?? 0, seq, kind) < rate;
+    if (faults) {
+      if (this.burstLeft > 0 && faults.burst429) {
+        this.burstLeft--;
+        stats.rateLimited++;
+        count('429');
+        return this.send(res, this.tooMany(faults.burst429.variant, 1), false);
+      }
+      if (roll(1, faults.resetRate)) {
+        count('reset');
+        req.socket.destroy();
+        return;
+      }
+      if (roll(2, faults.slowRate)) await new Promise((r) => setTimeout(r, faults.slowMs ?? 2000));
+      if (roll(3, faults.errorRate)) {
+        const reply = this.serverError(hash32(faults.seed ?? 0, seq) % 3);
+        count(String(reply.status));
+        return this.send(res, reply, false);
+      }
+    }
+
+    let reply: Reply;
+    try {
+      reply = this.api(req, url);
+    } catch (error) {
+      reply = this.errorReply(error);
+    }
+    if (reply.status === 429) stats.rateLimited++;
+    count(String(reply.status));
+    let spoil: 'truncate' | 'invalid' | undefined;
+    if (faults && reply.data) {
+      if (roll(4, faults.truncateRate)) spoil = 'truncate';
+      else if (roll(5, faults.invalidJsonRate)) spoil = 'invalid';
+    }
+    this.send(res, reply, true, spoil);
+  }
+
+  private errorReply(error: unknown): Reply {
+    if (error instanceof HttpError) return error.reply;
+    if (error instanceof SimulatorError) return json(400, { error: error.message });
+    return json(500, { status: 500, error: 'Internal Server Error' });
+  }
+
+  private send(res: ServerResponse, reply: Reply, api: boolean, spoil?: 'truncate' | 'invalid'): void {
+    const headers: OutgoingHttpHeaders = {
+      Date: new Date(this.config.clock.now()).toUTCString(),
+      'Cache-Control': 'no-store',
+      'X-Request-Id': (hash32(this.stats.total, this.faultSeq) >>> 0).toString(16).padStart(8, '0'),
+      ...reply.headers,
+    };
+    if (!api) delete headers['X-Request-Id'];
+    let body = reply.body;
+    if (spoil === 'invalid') body = body.slice(0, Math.floor(body.length / 2)) + '<!-- upstream timeout -->';
+    const bytes = Buffer.from(body, 'utf8');
+    headers['Content-Length'] = bytes.length;
+    res.writeHead(reply.status, headers);
+    if (spoil === 'truncate') {
+      // the announced length never arrives: the client sees a body cut short
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.socket?.destroy());
+      return;
+    }
+    res.end(bytes);
+  }
+
+  private tooMany(variant: RateLimitVariant, retryAfter: number): Reply {
+    switch (variant) {
+      case 'retry-after':
+        return json(
+          429,
+          { message: `API rate limit exceeded. Retry in ${retryAfter} seconds.` },
+          {
+            'Retry-After': String(retryAfter),
+          },
+        );
+      case 'html':
+        return {
+          status: 429,
+          headers: { 'Content-Type': 'text/html', 'Retry-After': String(retryAfter) },
+          body: HTML_429,
+        };
+      case 'empty':
+        return {
+          status: 429,
+          headers: { 'Content-Type': 'text/html', 'Retry-After': String(retryAfter) },
+          body: '',
+        };
+      case 'no-retry-after':
+        // what Harvest was recorded sending: text/html, empty body, no Retry-After
+        return { status: 429, headers: { 'Content-Type': 'text/html' }, body: '' };
+    }
+  }
+
+  private serverError(which: number): Reply {
+    if (which === 0) return json(500, { status: 500, error: 'Internal Server Error' });
+    const [status, text] = which === 1 ? [502, 'Bad Gateway'] : [503, 'Service Unavailable'];
+    return {
+      status,
+      headers: { 'Content-Type': 'text/html' },
+      body: `<html><head><title>${status} ${text}</title></head><body><center><h1>${status} ${text}</h1></center><hr><center>cloudflare</center></body></html>\n`,
+    };
+  }
+
+  private authenticate(req: IncomingMessage, url: URL): Role {
+    const unauthorized = () =>
+      new HttpError(
+        json(
+          401,
+          { error: 'invalid_token', error_description: INVALID_TOKEN },
+          {
+            'Content-Type': 'application/json',
+            'WWW-Authenticate': `Bearer realm="Rack::OAuth2 Protected Resources", error="invalid_token", error_description="${INVALID_TOKEN}"`,
+          },
+        ),
+      );
+    const header = req.headers.authorization ?? '';
+    const token = /^Bearer\s+(.+)$/i.exec(header)?.[1].trim() ?? url.searchParams.get('access_token') ?? '';
+    const account =
+      (req.headers['harvest-account-id'] as string | undefined) ?? url.searchParams.get('account_id');
+    if (account !== this.accountId || this.revoked.has(token)) throw unauthorized();
+    if (token === this.adminToken) {
+      const limit = this.faults?.revokeAfterPages;
+      if (limit !== undefined && this.stats.listPages >= limit) throw unauthorized();
+      return 'admin';
+    }
+    if (token === this.memberToken) return 'member';
+    throw unauthorized();
+  }
+
+  /** Rolling window over accepted requests; a refused request does not use up the budget. */
+  private checkRateLimit(): void {
+    const limit = this.rateLimit;
+    if (!limit) return;
+    const now = Date.now();
+    while (this.accepted.length > 0 && this.accepted[0] <= now - limit.windowMs) this.accepted.shift();
+    if (this.accepted.length >= limit.requests) {
+      const retryAfter = Math.max(1, Math.ceil((this.accepted[0] + limit.windowMs - now) / 1000));
+      throw new HttpError(this.tooMany(limit.variant ?? 'retry-after', retryAfter));
+    }
+    this.accepted.push(now);
+  }
+
+  private api(req: IncomingMessage, url: URL): Reply {
+    const m = /^(\/api)?\/v2\/([a-z_]+)(?:\/([a-z0-9_]+))?\/?$/.exec(url.pathname);
+    if (req.method !== 'GET' || !m) {
+      return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
+    }
+    const [, prefix = '', resource, sub] = m;
+    const ua = req.headers['user-agent'];
+    if (!ua || !ua.trim()) {
+      throw new HttpError(
+        json(400, {
+          message: 'Please include a User-Agent header with your application name and a contact.',
+        }),
+      );
+    }
+    const role = this.authenticate(req, url);
+    this.checkRateLimit();
+
+    const users = this.store('users');
+    const userId = role === 'admin' ? this.account.adminUserId : this.account.memberUserId;
+    if (resource === 'users' && sub === 'me') {
+      const me = users.get(userId);
+      if (!me)
+        throw new HttpError(
+          json(
+            404,
+            { status: 404, error: 'Not Found' },
+            { 'Content-Type': 'application/json; charset=UTF-8' },
+          ),
+        );
+      if (role === 'member') {
+        // a member's own record comes without the rate fields (as recorded from Harvest)
+        const { default_hourly_rate: _rate, cost_rate: _cost, ...rest } = me;
+        return { ...json(200, rest), data: true };
+      }
+      return { ...json(200, me), data: true };
+    }
+    if (resource === 'company' && sub === undefined)
+      return { ...json(200, this.account.company), data: true };
+
+    const spec = findObject(resource);
+    if (!spec) {
+      return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
+    }
+    if (role === 'member' && spec.access !== 'member') {
+      throw new HttpError(json(403, { message: 'Not authorized!' }, { Hint: 'Not authorized!' }));
+    }
+    const ownOnly =
+      role === 'member' ? (r: JsonObject) => (r.user as JsonObject | null)?.id === userId : undefined;
+    const store = this.store(spec.name);
+    if (sub !== undefined) {
+      const record = /^\d+$/.test(sub) ? store.get(Number(sub)) : undefined;
+      if (!record || (ownOnly && !ownOnly(record))) {
+        throw new HttpError(
+          json(
+            404,
+            { status: 404, error: 'Not Found' },
+            { 'Content-Type': 'application/json; charset=UTF-8' },
+          ),
+        );
+      }
+      return { ...json(200, record), data: true };
+    }
+    return this.list(spec, store, url, `${this.url}${prefix}/v2/${spec.name}`, ownOnly);
+  }
+
+  private list(
+    spec: ObjectSpec,
+    store: ObjectStore,
+    url: URL,
+    base: string,
+    ownOnly: ((r: JsonObject) => boolean) | undefined,
+  ): Reply {
+    const q = url.searchParams;
+    const perPageRaw = q.get('per_page');
+    const perPage = perPageRaw === null ? spec.defaultPerPage : Number(perPageRaw);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
+      throw unprocessable(`per_page must be between 1 and ${MAX_PER_PAGE}`);
+    }
+    const filter = this.filterOf(spec, q, ownOnly);
+
+    // links repeat the caller's filters; credentials in the query are left out of them
+    const reserved = new Set(['page', 'per_page', 'cursor', 'ref', 'access_token', 'account_id']);
+    const kept = [...q.entries()].filter(([k]) => !reserved.has(k));
+    const link = (lead: [string, string][], ref: string) =>
+      `${base}?${new URLSearchParams([...lead, ['per_page', String(perPage)], ...kept, ['ref', ref]]).toString()}`;
+    const pageLink = (n: number, ref: string) => link([['page', String(n)]], ref);
+    const cursorLink = (lastId: number) =>
+      link(
+        [['cursor', Buffer.from(JSON.stringify({ after: { id: lastId } })).toString('base64')]],
+        'next_cursor',
+      );
+
+    let items: JsonObject[];
+    let total: number;
+    let page: number | null;
+    let next: string | null;
+    let previousPage: number | null;
+    let nextPage: number | null;
+    const cursor = q.get('cursor');
+    if (spec.paging === 'cursor' && cursor !== null) {
+      const after = decodeCursor(cursor);
+      const s = store.after(filter, after, perPage);
+      ({ items, total } = s);
+      const totalPages = Math.max(1, Math.ceil(total / perPage));
+      // only the first and last pages carry page numbers when reached by cursor
+      page = s.more ? null : totalPages;
+      nextPage = null;
+      previousPage = s.more || totalPages < 2 ? null : totalPages - 1;
+      next = s.more ? cursorLink(items[items.length - 1].id as number) : null;
+    } else {
+      const pageRaw = Number(q.get('page') ?? '1');
+      page = Number.isInteger(pageRaw) && pageRaw >= 1 ? pageRaw : 1;
+      const s = store.slice(filter, (page - 1) * perPage, perPage);
+      ({ items, total } = s);
+      const totalPages = Math.max(1, Math.ceil(total / perPage));
+      nextPage = page < totalPages ? page + 1 : null;
+      previousPage = page > 1 ? page - 1 : null;
+      next =
+        nextPage === null
+          ? null
+          : spec.paging === 'cursor' && items.length > 0
+            ? cursorLink(items[items.length - 1].id as number)
+            : pageLink(nextPage, 'next');
+    }
+    const totalPages = Math.max(1, Math.ceil(total / perPage));
+    const first = pageLink(1, 'first');
+    if (this.faults?.loopNext === spec.name) next = first;
+    if (this.faults?.dropIdOnce === spec.name && !this.dropIdDone && items.length > 0) {
+      this.dropIdDone = true;
+      const { id: _id, ...rest } = items[0];
+      items = [rest, ...items.slice(1)];
+    }
+    this.stats.listPages++;
+    const envelope = {
+      per_page: perPage,
+      total_pages: totalPages,
+      total_entries: total,
+      next_page: nextPage,
+      previous_page: previousPage,
+      page,
+      links: {
+        first,
+        next,
+        previous: previousPage !== null && page !== null ? pageLink(previousPage, 'previous') : null,
+        last: pageLink(totalPages, 'last'),
+      },
+    };
+    // the record array is stringified once, straight into the envelope
+    const body = `{"${spec.envelope}":${JSON.stringify(items)},${JSON.stringify(envelope).slice(1)}`;
+    return { status: 200, headers: { 'Content-Type': JSON_TYPE }, body, data: true };
+  }
+
+  /** The filters the endpoint documents, driven by the catalog's field list. */
+  private filterOf(
+    spec: ObjectSpec,
+    q: URLSearchParams,
+    ownOnly: ((r: JsonObject) => boolean) | undefined,
+  ): ListFilter {
+    let updatedSince: number | undefined;
+    const since = q.get('updated_since');
+    if (since !== null && spec.incremental) {
+      const ms = parseUpdatedSince(since);
+      if (ms === null) throw unprocessable('updated_since must be an ISO 8601 date-time');
+      updatedSince = ms;
+    }
+    let fromDay: number | undefined;
+    let toDay: number | undefined;
+    if (spec.sinceField) {
+      const from = q.get('from');
+      const to = q.get('to');
+      if (from !== null) fromDay = parseDate(from, 'from');
+      if (to !== null) toDay = parseDate(to, 'to');
+    }
+    const tests: ((r: JsonObject) => boolean)[] = ownOnly ? [ownOnly] : [];
+    for (const [param, raw] of q.entries()) {
+      const field = spec.fields[param];
+      const nested = param.endsWith('_id') ? spec.fields[param.slice(0, -3)] : undefined;
+      if (typeof nested === 'object' && nested.id === 'bigint') {
+        const key = param.slice(0, -3);
+        const want = Number(raw);
+        tests.push((r) => (r[key] as JsonObject | null)?.id === want);
+      } else if (field === 'boolean' && param !== 'billable') {
+        if (raw !== 'true' && raw !== 'false') throw unprocessable(`${param} must be true or false`);
+        const want = raw === 'true';
+        tests.push((r) => r[param] === want);
+      } else if (param === 'state' || param === 'approval_status') {
+        if (field === 'text') tests.push((r) => r[param] === raw);
+      }
+    }
+    const predicate = tests.length === 0 ? undefined : (r: JsonObject) => tests.every((t) => t(r));
+    return { updatedSince, fromDay, toDay, predicate };
+  }
+
+  // --- control routes
+
+  private async control(req: IncomingMessage, url: URL): Promise<Reply> {
+    const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1].trim();
+    if (token !== this.adminToken) throw new HttpError(json(401, { error: 'the admin token is required' }));
+    const parts = url.pathname.split('/').filter(Boolean).slice(1);
+    const method = req.method ?? 'GET';
+    const body = async (): Promise<JsonValue> => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return null;
+      try {
+        return JSON.parse(text) as JsonValue;
+      } catch {
+        throw new HttpError(json(400, { error: 'the body is not valid JSON' }));
+      }
+    };
+    const object = (v: JsonValue): JsonObject => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        throw new HttpError(json(400, { error: 'a JSON object is expected' }));
+      }
+      return v;
+    };
+    const notFound = () => new HttpError(json(404, { status: 404, error: 'Not Found' }));
+    const [route, name, idText, extra] = parts;
+    const id = idText === undefined ? undefined : Number(idText);
+
+    if (route === 'counters' && method === 'GET' && !name)
+      return json(200, this.counters as unknown as JsonObject);
+    if (route === 'counters' && name === 'reset' && method === 'POST') {
+      this.resetCounters();
+      return json(200, {});
+    }
+    if (route === 'records' && name) {
+      const store = this.store(name);
+      if (id === undefined) {
+        if (method === 'GET') return json(200, [...store.records()]);
+        if (method === 'POST') return json(201, this.create(name, object((await body()) ?? {})));
+      } else if (Number.isInteger(id)) {
+        if (extra === 'line_items' && method === 'PUT') {
+          const items = object(await body()).line_items;
+          if (!Array.isArray(items)) throw new HttpError(json(400, { error: 'line_items must be an array' }));
+          return json(200, this.updateLineItems(name, id, items.map(object)));
+        }
+        if (extra !== undefined) throw notFound();
+        if (method === 'GET') {
+          const record = store.get(id);
+          if (!record) throw notFound();
+          return json(200, record);
+        }
+        if (method === 'PATCH') {
+          if (!store.get(id)) throw notFound();
+          return json(200, this.update(name, id, object(await body())));
+        }
+        if (method === 'DELETE') {
+          if (!this.remove(name, id)) throw notFound();
+          return json(200, { deleted: true });
+        }
+      }
+    }
+    if (route === 'fields' && method === 'POST') {
+      const b = object(await body());
+      if (typeof b.object !== 'string' || typeof b.field !== 'string' || !('value' in b)) {
+        throw new HttpError(json(400, { error: 'object, field and value are required' }));
+      }
+      const value = b.value;
+      this.addField(b.object, b.field, () => value);
+      return json(200, {});
+    }
+    if (route === 'revoke' && method === 'POST') {
+      const b = object(await body());
+      if (typeof b.token !== 'string') throw new HttpError(json(400, { error: 'token is required' }));
+      this.revoke(b.token);
+      return json(200, {});
+    }
+    if (route === 'faults' && method === 'PUT') {
+      const b = await body();
+      this.setFaults(b === null ? null : (object(b) as Faults));
+      return json(200, {});
+    }
+    if (route === 'rate-limit' && method === 'PUT') {
+      const b = await body();
+      this.setRateLimit(b === null ? null : (object(b) as unknown as SimulatorRateLimit));
+      return json(200, {});
+    }
+    throw notFound();
+  }
+}
+
+function decodeCursor(cursor: string): number {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64').toString('utf8')) as { after?: { id?: unknown } };
+    const id = parsed.after?.id;
+    if (typeof id === 'number' && Number.isInteger(id)) return id;
+  } catch {
+    // fall through to the 422
+  }
+  throw unprocessable('cursor is invalid');
+}

@@ -1,0 +1,92 @@
+import type { JsonObject, JsonValue } from '../catalog/types.js';
+import type { Clock } from '../clock.js';
+
+export type RateLimitVariant = 'retry-after' | 'no-retry-after' | 'html' | 'empty';
+
+export interface SimulatorRateLimit {
+  readonly requests: number;
+  readonly windowMs: number;
+  /** How the 429 looks; default `retry-after` (Retry-After header in whole seconds, rounded up). */
+  readonly variant?: RateLimitVariant;
+}
+
+/**
+ * Faults on demand. Rates are probabilities per request, drawn from `seed` and the request's
+ * sequence number, so the same requests in the same order meet the same faults.
+ * Faults never apply to `/_simulator` routes.
+ */
+export interface Faults {
+  readonly seed?: number;
+  /** 500, 502 or 503, each with the body such a server sends. */
+  readonly errorRate?: number;
+  /** The socket is destroyed before any response byte. */
+  readonly resetRate?: number;
+  /** Headers announce the whole body, half of it is sent, then the connection ends. */
+  readonly truncateRate?: number;
+  /** A 200 whose body is not valid JSON. */
+  readonly invalidJsonRate?: number;
+  readonly slowRate?: number;
+  /** Delay of a slow response; default 2000 ms. */
+  readonly slowMs?: number;
+  /** The next `count` requests get this 429. */
+  readonly burst429?: { readonly count: number; readonly variant: RateLimitVariant };
+  /** This object's links.next points back to its own first page, forever. */
+  readonly loopNext?: string;
+  /** One record of this object (the first one served) comes without its `id`. */
+  readonly dropIdOnce?: string;
+  /** The admin token gets 401 once this many list pages have been served. */
+  readonly revokeAfterPages?: number;
+}
+
+export interface SimulatorOptions {
+  /** Default 0: any free port. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly seed?: number;
+  /** round(10 000 × scale) time entries; other objects in proportion (√scale beyond 1). */
+  readonly scale?: number;
+  readonly adminToken?: string;
+  readonly memberToken?: string;
+  readonly accountId?: string;
+  /** Default 100 requests / 15 s; null turns rate limiting off. */
+  readonly rateLimit?: SimulatorRateLimit | null;
+  readonly faults?: Faults | null;
+  /** Stamps changed records and the Date header. Default: the system clock. */
+  readonly clock?: Clock;
+  /** When the generated data was "made" (ISO 8601): every generated updated_at is before it. */
+  readonly epoch?: string;
+}
+
+export interface Counters {
+  /** Requests to the API (not to `/_simulator`), whatever their outcome. */
+  total: number;
+  byPath: Record<string, number>;
+  /** By status code; connection resets count under "reset". */
+  byStatus: Record<string, number>;
+  rateLimited: number;
+  /** List pages answered with 200. */
+  listPages: number;
+}
+
+export interface Simulator {
+  readonly url: string;
+  readonly accountId: string;
+  readonly adminToken: string;
+  readonly memberToken: string;
+  stop(): Promise<void>;
+  update(object: string, id: number, patch: JsonObject): JsonObject;
+  create(object: string, fields?: JsonObject): JsonObject;
+  /** Hard delete, as Harvest does: no tombstone. False when there was no such record. */
+  remove(object: string, id: number): boolean;
+  /** Replaces an invoice's or estimate's line items (items without an id get a fresh one); bumps updated_at. */
+  updateLineItems(object: string, id: number, items: JsonObject[]): JsonObject;
+  /** Schema drift: the API starts sending `field` (a dotted path reaches into a nested object). */
+  addField(object: string, field: string, valueOf: (record: JsonObject) => JsonValue): void;
+  revoke(token: string): void;
+  setFaults(faults: Faults | null): void;
+  setRateLimit(rateLimit: SimulatorRateLimit | null): void;
+  readonly counters: Readonly<Counters>;
+  resetCounters(): void;
+  /** Current records exactly as an admin token would read them, newest first. */
+  records(object: string): Generator<JsonObject>;
+}
