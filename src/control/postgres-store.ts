@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { redactUrl } from './store.js';
+import { redactUrl } from '../destinations/index.js';
 import type { SqlDriver, SqlExecutor, SqlParam, SqlRow } from './store.js';
 import { ControlStoreError, SqlControlStore, controlMigrations, migrate } from './store.js';
 import type { SecretBox } from './secrets.js';

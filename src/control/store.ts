@@ -1,6 +1,7 @@
 import { OBJECT_NAMES } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
+import { redactUrl } from '../destinations/index.js';
 import { ConfigError, HarvestSyncError } from '../errors.js';
 import type { SecretBox } from './secrets.js';
 import type {
@@ -111,19 +112,6 @@ export async function migrate(
         new Date(clock.now()).toISOString(),
       ]);
     });
-  }
-}
-
-/** `postgres://u:secret@h/db` → `postgres://u:***@h/db`; other URLs unchanged. */
-export function redactUrl(url: string): string {
-  if (!/^postgres(ql)?:\/\//.test(url)) return url;
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
-    return parsed.toString().replace(/%2A%2A%2A/g, '***');
-  } catch {
-    return 'postgres://(unparseable URL)';
   }
 }
 

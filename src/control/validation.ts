@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
-import { ConfigError } from '../errors.js';
+import { parseDestinationUrl } from '../destinations/index.js';
+import type { DestinationTarget } from '../destinations/index.js';
+import { ConfigError, userMessage } from '../errors.js';
 import type { PipelineInput, PipelineUpdate } from './types.js';
 
 /*
@@ -76,23 +78,30 @@ const destination = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
-/** Null when `url` is a destination URL a pipeline may use; else a one-line reason. */
+/**
+ * Null when `url` is a destination URL a pipeline may use; else a one-line reason. The syntax is the
+ * destinations module's (parseDestinationUrl); on top, a pipeline's SQLite path may not climb out of
+ * the data directory, and a PostgreSQL URL must name a host and a database.
+ */
 export function destinationProblem(url: string): string | null {
-  if (url.startsWith('sqlite:')) {
-    const problem = sqlitePathProblem(url.slice('sqlite:'.length));
+  let target: DestinationTarget;
+  try {
+    target = parseDestinationUrl(url);
+  } catch (error) {
+    return `destination: ${userMessage(error)}`;
+  }
+  if (target.kind === 'sqlite') {
+    const problem = sqlitePathProblem(target.path);
     return problem ? `destination: ${problem}` : null;
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    try {
-      const parsed = new URL(url);
-      if (!parsed.hostname) return `destination: the PostgreSQL URL has no host (${destinationMessage})`;
-      if (parsed.pathname.length <= 1) return 'destination: the PostgreSQL URL must name a database';
-      return null;
-    } catch {
-      return `destination: not a valid PostgreSQL URL (${destinationMessage})`;
-    }
+  try {
+    const parsed = new URL(target.url);
+    if (!parsed.hostname) return `destination: the PostgreSQL URL has no host (${destinationMessage})`;
+    if (parsed.pathname.length <= 1) return 'destination: the PostgreSQL URL must name a database';
+    return null;
+  } catch {
+    return `destination: not a valid PostgreSQL URL (${destinationMessage})`;
   }
-  return destinationMessage;
 }
 
 const objectsMessage = `objects must be a list of catalog objects (${OBJECT_NAMES.join(', ')})`;
