@@ -95,13 +95,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use('*', authenticate(auth));
-  app.use('*', csrfProtection());
   app.use('/api/*', async (c, next) => {
     c.header('Cache-Control', 'no-store');
     if (isPublic(c)) return next();
     return requireAuth(c, next);
   });
   app.use('/metrics', requireAuth);
+  // after requireAuth, so a request without credentials gets 401 rather than a CSRF 403
+  app.use('*', csrfProtection());
 
   app.get('/api/health', (c) =>
     c.json({

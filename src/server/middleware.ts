@@ -121,9 +121,11 @@ async function presentedCsrfToken(c: Context): Promise<string | undefined> {
 
 export function csrfProtection(): MiddlewareHandler<AppEnv> {
   const sameOrigin: MiddlewareHandler<AppEnv> = csrf();
-  return async (c, next) =>
-    sameOrigin(c, async () => {
-      const principal = c.get('principal');
+  return async (c, next) => {
+    const principal = c.get('principal');
+    // only a browser's ambient credentials (the cookie) can be abused cross-site
+    if (principal?.kind === 'token') return next();
+    return sameOrigin(c, async () => {
       if (!SAFE_METHODS.has(c.req.method) && principal?.kind === 'session') {
         if (!Auth.csrfMatches(principal.session, await presentedCsrfToken(c))) {
           throw new HttpError(403, `missing or wrong CSRF token: send the session's token in ${CSRF_HEADER}`);
@@ -131,4 +133,5 @@ export function csrfProtection(): MiddlewareHandler<AppEnv> {
       }
       await next();
     });
+  };
 }
