@@ -212,6 +212,24 @@ describe('SqliteDestination', () => {
   });
 
   describe('failures', () => {
+    it('reports a database another program keeps locked as retryable, and writes nothing', async () => {
+      const d = destination({ busyTimeoutMs: 20 });
+      await d.open();
+      const columns = await d.ensureTable(timeEntriesTable);
+      const other = new Database(path);
+      try {
+        other.exec('BEGIN IMMEDIATE');
+        const failing = write(d, columns, [1, 2]);
+        await expect(failing).rejects.toMatchObject({ retryable: true });
+        await expect(failing).rejects.toThrow(/: the database is locked by another connection \(/);
+        other.exec('ROLLBACK');
+      } finally {
+        other.close();
+      }
+      expect((await d.tableInfo('time_entries'))?.rowCount).toBe(0);
+      expect((await write(d, columns, [1, 2])).tables.time_entries.inserted).toBe(2);
+    });
+
     it('reports a full disk in one line and keeps the last committed batch and state', async () => {
       const d = destination({ maxPageCount: 60 });
       await d.open();
