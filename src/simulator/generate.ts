@@ -24,13 +24,26 @@ import {
 export const DAY_MS = 86_400_000;
 const YEAR_DAYS = 365;
 
+// formatting dates is a large share of building a record: days are few, so their text is cached
+const dayText = new Map<number, string>();
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+
 export function dayToDate(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+  let text = dayText.get(day);
+  if (text === undefined) {
+    text = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (dayText.size < 100_000) dayText.set(day, text);
+  }
+  return text;
 }
 
 /** ISO 8601 UTC at second precision, as Harvest sends timestamps. */
 export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19) + 'Z';
+  const day = Math.floor(ms / DAY_MS);
+  const seconds = Math.floor((ms - day * DAY_MS) / 1000);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return `${dayToDate(day)}T${pad2(h)}:${pad2(m)}:${pad2(seconds % 60)}Z`;
 }
 
 /** A record built from (seed, index) on demand. */

@@ -301,15 +301,15 @@ export class SimulatorServer implements Simulator {
     if (!api) delete headers['X-Request-Id'];
     let body = reply.body;
     if (spoil === 'invalid') body = body.slice(0, Math.floor(body.length / 2)) + '<!-- upstream timeout -->';
-    const bytes = Buffer.from(body, 'utf8');
-    headers['Content-Length'] = bytes.length;
+    headers['Content-Length'] = Buffer.byteLength(body, 'utf8');
     res.writeHead(reply.status, headers);
     if (spoil === 'truncate') {
       // the announced length never arrives: the client sees a body cut short
+      const bytes = Buffer.from(body, 'utf8');
       res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.socket?.destroy());
       return;
     }
-    res.end(bytes);
+    res.end(body, 'utf8');
   }
 
   private tooMany(variant: RateLimitVariant, retryAfter: number): Reply {
