@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { checkCommand } from './commands/check.js';
+import { demoCommand } from './commands/demo.js';
 import { discoverCommand } from './commands/discover.js';
+import { runCommand } from './commands/run.js';
 import { EXIT } from './exit.js';
 
 /** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
@@ -11,7 +14,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // commands are registered below, one line each
+  program.addCommand(runCommand());
+  program.addCommand(checkCommand());
   program.addCommand(discoverCommand());
+  program.addCommand(demoCommand());
   // Commands built on their own do not inherit these settings from the program.
   for (const command of allCommands(program))
     command.exitOverride().showHelpAfterError('(run with --help for usage)');
