@@ -1,8 +1,10 @@
 import { ConfigError } from '../errors.js';
 import type { Destination } from './destination.js';
+import { PostgresDestination } from './postgres/postgres-destination.js';
 import { SqliteDestination } from './sqlite/sqlite-destination.js';
 
 export type { Destination } from './destination.js';
+export { PostgresDestination } from './postgres/postgres-destination.js';
 export { SqliteDestination } from './sqlite/sqlite-destination.js';
 
 /** Where data goes when no destination is given. */
@@ -52,8 +54,7 @@ export function openDestination(url: string = DEFAULT_DESTINATION_URL): Destinat
     case 'sqlite':
       return new SqliteDestination(target.path);
     case 'postgres':
-      // PostgreSQL destination: the PostgreSQL engineer replaces this throw with its constructor.
-      throw new ConfigError('PostgreSQL support is not built yet');
+      return new PostgresDestination(target.url);
   }
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Destination } from '../../src/destinations/destination.js';
 import { SqliteDestination } from '../../src/destinations/sqlite/sqlite-destination.js';
+import { postgresFactory } from './postgres-support.js';
 
 /** A fresh, empty database for one test, and a way to look inside it. */
 export interface DestinationHandle {
@@ -59,7 +60,7 @@ export const sqliteFactory: DestinationFactory = {
  * Every destination the conformance suite runs against.
  * The PostgreSQL engineer adds `postgresFactory` here (one schema per handle).
  */
-export const FACTORIES: readonly DestinationFactory[] = [sqliteFactory];
+export const FACTORIES: readonly DestinationFactory[] = [sqliteFactory, postgresFactory];
 
 export function findFactory(name: string): DestinationFactory {
   const factory = FACTORIES.find((f) => f.name === name);

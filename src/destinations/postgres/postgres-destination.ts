@@ -34,6 +34,8 @@ import type { PostgresTarget } from './postgres-url.js';
 export interface PostgresDestinationOptions {
   /** How long open() waits for the server to answer. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** How long open() waits for a run lock held by another session before reporting it busy. Default 2 s. */
+  readonly lockWaitMs?: number;
 }
 
 /** A table prepared by ensureTable: its columns, staging table and SQL, compiled once. */
@@ -66,7 +68,9 @@ const RESERVED = new Set<string>([syncedAt, deletedAt]);
  * Two-key advisory lock namespace, so our per-schema lock cannot collide with another
  * application's single-key locks.
  */
-const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('harvest-sync'), hashtext($1)) AS locked";
+const LOCK_SQL = "SELECT pg_advisory_lock(hashtext('harvest-sync'), hashtext($1))";
+/** SQLSTATE of a lock wait that reached lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
 const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('harvest-sync'), hashtext($1))";
 
 /**
@@ -115,6 +119,7 @@ export class PostgresDestination implements Destination {
         connectionString: this.target.connectionString,
         connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
         application_name: 'harvest-sync',
+        keepAlive: true,
       });
       // Without a listener, a connection dropped while idle would crash the process.
       client.on('error', (error) => this.markLost(error));
@@ -125,12 +130,7 @@ export class PostgresDestination implements Destination {
         throw this.wrap(context, error);
       }
       try {
-        const { rows } = await client.query<{ locked: boolean }>(LOCK_SQL, [this.schema]);
-        if (!rows[0]?.locked) {
-          throw new DestinationBusyError(
-            `another harvest-sync run is writing to ${this.description}; wait for it to finish`,
-          );
-        }
+        await this.takeLock(client);
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
         for (const sql of stateTablesSql(this.schema)) await client.query(sql);
       } catch (error) {
@@ -140,6 +140,40 @@ export class PostgresDestination implements Destination {
       this.lost = null;
       this.client = client;
     });
+  }
+
+  /**
+   * Waits a moment for the lock rather than trying once: the server frees the lock of a run killed a
+   * moment ago only when its backend notices the closed socket, which may be after the statement it
+   * was running ends. A live run keeps the lock, and the wait ends in DestinationBusyError.
+   */
+  private async takeLock(client: pg.Client): Promise<void> {
+    const waitMs = Math.max(1, Math.trunc(this.options.lockWaitMs ?? 2000));
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = ${waitMs}`);
+      // A session-level lock: it outlives this transaction and lasts as long as the connection.
+      await client.query(LOCK_SQL, [this.schema]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) {
+        throw new DestinationBusyError(
+          `another run is writing to ${this.description}; wait for it to finish or stop it`,
+        );
+      }
+      throw error;
+    }
+    // Let the server notice a vanished client even mid-statement (PostgreSQL 14+), so the lock of a
+    // run whose machine died does not outlive it by the TCP timeout.
+    if (Number(await this.setting(client, 'server_version_num')) >= 140000) {
+      await client.query("SET client_connection_check_interval = '2s'");
+    }
+  }
+
+  private async setting(client: pg.Client, name: string): Promise<string> {
+    const { rows } = await client.query<{ value: string }>('SELECT current_setting($1) AS value', [name]);
+    return rows[0].value;
   }
 
   ensureTable(table: TableSchema): Promise<Column[]> {
