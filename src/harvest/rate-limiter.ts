@@ -56,7 +56,7 @@ export class RateLimiter {
   private readonly marginMs: number;
   private readonly recoveryMs: number;
   private readonly recoveryStep: number;
-  private readonly floor: number;
+  private readonly fastRecoveryStep: number;
   /** Start times of recent requests, oldest first, kept for windowMs + margin. */
   private starts: number[] = [];
   private readonly queue: Waiter[] = [];
@@ -68,6 +68,10 @@ export class RateLimiter {
   /** Highest the limit may recover to: the configured one, or lower if the server announced less. */
   private ceiling: number;
   private lastAdjust = 0;
+  /** When the limit was last lowered: 429s to requests granted before then were already reacted to. */
+  private lastLowered = Number.NEGATIVE_INFINITY;
+  /** Lowest limit our own traffic was seen to exceed; recovery is slow only when near it. */
+  private knownTooHigh = Number.POSITIVE_INFINITY;
 
   constructor(options: RateLimiterOptions) {
     if (!Number.isInteger(options.requests) || options.requests < 1) {
@@ -86,7 +90,7 @@ export class RateLimiter {
     this.marginMs = options.safetyMarginMs ?? Math.min(1_000, Math.ceil(options.windowMs * 0.02));
     this.recoveryMs = options.recoveryMs ?? 2 * options.windowMs;
     this.recoveryStep = Math.max(1, Math.floor(options.requests / 100));
-    this.floor = Math.max(1, Math.ceil(options.requests * 0.05));
+    this.fastRecoveryStep = Math.max(1, Math.ceil(options.requests / 10));
     this.limit = options.requests;
     this.ceiling = options.requests;
   }
@@ -122,16 +126,24 @@ export class RateLimiter {
   }
 
   /**
-   * Harvest answered 429 to the request of `grant`: pause everyone for `pauseMs` and lower the
-   * limit to a little under what the server had let through in the window before it.
+   * Harvest answered 429 to the request of `grant`: pause everyone for `pauseMs` and lower the limit,
+   * once per episode (requests granted before the last lowering do not lower it again).
+   * If our own requests filled much of the window, the server's limit is about what it let through:
+   * go a little under that. If they did not, someone else is using the budget: halve.
    */
   onRateLimited(grant: Grant, pauseMs: number): void {
     const now = this.clock.now();
     this.recover(now);
-    this.pausedUntil = Math.max(this.pausedUntil, now + Math.max(0, pauseMs));
-    for (const waiter of this.queue) waiter.pausedSeen = true;
-    const learned = Math.max(this.floor, Math.floor(grant.priorStarts * LOWERING_FACTOR));
-    this.limit = Math.min(this.limit, learned);
+    this.pause(pauseMs);
+    if (grant.startedAt < this.lastLowered) return;
+    const seen = grant.priorStarts + 1;
+    if (seen >= this.limit / 2) {
+      this.knownTooHigh = Math.min(this.knownTooHigh, seen);
+      this.limit = Math.max(1, Math.min(this.limit, Math.floor(grant.priorStarts * LOWERING_FACTOR)));
+    } else {
+      this.limit = Math.max(1, Math.floor(this.limit / 2));
+    }
+    this.lastLowered = now;
     this.lastAdjust = now;
   }
 
@@ -152,12 +164,17 @@ export class RateLimiter {
     for (const waiter of this.queue) waiter.pausedSeen = true;
   }
 
+  /**
+   * One step up per recoveryMs without a 429: a tenth of the configured limit while well under any
+   * level our own traffic was refused at (a foreign burst should not cost the run for long), a
+   * hundredth near it (probing a known limit is what draws 429s).
+   */
   private recover(now: number): void {
-    if (this.limit >= this.ceiling) return;
-    const steps = Math.floor((now - this.lastAdjust) / this.recoveryMs);
-    if (steps <= 0) return;
-    this.limit = Math.min(this.ceiling, this.limit + steps * this.recoveryStep);
-    this.lastAdjust += steps * this.recoveryMs;
+    while (this.limit < this.ceiling && now - this.lastAdjust >= this.recoveryMs) {
+      const step = this.limit < 0.8 * this.knownTooHigh ? this.fastRecoveryStep : this.recoveryStep;
+      this.limit = Math.min(this.ceiling, this.limit + step);
+      this.lastAdjust += this.recoveryMs;
+    }
   }
 
   /** Ms until the next request may start (0: now). */

@@ -157,7 +157,7 @@ describe('RateLimiter', () => {
 
   it('pauses every request after a 429 until Retry-After, and says the wait came from the 429', async () => {
     const clock = new FakeClock();
-    const limiter = new RateLimiter({ requests: 50, windowMs: 1_000, clock });
+    const limiter = new RateLimiter({ requests: 30, windowMs: 1_000, clock });
     const grants = await clock.run(Promise.all(Array.from({ length: 20 }, () => limiter.acquire())));
     const t = clock.now();
     limiter.onRateLimited(grants[19], 7_000);
@@ -180,6 +180,33 @@ describe('RateLimiter', () => {
     await clock.run(clock.sleep(1));
     expect(limiter.effectiveLimit).toBe(46);
     await clock.run(clock.sleep(2_000 * 200));
+    expect(limiter.effectiveLimit).toBe(100);
+  });
+
+  it('lowers once per episode: 429s to requests granted before the lowering do not lower it again', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ requests: 40, windowMs: 1_000, clock });
+    const grants = await clock.run(Promise.all(Array.from({ length: 24 }, () => limiter.acquire())));
+    limiter.onRateLimited(grants[20], 1_000);
+    expect(limiter.effectiveLimit).toBe(18);
+    limiter.onRateLimited(grants[21], 1_000);
+    limiter.onRateLimited(grants[23], 1_000);
+    expect(limiter.effectiveLimit).toBe(18);
+  });
+
+  it('halves, then recovers fast, after 429s its own traffic cannot explain (someone else used the budget)', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ requests: 100, windowMs: 1_000, recoveryMs: 2_000, clock });
+    for (const expected of [50, 25]) {
+      const grant = await clock.run(limiter.acquire());
+      expect(grant.priorStarts).toBe(0);
+      limiter.onRateLimited(grant, 1_000);
+      expect(limiter.effectiveLimit).toBe(expected);
+      await clock.run(clock.sleep(1_500));
+    }
+    await clock.run(clock.sleep(2_000));
+    expect(limiter.effectiveLimit).toBe(35);
+    await clock.run(clock.sleep(2_000 * 10));
     expect(limiter.effectiveLimit).toBe(100);
   });
 
