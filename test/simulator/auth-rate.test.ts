@@ -8,7 +8,14 @@ import { USER_AGENT, get, walk } from './helpers.js';
 let sim: Simulator;
 
 beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.05, seed: 5, rateLimit: null, adminToken: 'adm', memberToken: 'mem', accountId: '42' });
+  sim = await startSimulator({
+    scale: 0.05,
+    seed: 5,
+    rateLimit: null,
+    adminToken: 'adm',
+    memberToken: 'mem',
+    accountId: '42',
+  });
 });
 afterAll(() => sim.stop());
 afterEach(() => sim.setRateLimit(null));
@@ -30,17 +37,23 @@ describe('authentication', () => {
       const res = await get(sim, '/v2/users/me', { headers });
       expect(res.status).toBe(401);
       expect(res.json).toEqual(INVALID);
-      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="Rack::OAuth2 Protected Resources", error="invalid_token"/);
+      expect(res.headers.get('www-authenticate')).toMatch(
+        /^Bearer realm="Rack::OAuth2 Protected Resources", error="invalid_token"/,
+      );
     }
   });
 
   it('accepts the token and account id in the query string', async () => {
-    const res = await get(sim, '/v2/users/me?access_token=adm&account_id=42', { headers: { 'User-Agent': USER_AGENT } });
+    const res = await get(sim, '/v2/users/me?access_token=adm&account_id=42', {
+      headers: { 'User-Agent': USER_AGENT },
+    });
     expect(res.status).toBe(200);
   });
 
   it('answers 400 without a User-Agent', async () => {
-    const res = await get(sim, '/v2/users/me', { headers: { Authorization: 'Bearer adm', 'Harvest-Account-Id': '42', 'User-Agent': '' } });
+    const res = await get(sim, '/v2/users/me', {
+      headers: { Authorization: 'Bearer adm', 'Harvest-Account-Id': '42', 'User-Agent': '' },
+    });
     expect(res.status).toBe(400);
   });
 
@@ -66,7 +79,7 @@ describe('authentication', () => {
     expect((await get(sim, '/v2/company', { token: 'mem' })).status).toBe(200);
   });
 
-  it("shows the member only their own time entries and expenses", async () => {
+  it('shows the member only their own time entries and expenses', async () => {
     const me = (await get(sim, '/v2/users/me', { token: 'mem' })).json.id;
     for (const object of ['time_entries', 'expenses']) {
       const own = await walk(sim, `/v2/${object}?per_page=100`, object, 'mem');

@@ -18,7 +18,10 @@ describe('changes between runs', () => {
   it('update bumps updated_at to now and the record shows up with updated_since', async () => {
     const target = [...sim.records('time_entries')][37];
     clock.set('2026-06-02T08:00:00Z');
-    const updated = sim.update('time_entries', target.id as number, { notes: 'edited ✏️', client: { name: 'Renamed' } });
+    const updated = sim.update('time_entries', target.id as number, {
+      notes: 'edited ✏️',
+      client: { name: 'Renamed' },
+    });
     expect(updated.updated_at).toBe('2026-06-02T08:00:00Z');
     expect((updated.client as JsonObject).id).toBe((target.client as JsonObject).id);
     const since = await get(sim, '/v2/time_entries?updated_since=2026-06-02T00:00:00Z');
@@ -30,7 +33,12 @@ describe('changes between runs', () => {
     clock.set('2026-06-03T09:30:00Z');
     const before = (await get(sim, '/v2/time_entries?per_page=1')).json.total_entries as number;
     const created = sim.create('time_entries', { hours: 1.5 });
-    expect(created).toMatchObject({ created_at: '2026-06-03T09:30:00Z', updated_at: '2026-06-03T09:30:00Z', spent_date: '2026-06-03', hours: 1.5 });
+    expect(created).toMatchObject({
+      created_at: '2026-06-03T09:30:00Z',
+      updated_at: '2026-06-03T09:30:00Z',
+      spent_date: '2026-06-03',
+      hours: 1.5,
+    });
     const first = await get(sim, '/v2/time_entries?per_page=1');
     expect(first.json.total_entries).toBe(before + 1);
     expect((first.json.time_entries as JsonObject[])[0]).toEqual(created);
@@ -46,16 +54,28 @@ describe('changes between runs', () => {
     expect((await get(sim, '/v2/invoices?per_page=1')).json.total_entries).toBe(total - 1);
     expect((await get(sim, `/v2/invoices/${invoice.id as number}`)).status).toBe(404);
     const lineIds = new Set((invoice.line_items as JsonObject[]).map((li) => li.id));
-    const remaining = [...sim.records('invoices')].flatMap((i) => (i.line_items as JsonObject[]).map((li) => li.id));
+    const remaining = [...sim.records('invoices')].flatMap((i) =>
+      (i.line_items as JsonObject[]).map((li) => li.id),
+    );
     expect(remaining.some((id) => lineIds.has(id))).toBe(false);
   });
 
   it('replaces line items and bumps the parent', async () => {
     clock.set('2026-06-04T12:00:00Z');
-    const estimate = [...sim.records('estimates')].find((e) => (e.line_items as JsonObject[]).length >= 2) as JsonObject;
+    const estimate = [...sim.records('estimates')].find(
+      (e) => (e.line_items as JsonObject[]).length >= 2,
+    ) as JsonObject;
     const items = estimate.line_items as JsonObject[];
     const kept = items.slice(1);
-    const added = { kind: 'Service', description: 'Added later', quantity: 2, unit_price: 50, amount: 100, taxed: false, taxed2: false };
+    const added = {
+      kind: 'Service',
+      description: 'Added later',
+      quantity: 2,
+      unit_price: 50,
+      amount: 100,
+      taxed: false,
+      taxed2: false,
+    };
     const updated = sim.updateLineItems('estimates', estimate.id as number, [...kept, added]);
     const newItems = updated.line_items as JsonObject[];
     expect(newItems.map((li) => li.id).slice(0, kept.length)).toEqual(kept.map((li) => li.id));
@@ -94,7 +114,11 @@ describe('changes between runs', () => {
     ];
     const direct = await walk(sim, '/v2/expenses?per_page=13', 'expenses');
     // an updated_since before the data was made forces the scanning path: both must agree
-    const scanned = await walk(sim, '/v2/expenses?per_page=17&updated_since=2000-01-01T00:00:00Z', 'expenses');
+    const scanned = await walk(
+      sim,
+      '/v2/expenses?per_page=17&updated_since=2000-01-01T00:00:00Z',
+      'expenses',
+    );
     expect(ids(direct.records)).toEqual(ids(scanned.records));
     expect(ids(direct.records)).toEqual(ids(sim.records('expenses')));
     expect(direct.records).toHaveLength(all.length - removed.length + created.length);
@@ -105,7 +129,11 @@ describe('changes between runs', () => {
     expect(keys).toEqual([...keys].sort().reverse());
     const ranged = await walk(sim, '/v2/expenses?per_page=4&from=2022-12-01&to=2024-07-31', 'expenses');
     expect(ids(ranged.records)).toEqual(
-      ids(direct.records.filter((r) => (r.spent_date as string) >= '2022-12-01' && (r.spent_date as string) <= '2024-07-31')),
+      ids(
+        direct.records.filter(
+          (r) => (r.spent_date as string) >= '2022-12-01' && (r.spent_date as string) <= '2024-07-31',
+        ),
+      ),
     );
   });
 

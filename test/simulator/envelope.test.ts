@@ -35,7 +35,9 @@ describe('page-number paging (time entries)', () => {
       expect(typeof links(page).last).toBe('string');
       expect(links(page).last).toContain(`page=${pages.length}&per_page=7`);
       expect(links(page).previous === null).toBe(n === 1);
-      expect((page.time_entries as JsonObject[]).length).toBe(n < pages.length ? 7 : total - 7 * (pages.length - 1));
+      expect((page.time_entries as JsonObject[]).length).toBe(
+        n < pages.length ? 7 : total - 7 * (pages.length - 1),
+      );
     });
     expect(links(pages.at(-1) as JsonObject).next).toBeNull();
   });
@@ -45,7 +47,9 @@ describe('page-number paging (time entries)', () => {
     for (let k = 1; k < records.length; k++) {
       const [a, b] = [records[k - 1], records[k]];
       const sameDay = a.spent_date === b.spent_date;
-      expect(sameDay ? (a.id as number) > (b.id as number) : (a.spent_date as string) > (b.spent_date as string)).toBe(true);
+      expect(
+        sameDay ? (a.id as number) > (b.id as number) : (a.spent_date as string) > (b.spent_date as string),
+      ).toBe(true);
     }
   });
 
@@ -81,13 +85,20 @@ describe('cursor paging (clients)', () => {
     expect(ids(records)).toEqual([...ids(records)].sort((a, b) => b - a));
     expect(pages[0]).toMatchObject({ page: 1, next_page: 2, previous_page: null });
     for (const middle of pages.slice(1, -1)) {
-      expect(middle).toMatchObject({ page: null, next_page: null, previous_page: null, total_entries: total });
+      expect(middle).toMatchObject({
+        page: null,
+        next_page: null,
+        previous_page: null,
+        total_entries: total,
+      });
     }
     expect(pages.at(-1)).toMatchObject({ page: total, next_page: null, previous_page: total - 1 });
     pages.slice(0, -1).forEach((page, k) => {
       const next = new URL(links(page).next as string);
       expect(next.searchParams.get('ref')).toBe('next_cursor');
-      const cursor = JSON.parse(Buffer.from(next.searchParams.get('cursor') as string, 'base64').toString()) as unknown;
+      const cursor = JSON.parse(
+        Buffer.from(next.searchParams.get('cursor') as string, 'base64').toString(),
+      ) as unknown;
       expect(cursor).toEqual({ after: { id: records[k].id } });
     });
     for (const page of pages) {
@@ -143,7 +154,9 @@ describe('query parameters', () => {
       ['time_entries', 'spent_date'],
       ['invoices', 'issue_date'],
     ] as const) {
-      const expected = [...sim.records(object)].filter((r) => (r[field] as string) >= from && (r[field] as string) <= to);
+      const expected = [...sim.records(object)].filter(
+        (r) => (r[field] as string) >= from && (r[field] as string) <= to,
+      );
       const { records } = await walk(sim, `/v2/${object}?from=${from}&to=${to}&per_page=9`, object);
       expect(ids(records)).toEqual(ids(expected));
       expect(records.length).toBeGreaterThan(0);
@@ -157,7 +170,9 @@ describe('query parameters', () => {
     expect(active.json.total_entries).toBe(all.filter((p) => p.is_active).length);
     const clientId = (all[0].client as JsonObject).id as number;
     const ofClient = await get(sim, `/v2/projects?client_id=${clientId}`);
-    expect(ofClient.json.total_entries).toBe(all.filter((p) => (p.client as JsonObject).id === clientId).length);
+    expect(ofClient.json.total_entries).toBe(
+      all.filter((p) => (p.client as JsonObject).id === clientId).length,
+    );
   });
 });
 

@@ -109,7 +109,9 @@ describe('faults', () => {
 
   it('never faults the /_simulator routes', async () => {
     sim.setFaults({ errorRate: 1, resetRate: 1 });
-    const res = await fetch(`${sim.url}/_simulator/counters`, { headers: { Authorization: `Bearer ${sim.adminToken}` } });
+    const res = await fetch(`${sim.url}/_simulator/counters`, {
+      headers: { Authorization: `Bearer ${sim.adminToken}` },
+    });
     expect(res.status).toBe(200);
   });
 });

@@ -15,7 +15,11 @@ export interface Got {
 }
 
 /** GET a path (or absolute URL) of the simulator with the admin token unless told otherwise. */
-export async function get(sim: Simulator, pathOrUrl: string, init: { token?: string; headers?: Record<string, string> } = {}): Promise<Got> {
+export async function get(
+  sim: Simulator,
+  pathOrUrl: string,
+  init: { token?: string; headers?: Record<string, string> } = {},
+): Promise<Got> {
   const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${sim.url}${pathOrUrl}`;
   const res = await fetch(url, { headers: init.headers ?? headers(sim, init.token) });
   const text = await res.text();
@@ -30,7 +34,12 @@ export interface Walk {
 }
 
 /** Follows links.next from a first page to the end, as the connector does. */
-export async function walk(sim: Simulator, firstPath: string, envelope: string, token?: string): Promise<Walk> {
+export async function walk(
+  sim: Simulator,
+  firstPath: string,
+  envelope: string,
+  token?: string,
+): Promise<Walk> {
   const pages: JsonObject[] = [];
   const records: JsonObject[] = [];
   let next: string | null = firstPath;
