@@ -4,6 +4,7 @@ import { checkCommand } from './commands/check.js';
 import { demoCommand } from './commands/demo.js';
 import { discoverCommand } from './commands/discover.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { EXIT } from './exit.js';
 
 /** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   program.addCommand(checkCommand());
   program.addCommand(discoverCommand());
   program.addCommand(demoCommand());
+  program.addCommand(serveCommand());
   // Commands built on their own do not inherit these settings from the program.
   for (const command of allCommands(program))
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

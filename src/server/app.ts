@@ -23,6 +23,8 @@ export interface AppScheduler {
   runNow(pipelineId: number): Promise<Run>;
   /** When the pipeline's next scheduled run is due (ISO 8601), or null when none is. */
   nextRunAt(pipeline: Pipeline, lastRun: Run | null): string | null;
+  /** Looks for due pipelines now (after a create, update or resume) rather than at the next tick. */
+  wake?(): void;
 }
 
 export interface AppDeps {

@@ -86,6 +86,9 @@ export function errorResponse(error: unknown, c: Context, logger: Logger): Respo
   )
     return c.json(errorBody(error.message), 409);
   if (error instanceof ConfigError) return c.json(errorBody(error.message), 400);
+  if (error instanceof HarvestSyncError && error.code === 'SCHEDULER_STOPPING') {
+    return c.json(errorBody(error.message), 503);
+  }
   if (error instanceof HarvestSyncError) {
     logger.warn({ code: error.code, error: error.message, path: c.req.path }, 'request failed');
     return c.json(errorBody(error.message), error.retryable ? 503 : 422);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SyncEvent } from '../sync/types.js';
+import type { RunnerEvent } from '../control/pipeline-runner.js';
 
 /**
  * The Prometheus metrics `serve` exposes on `/metrics`. One registry per instance (never prom-client's
@@ -7,8 +7,8 @@ import type { SyncEvent } from '../sync/types.js';
  */
 export interface ServerMetrics {
   readonly registry: Registry;
-  /** Feeds one engine event of a run of `pipeline` into the counters. */
-  observe(pipeline: string, event: SyncEvent): void;
+  /** Feeds one event of a pipeline run (runPipeline's onEvent) into the counters, as it happens. */
+  observe(event: RunnerEvent): void;
   /** Prometheus text exposition of every metric. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -60,22 +60,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
-    observe(pipeline, event) {
-      if (event.type === 'object:done') {
-        const result = event.result;
-        records.inc({ object: result.object }, result.read);
-        apiCalls.inc(result.calls);
-        rateLimitWaits.inc(result.rateLimitWaits);
-      } else if (event.type === 'run:done') {
-        const result = event.result;
-        runs.inc({ status: result.status });
-        const started = Date.parse(result.startedAt);
-        const finished = Date.parse(result.finishedAt);
-        if (Number.isFinite(started) && Number.isFinite(finished) && finished >= started) {
-          duration.observe((finished - started) / 1000);
-        }
-        if (result.status === 'succeeded' && Number.isFinite(finished)) {
-          lastSuccess.set({ pipeline }, finished / 1000);
+    observe(event) {
+      switch (event.type) {
+        case 'request':
+          apiCalls.inc();
+          break;
+        case 'rate-limit':
+          // `budget` waits are our own pacing; only Harvest's 429s count here
+          if (event.cause === '429') rateLimitWaits.inc();
+          break;
+        case 'object:page':
+          records.inc({ object: event.object }, event.records);
+          break;
+        case 'run:finished': {
+          const { run, pipeline } = event;
+          runs.inc({ status: run.status });
+          const started = Date.parse(run.startedAt);
+          const finished = run.finishedAt === null ? Number.NaN : Date.parse(run.finishedAt);
+          if (Number.isFinite(started) && Number.isFinite(finished) && finished >= started) {
+            duration.observe((finished - started) / 1000);
+          }
+          if (run.status === 'succeeded' && Number.isFinite(finished)) {
+            lastSuccess.set({ pipeline: pipeline.name }, finished / 1000);
+          }
+          break;
         }
       }
     },

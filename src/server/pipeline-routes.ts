@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { OBJECTS } from '../catalog/objects.js';
 import { parsePipelineCreate, parsePipelineUpdate, pipelineCreateSchema } from '../control/validation.js';
+import type { ConnectionTestResult } from '../control/connection-test.js';
 import type { ControlStore, Pipeline } from '../control/types.js';
 import type { AppScheduler } from './app.js';
 import type { DestinationTestResult } from './destination-test.js';
@@ -19,19 +20,6 @@ export const connectionTestSchema = pipelineCreateSchema.pick({
   objects: true,
 });
 export type ConnectionTestInput = z.output<typeof connectionTestSchema>;
-
-/** Per object: readable or why not. Never carries the token. */
-export interface ConnectionTestResult {
-  readonly ok: boolean;
-  readonly message: string;
-  readonly user?: { readonly name: string; readonly email: string } | null;
-  readonly isAdmin?: boolean;
-  readonly objects: ReadonlyArray<{
-    readonly name: string;
-    readonly readable: boolean;
-    readonly reason?: string;
-  }>;
-}
 
 export type ConnectionTester = (input: ConnectionTestInput) => Promise<ConnectionTestResult>;
 export type DestinationTester = (url: string) => Promise<DestinationTestResult>;
@@ -79,6 +67,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
     const input = parsePipelineCreate(await readJson(c));
     const pipeline = await store.createPipeline(input);
     logger.info({ pipeline: pipeline.name, id: pipeline.id }, 'pipeline created');
+    scheduler.wake?.();
     return c.json({ pipeline: await view(pipeline) }, 201);
   });
 
@@ -91,6 +80,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
     const update = parsePipelineUpdate(await readJson(c));
     const updated = await store.updatePipeline(pipeline.id, update);
     logger.info({ pipeline: updated.name, id: updated.id, fields: Object.keys(update) }, 'pipeline updated');
+    scheduler.wake?.();
     return c.json({ pipeline: await view(updated) });
   });
 
@@ -116,6 +106,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
       const updated =
         pipeline.enabled === enabled ? pipeline : await store.updatePipeline(pipeline.id, { enabled });
       logger.info({ pipeline: pipeline.name, id: pipeline.id }, `pipeline ${action}d`);
+      if (enabled) scheduler.wake?.();
       return c.json({ pipeline: await view(updated) });
     });
   }

@@ -8,8 +8,11 @@ export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly port: number;
-  /** Stops accepting connections, ends idle keep-alive ones, and resolves once open requests end. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, ends idle keep-alive ones, and resolves once open requests end;
+   * connections still open after `graceMs` (default 10 s) are cut.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** Listens on host:port (port 0: any free port). The host must be chosen by the caller: no default. */
@@ -33,9 +36,15 @@ export async function startServer(
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
-    close: () =>
+    close: ({ graceMs = 10_000 } = {}) =>
       new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        force.unref();
+        server.close((error) => {
+          clearTimeout(force);
+          if (error && (error as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') reject(error);
+          else resolve();
+        });
         server.closeIdleConnections();
       }),
   };

