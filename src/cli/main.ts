@@ -3,8 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { demoCommand } from './commands/demo.js';
 import { discoverCommand } from './commands/discover.js';
+import { pipelinesCommand } from './commands/pipelines.js';
 import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
+import { simulateCommand } from './commands/simulate.js';
 import { EXIT } from './exit.js';
 
 /** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
@@ -19,7 +22,10 @@ export function buildProgram(): Command {
   program.addCommand(checkCommand());
   program.addCommand(discoverCommand());
   program.addCommand(demoCommand());
+  program.addCommand(pipelinesCommand());
+  program.addCommand(runsCommand());
   program.addCommand(serveCommand());
+  program.addCommand(simulateCommand());
   // Commands built on their own do not inherit these settings from the program.
   for (const command of allCommands(program))
     command.exitOverride().showHelpAfterError('(run with --help for usage)');

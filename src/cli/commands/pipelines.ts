@@ -1,0 +1,481 @@
+import { Command } from 'commander';
+import { testConnection } from '../../control/connection-test.js';
+import type { ConnectionTestResult } from '../../control/connection-test.js';
+import { openControl } from '../../control/open.js';
+import type { Control } from '../../control/open.js';
+import { runPipeline } from '../../control/pipeline-runner.js';
+import { nextRunAt } from '../../control/scheduler.js';
+import { PipelineNotFoundError } from '../../control/store.js';
+import type { ControlStore, Pipeline, Run } from '../../control/types.js';
+import { parsePipelineCreate, parsePipelineUpdate } from '../../control/validation.js';
+import { ConfigError, HarvestSyncError } from '../../errors.js';
+import { presentPipeline, presentRun } from '../../server/present.js';
+import { EXIT, action } from '../exit.js';
+import { ProgressView } from '../progress.js';
+
+/*
+ * `harvest-sync pipelines …`: manage pipelines in the control store. Input is validated by the same
+ * schema as the API and the UI (control/validation.ts). The token is read from --token or
+ * HARVEST_ACCESS_TOKEN and never printed: output shows it masked (••••abcd).
+ */
+
+export interface ControlFlags {
+  dataDir?: string;
+  controlStore?: string;
+}
+
+/** Adds --data-dir and --control-store to a command; its subcommands read them via optsWithGlobals. */
+export function addControlOptions(command: Command): Command {
+  return command
+    .option(
+      '--data-dir <path>',
+      'where harvest-sync keeps its state (env HARVEST_SYNC_HOME, default ./.harvest-sync)',
+    )
+    .option(
+      '--control-store <postgres-url>',
+      'keep pipelines and runs in PostgreSQL instead of SQLite in the data dir (env HARVEST_SYNC_CONTROL_STORE)',
+    );
+}
+
+/** Opens the control store named by the flags, runs `fn`, and always closes it. */
+export async function withControl<T>(command: Command, fn: (control: Control) => Promise<T>): Promise<T> {
+  const flags = command.optsWithGlobals<ControlFlags>();
+  const control = await openControl({ dataDir: flags.dataDir, controlStore: flags.controlStore });
+  try {
+    return await fn(control);
+  } finally {
+    await control.store.close();
+  }
+}
+
+export async function findPipelineOrFail(store: ControlStore, ref: string): Promise<Pipeline> {
+  const pipeline = await store.findPipeline(ref);
+  if (!pipeline) throw new PipelineNotFoundError(ref);
+  return pipeline;
+}
+
+/** A connection test that did not pass: exit 1 with its message, nothing stored. */
+class ConnectionTestError extends HarvestSyncError {
+  constructor(message: string) {
+    super('CONNECTION_TEST_FAILED', `${message} (nothing was saved; use --skip-test to save anyway)`);
+  }
+}
+
+const write = (text: string): void => void process.stdout.write(text + '\n');
+const json = (value: unknown) => write(JSON.stringify(value, null, 2));
+
+async function present(store: ControlStore, pipeline: Pipeline) {
+  const last = await store.lastRun(pipeline.id);
+  const next = nextRunAt(pipeline, last, Date.now());
+  return presentPipeline(pipeline, last, next === null ? null : new Date(next).toISOString());
+}
+
+function describePipeline(view: Awaited<ReturnType<typeof present>>): string {
+  const last = view.lastRun;
+  return [
+    `pipeline ${view.id}: ${view.name} (${view.enabled ? 'enabled' : 'paused'}, ${view.status})`,
+    `  token            ${view.token}`,
+    `  account id       ${view.accountId}`,
+    `  Harvest API      ${view.baseUrl}`,
+    `  destination      ${view.destination}`,
+    `  objects          ${view.objects.join(', ')}`,
+    `  frequency        every ${view.frequencyHours} hour${view.frequencyHours === 1 ? '' : 's'}`,
+    `  full refresh     every ${view.fullRefreshHours} hours (last: ${view.lastFullRefreshAt ?? 'never'})`,
+    `  since            ${view.since ?? 'all history'}`,
+    `  last run         ${last ? `${last.id} ${last.status} at ${last.startedAt}${last.error ? `: ${last.error}` : ''}` : 'never'}`,
+    `  next run         ${view.nextRunAt ?? (view.enabled ? 'now' : 'paused')}`,
+  ].join('\n');
+}
+
+function describeTest(test: ConnectionTestResult): string {
+  const lines = [test.message];
+  for (const o of test.objects)
+    if (!o.readable) lines.push(`  not readable: ${o.name}${o.reason ? ` (${o.reason})` : ''}`);
+  return lines.join('\n');
+}
+
+/** Pipeline flags as the validation schema names them; only the flags given. */
+function pipelineFields(
+  flags: PipelineFlags,
+  env: NodeJS.ProcessEnv,
+  forCreate: boolean,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) fields[key] = value;
+  };
+  set('name', flags.name);
+  set('token', flags.token ?? (forCreate ? env.HARVEST_ACCESS_TOKEN : undefined));
+  set('accountId', flags.accountId ?? (forCreate ? env.HARVEST_ACCOUNT_ID : undefined));
+  set('destination', flags.destination);
+  set('objects', flags.objects);
+  set('frequencyHours', flags.frequency);
+  set('since', flags.since === undefined ? undefined : flags.since.trim() === '' ? null : flags.since);
+  set('fullRefreshHours', flags.fullRefreshHours);
+  set('baseUrl', flags.baseUrl ?? (forCreate ? env.HARVEST_BASE_URL : undefined));
+  if (flags.paused) set('enabled', false);
+  return fields;
+}
+
+interface PipelineFlags {
+  name?: string;
+  token?: string;
+  accountId?: string;
+  destination?: string;
+  objects?: string;
+  frequency?: string;
+  since?: string;
+  fullRefreshHours?: string;
+  baseUrl?: string;
+  paused?: boolean;
+  skipTest?: boolean;
+  json?: boolean;
+}
+
+function addPipelineOptions(command: Command, forCreate: boolean): Command {
+  return command
+    .option('--name <name>', 'unique name, 1-255 characters')
+    .option(
+      '--token <token>',
+      `Harvest personal access token${forCreate ? ' (env HARVEST_ACCESS_TOKEN)' : ''}`,
+    )
+    .option('--account-id <id>', `Harvest account id${forCreate ? ' (env HARVEST_ACCOUNT_ID)' : ''}`)
+    .option(
+      '--destination <url>',
+      'sqlite:PATH (relative to the data dir, or absolute) or postgres://USER[:PASSWORD]@HOST/DB',
+    )
+    .option('--frequency <hours>', 'whole hours between runs, 1-24 (default 1)')
+    .option('--objects <names>', 'comma-separated objects to sync (default: all; see `discover`)')
+    .option(
+      '--since <date>',
+      'only dated records (time entries, expenses, invoices, estimates) from YYYY-MM-DD',
+    )
+    .option(
+      '--full-refresh-hours <hours>',
+      'hours between full refreshes that capture deletions, 1-720 (default 24)',
+    )
+    .option(
+      '--base-url <url>',
+      'Harvest API root, for the simulator or a proxy (default https://api.harvestapp.com)',
+    )
+    .option('--skip-test', 'save without testing the connection first')
+    .option('--json', 'print the pipeline as JSON');
+}
+
+function createCommand(): Command {
+  const command = addPipelineOptions(
+    new Command('create').description('Create a pipeline (tests the connection first)'),
+    true,
+  ).option('--paused', 'create it paused: the scheduler leaves it alone until `resume`');
+  return command.action(
+    action(async (flags: PipelineFlags, self: Command) => {
+      // Everything is validated before anything is stored or any request is made.
+      const input = parsePipelineCreate(pipelineFields(flags, process.env, true));
+      return withControl(self, async ({ store }) => {
+        const taken = await store.findPipeline(input.name);
+        if (taken && taken.name.toLowerCase() === input.name.toLowerCase())
+          throw new ConfigError(`a pipeline named "${taken.name}" already exists`);
+        let test: ConnectionTestResult | null = null;
+        if (!flags.skipTest) {
+          test = await testConnection({ ...input });
+          if (!test.ok) throw new ConnectionTestError(test.message);
+        }
+        const pipeline = await store.createPipeline(input);
+        const view = await present(store, pipeline);
+        if (flags.json) json({ ...view, connectionTest: test });
+        else write(`${test ? describeTest(test) + '\n' : ''}created ${describePipeline(view)}`);
+        return EXIT.ok;
+      });
+    }),
+  );
+}
+
+function updateCommand(): Command {
+  const command = addPipelineOptions(
+    new Command('update')
+      .argument('<pipeline>', 'name or id')
+      .description('Change a pipeline; only the given flags change'),
+    false,
+  );
+  return command.action(
+    action(async (ref: string, flags: PipelineFlags, self: Command) => {
+      const update = parsePipelineUpdate(pipelineFields(flags, process.env, false));
+      if (Object.keys(update).length === 0)
+        throw new ConfigError('nothing to change: give at least one option (see --help)');
+      return withControl(self, async ({ store }) => {
+        const pipeline = await findPipelineOrFail(store, ref);
+        let test: ConnectionTestResult | null = null;
+        const connectionChanged =
+          update.token !== undefined || update.accountId !== undefined || update.baseUrl !== undefined;
+        if (connectionChanged && !flags.skipTest) {
+          const secrets = await store.pipelineSecrets(pipeline.id);
+          test = await testConnection({
+            token: update.token ?? secrets.token,
+            accountId: update.accountId ?? pipeline.accountId,
+            baseUrl: update.baseUrl ?? pipeline.baseUrl,
+            objects: update.objects ?? pipeline.objects,
+          });
+          if (!test.ok) throw new ConnectionTestError(test.message);
+        }
+        const updated = await store.updatePipeline(pipeline.id, update);
+        const view = await present(store, updated);
+        if (flags.json) json({ ...view, connectionTest: test });
+        else write(`updated ${describePipeline(view)}`);
+        return EXIT.ok;
+      });
+    }),
+  );
+}
+
+function listCommand(): Command {
+  return new Command('list')
+    .description('List pipelines with their last and next run')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (flags: { json?: boolean }, self: Command) =>
+        withControl(self, async ({ store }) => {
+          const views = await Promise.all((await store.listPipelines()).map((p) => present(store, p)));
+          if (flags.json) return json(views);
+          if (views.length === 0)
+            return write('no pipelines yet: create one with `harvest-sync pipelines create`');
+          const rows = [
+            ['id', 'name', 'status', 'every', 'token', 'destination', 'last run', 'next run'],
+            ...views.map((v) => [
+              String(v.id),
+              v.name,
+              v.status,
+              `${v.frequencyHours}h`,
+              v.token,
+              v.destination,
+              v.lastRun ? `${v.lastRun.status} ${v.lastRun.startedAt}` : '-',
+              v.nextRunAt ?? '-',
+            ]),
+          ];
+          write(table(rows));
+        }),
+      ),
+    );
+}
+
+function showCommand(): Command {
+  return new Command('show')
+    .argument('<pipeline>', 'name or id')
+    .description('Show a pipeline and its recent runs')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (ref: string, flags: { json?: boolean }, self: Command) =>
+        withControl(self, async ({ store }) => {
+          const pipeline = await findPipelineOrFail(store, ref);
+          const view = await present(store, pipeline);
+          const runs = await store.listRuns({ pipelineId: pipeline.id, limit: 5 });
+          if (flags.json) return json({ ...view, recentRuns: runs.map((r) => presentRun(r, pipeline.name)) });
+          write(describePipeline(view));
+          if (runs.length > 0) write('\nrecent runs:\n' + runsTable(runs));
+        }),
+      ),
+    );
+}
+
+function setEnabledCommand(name: 'pause' | 'resume'): Command {
+  const enabled = name === 'resume';
+  return new Command(name)
+    .argument('<pipeline>', 'name or id')
+    .description(
+      enabled
+        ? 'Let the scheduler run the pipeline again'
+        : 'Stop scheduling the pipeline (a run in progress finishes)',
+    )
+    .option('--json', 'print JSON')
+    .action(
+      action(async (ref: string, flags: { json?: boolean }, self: Command) =>
+        withControl(self, async ({ store }) => {
+          const pipeline = await findPipelineOrFail(store, ref);
+          const view = await present(store, await store.updatePipeline(pipeline.id, { enabled }));
+          if (flags.json) json(view);
+          else
+            write(
+              `${enabled ? 'resumed' : 'paused'} pipeline ${view.name}; next run: ${view.nextRunAt ?? 'none while paused'}`,
+            );
+        }),
+      ),
+    );
+}
+
+function deleteCommand(): Command {
+  return new Command('delete')
+    .argument('<pipeline>', 'name or id')
+    .description('Delete a pipeline and its run history (the replicated data stays in the destination)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (ref: string, flags: { json?: boolean }, self: Command) =>
+        withControl(self, async ({ store }) => {
+          const pipeline = await findPipelineOrFail(store, ref);
+          const last = await store.lastRun(pipeline.id);
+          if (last?.status === 'running')
+            throw new ConfigError(
+              `pipeline "${pipeline.name}" is running (run ${last.id}); pause it and wait for the run to end first`,
+            );
+          await store.deletePipeline(pipeline.id);
+          if (flags.json) json({ deleted: true, id: pipeline.id, name: pipeline.name });
+          else
+            write(
+              `deleted pipeline ${pipeline.name} (${pipeline.id}); the data in ${pipeline.destination} is untouched`,
+            );
+        }),
+      ),
+    );
+}
+
+function runCommand(): Command {
+  return new Command('run')
+    .argument('<pipeline>', 'name or id')
+    .description(
+      'Run the pipeline now, in the foreground; SIGINT/SIGTERM stop it after the current batch commits',
+    )
+    .option('--full-refresh', 're-read everything and capture deletions, even if not due')
+    .option('--json', 'print the run as JSON')
+    .action(
+      action(async (ref: string, flags: { fullRefresh?: boolean; json?: boolean }, self: Command) =>
+        withControl(self, async ({ store, dataDir }) => {
+          const pipeline = await findPipelineOrFail(store, ref);
+          const controller = new AbortController();
+          const onSignal = () => {
+            if (controller.signal.aborted) process.exit(130);
+            process.stderr.write(
+              'stopping after the current batch commits (press Ctrl-C again to quit at once)\n',
+            );
+            controller.abort();
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+          const view = new ProgressView();
+          let run: Run;
+          try {
+            run = await runPipeline(store, pipeline.id, {
+              trigger: 'manual',
+              dataDir,
+              signal: controller.signal,
+              ...(flags.fullRefresh ? { fullRefresh: true } : {}),
+              onEvent: (event) => {
+                if (event.type === 'run:started')
+                  process.stderr.write(
+                    `run ${event.run.id} of ${pipeline.name} started (${event.run.fullRefresh ? 'full refresh' : 'incremental'})\n`,
+                  );
+                else if (event.type === 'rate-limit') view.rateLimitWait(event.object, event.waitMs);
+                else if (event.type.startsWith('object:') || event.type === 'schema:column-added')
+                  view.onSyncEvent(event as Parameters<ProgressView['onSyncEvent']>[0]);
+              },
+            });
+          } finally {
+            view.stop();
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+          }
+          if (flags.json) json(presentRun(run, pipeline.name));
+          else {
+            write(runsTable([run]) + '\n\n' + objectsTable(run));
+            if (run.error) process.stderr.write(`error: ${run.error}\n`);
+          }
+          return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+        }),
+      ),
+    );
+}
+
+/** Left-aligned columns separated by two spaces. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, string>): string {
+  return table([
+    [
+      'run',
+      ...(names ? ['pipeline'] : []),
+      'status',
+      'trigger',
+      'kind',
+      'started',
+      'finished',
+      'read',
+      'inserted',
+      'updated',
+      'deleted',
+      'error',
+    ],
+    ...runs.map((r) => [
+      String(r.id),
+      ...(names ? [names.get(r.pipelineId) ?? String(r.pipelineId)] : []),
+      r.status,
+      r.trigger,
+      r.fullRefresh ? 'full' : 'incremental',
+      r.startedAt,
+      r.finishedAt ?? '-',
+      String(r.totals.read),
+      String(r.totals.inserted),
+      String(r.totals.updated),
+      String(r.totals.deleted),
+      r.error ?? '',
+    ]),
+  ]);
+}
+
+export function objectsTable(run: Run): string {
+  if (run.objects.length === 0) return '(no object started)';
+  return table([
+    [
+      'object',
+      'status',
+      'mode',
+      'read',
+      'inserted',
+      'updated',
+      'deleted',
+      'calls',
+      'waits',
+      'seconds',
+      'reason',
+    ],
+    ...run.objects.map((o) => [
+      o.object,
+      o.status,
+      o.mode,
+      String(o.read),
+      String(o.inserted),
+      String(o.updated),
+      String(o.deleted),
+      String(o.calls),
+      String(o.rateLimitWaits),
+      o.seconds.toFixed(1),
+      o.reason ?? '',
+    ]),
+  ]);
+}
+
+export function pipelinesCommand(): Command {
+  const command = addControlOptions(
+    new Command('pipelines').description(
+      'Manage pipelines: a Harvest account replicated into a destination on a schedule',
+    ),
+  );
+  for (const sub of [
+    createCommand(),
+    listCommand(),
+    showCommand(),
+    updateCommand(),
+    setEnabledCommand('pause'),
+    setEnabledCommand('resume'),
+    deleteCommand(),
+    runCommand(),
+  ])
+    command.addCommand(sub);
+  return command;
+}
