@@ -350,6 +350,7 @@ export class PostgresDestination implements Destination {
         // The session is going away either way, and the lock with it.
       } finally {
         await client.end().catch(() => undefined);
+        this.lost = null;
       }
     });
   }
