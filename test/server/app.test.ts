@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { Hono } from 'hono';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { testConnection } from '../../src/control/connection-test.js';
@@ -14,6 +15,8 @@ import type { AppScheduler } from '../../src/server/app.js';
 import { Auth, memoryCredentialStore } from '../../src/server/auth.js';
 import { testDestination } from '../../src/server/destination-test.js';
 import { createLogger } from '../../src/server/logger.js';
+import { setSessionCookie } from '../../src/server/middleware.js';
+import type { AppEnv } from '../../src/server/middleware.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import type { ConnectionTestInput } from '../../src/server/pipeline-routes.js';
 import { startSimulator } from '../../src/simulator/index.js';
@@ -256,6 +259,20 @@ describe('sessions', () => {
     expect(setCookie).not.toMatch(/; Secure/);
   });
 
+  it('marks the cookie Secure over plain http when told it sits behind TLS (--secure-cookie)', async () => {
+    const auth = new Auth({ credentials: memoryCredentialStore(), secureCookie: true });
+    await auth.setAdminPassword(PASSWORD);
+    const result = await auth.login(PASSWORD, 'ip');
+    if (!result.ok) throw new Error('login failed');
+    const app = new Hono<AppEnv>();
+    app.get('/', (c) => {
+      setSessionCookie(c, auth, result.sessionId, result.session);
+      return c.body(null, 204);
+    });
+    const res = await app.request('http://localhost/');
+    expect(res.headers.get('set-cookie')).toMatch(/; Secure/);
+  });
+
   it('marks the cookie Secure when served over https', async () => {
     const { setCookie } = await login(h, 'https://harvest-sync.example');
     expect(setCookie).toMatch(/; Secure/);
@@ -329,6 +346,17 @@ describe('sessions', () => {
 });
 
 describe('CSRF', () => {
+  it('accepts the CSRF token from a same-origin form field, as server-rendered pages send it', async () => {
+    const { cookie, csrf } = await login(h);
+    const res = await call(h, '/api/logout', {
+      method: 'POST',
+      raw: `_csrf=${encodeURIComponent(csrf)}`,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' },
+    });
+    expect(res.status).toBe(200);
+    expect((await call(h, '/api/pipelines', { headers: { cookie } })).status).toBe(401);
+  });
+
   it('refuses a cookie-authenticated POST without the CSRF token, and accepts it with the token', async () => {
     const { cookie, csrf } = await login(h);
     const without = await call(h, '/api/pipelines', {
