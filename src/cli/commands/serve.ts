@@ -172,6 +172,19 @@ async function serve(options: ServeOptions): Promise<number> {
   if (firstStart.length > 0) process.stdout.write(`\nharvest-sync first start\n${firstStart.join('\n')}\n\n`);
 
   const logger = createLogger();
+  // listened for from here on, so a signal during startup still ends in a clean shutdown
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (name: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      // a second signal while shutting down means "now"
+      process.once('SIGTERM', () => process.exit(EXIT.failed));
+      process.once('SIGINT', () => process.exit(EXIT.failed));
+      resolve(name);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
   const clock = systemClock;
   const metrics = createMetrics();
   const control = await openControl({ dataDir, controlStore: options.controlStore, clock });
@@ -241,18 +254,7 @@ async function serve(options: ServeOptions): Promise<number> {
     'harvest-sync serve listening',
   );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (name: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      // a second signal while shutting down means "now"
-      process.once('SIGTERM', () => process.exit(EXIT.failed));
-      process.once('SIGINT', () => process.exit(EXIT.failed));
-      resolve(name);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const signal = await stopRequested;
   logger.info({ signal }, 'shutting down: running syncs stop after their current batch');
   const closing = server.close();
   await scheduler.stop();
