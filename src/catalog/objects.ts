@@ -12,7 +12,19 @@ const idNameCode = { id: 'bigint', name: 'text', code: 'text' } as const satisfi
 const idNameCurrency = { id: 'bigint', name: 'text', currency: 'text' } as const satisfies FieldTree;
 const timestamps = { created_at: 'timestamp', updated_at: 'timestamp' } as const satisfies FieldTree;
 
+/** The user assignment embedded in expenses (documented subset). */
 const embeddedUserAssignment = {
+  id: 'bigint',
+  is_project_manager: 'boolean',
+  is_active: 'boolean',
+  budget: 'decimal',
+  created_at: 'timestamp',
+  updated_at: 'timestamp',
+  hourly_rate: 'decimal',
+} as const satisfies FieldTree;
+
+/** Time entries also carry use_default_rates in their user assignment (seen in real 2024 responses). */
+const timeEntryUserAssignment = {
   id: 'bigint',
   is_project_manager: 'boolean',
   is_active: 'boolean',
@@ -380,7 +392,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
       id: 'bigint',
       spent_date: 'date',
       user: idName,
-      user_assignment: embeddedUserAssignment,
+      user_assignment: timeEntryUserAssignment,
       client: idNameCurrency,
       project: idNameCode,
       task: idName,
