@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Hono } from 'hono';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { testConnection } from '../../src/control/connection-test.js';
@@ -702,6 +703,26 @@ describe('connection and destination tests', () => {
       headers: bearer(),
     });
     expect(traversal.status).toBe(400);
+  });
+
+  it('reports a reachable PostgreSQL destination as usable', async () => {
+    const schema = `hs_desttest_${randomBytes(4).toString('hex')}`;
+    const base = process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const url = `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
+    try {
+      const res = await call(h, '/api/destination-test', {
+        method: 'POST',
+        json: { destination: url },
+        headers: bearer(),
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ ok: true, kind: 'postgres' });
+    } finally {
+      const client = new pg.Client({ connectionString: base });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    }
   });
 
   it('reports an unreachable PostgreSQL server without its password', async () => {
