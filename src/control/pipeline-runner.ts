@@ -9,6 +9,7 @@ import type { ClientEvent } from '../harvest/types.js';
 import { runSync } from '../sync/engine.js';
 import { planObjects } from '../sync/plan.js';
 import type { ObjectResult, SyncEvent, SyncResult } from '../sync/types.js';
+import { currentOwner, recoverStaleRuns } from './run-owner.js';
 import { PipelineNotFoundError } from './store.js';
 import type { ControlStore, Pipeline, Run, RunObjectStats, RunTrigger } from './types.js';
 
@@ -84,12 +85,14 @@ export async function runPipeline(
   const pipeline = await store.getPipeline(pipelineId);
   if (!pipeline) throw new PipelineNotFoundError(pipelineId);
   const startedAt = clock.now();
+  await recoverStaleRuns(store, new Date(startedAt).toISOString(), pipelineId);
   const fullRefresh = options.fullRefresh ?? fullRefreshDue(pipeline, startedAt);
   const run = await store.startRun({
     pipelineId,
     trigger: options.trigger,
     fullRefresh,
     startedAt: new Date(startedAt).toISOString(),
+    owner: currentOwner(),
   });
   options.onEvent?.({ type: 'run:started', run, pipeline });
   const progress = new ProgressWriter(store, run.id, clock, options.progressIntervalMs ?? 1000);

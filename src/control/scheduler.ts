@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js';
 import { HarvestSyncError, userMessage } from '../errors.js';
 import { runPipeline } from './pipeline-runner.js';
 import type { RunnerEvent } from './pipeline-runner.js';
+import { ownerIsGone, recoverStaleRuns } from './run-owner.js';
 import { PipelineNotFoundError, RunInProgressError } from './store.js';
 import type { ControlStore, Pipeline, Run, RunTrigger } from './types.js';
 
@@ -84,16 +85,13 @@ export class Scheduler {
   }
 
   /**
-   * Recovers runs left `running` by a process that died (they become `interrupted`; the next run
-   * resumes from what they committed), then checks for due pipelines now and every tick.
+   * Recovers runs left `running` by a process of this host that died (they become `interrupted`; the
+   * next run resumes from what they committed), then checks for due pipelines now and every tick.
    */
   async start(): Promise<void> {
     if (this.#loop) return;
     this.#stopping = false;
-    await this.#store.interruptRunningRuns(
-      'interrupted: the process running it stopped before it finished',
-      new Date(this.#clock.now()).toISOString(),
-    );
+    await recoverStaleRuns(this.#store, new Date(this.#clock.now()).toISOString());
     const controller = new AbortController();
     this.#loopController = controller;
     this.#loop = (async () => {
@@ -123,8 +121,12 @@ export class Scheduler {
     const started: number[] = [];
     for (const pipeline of await this.#store.listPipelines()) {
       if (!pipeline.enabled || this.#active.has(pipeline.id)) continue;
-      const last = await this.#store.lastRun(pipeline.id);
-      // Running elsewhere (another process); its row is the guard.
+      let last = await this.#store.lastRun(pipeline.id);
+      if (last?.status === 'running' && ownerIsGone(last.owner)) {
+        await recoverStaleRuns(this.#store, new Date(this.#clock.now()).toISOString(), pipeline.id);
+        last = await this.#store.lastRun(pipeline.id);
+      }
+      // Running in another live process; its row is the guard.
       if (last?.status === 'running') continue;
       const now = this.#clock.now();
       if (nextRunAt(pipeline, last, now) !== now) continue;

@@ -135,7 +135,7 @@ function totalsOf(objects: readonly RunObjectStats[]): RunTotals {
 const PIPELINE_COLUMNS =
   'id, name, token_last4, account_id, destination_display, objects, frequency_hours, since, full_refresh_hours, base_url, enabled, created_at, updated_at, last_full_refresh_at';
 const RUN_COLUMNS =
-  'id, pipeline_id, trigger, status, started_at, finished_at, error, full_refresh, total_read, total_inserted, total_updated, total_deleted, total_calls, total_rate_limit_waits';
+  'id, pipeline_id, trigger, status, started_at, finished_at, error, full_refresh, total_read, total_inserted, total_updated, total_deleted, total_calls, total_rate_limit_waits, owner';
 
 export interface SqlControlStoreOptions {
   readonly secrets: SecretBox;
@@ -359,9 +359,9 @@ export class SqlControlStore implements ControlStore {
           ]);
           if (running.length > 0) throw new RunInProgressError(pipeline.name, num(running[0].id));
           const [row] = await tx.all(
-            `INSERT INTO runs (pipeline_id, trigger, status, started_at, full_refresh)
-             VALUES ($1, $2, 'running', $3, $4) RETURNING id`,
-            [input.pipelineId, input.trigger, input.startedAt, input.fullRefresh],
+            `INSERT INTO runs (pipeline_id, trigger, status, started_at, full_refresh, owner)
+             VALUES ($1, $2, 'running', $3, $4, $5) RETURNING id`,
+            [input.pipelineId, input.trigger, input.startedAt, input.fullRefresh, input.owner ?? null],
           );
           return num(row.id);
         });
@@ -458,8 +458,17 @@ export class SqlControlStore implements ControlStore {
   listRuns(query: ListRunsQuery = {}): Promise<Run[]> {
     return this.#guard('list runs', async () => {
       const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? DEFAULT_RUN_LIMIT)), MAX_RUN_LIMIT);
-      const where = query.pipelineId === undefined ? '' : 'WHERE pipeline_id = $2';
-      const params: SqlParam[] = query.pipelineId === undefined ? [limit] : [limit, query.pipelineId];
+      const params: SqlParam[] = [limit];
+      const conditions: string[] = [];
+      if (query.pipelineId !== undefined) {
+        params.push(query.pipelineId);
+        conditions.push(`pipeline_id = $${params.length}`);
+      }
+      if (query.status !== undefined) {
+        params.push(query.status);
+        conditions.push(`status = $${params.length}`);
+      }
+      const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
       const selected = `SELECT id FROM runs ${where} ORDER BY started_at DESC, id DESC LIMIT $1`;
       const runs = await this.#db.all(
         `SELECT ${RUN_COLUMNS} FROM runs WHERE id IN (${selected}) ORDER BY started_at DESC, id DESC`,
@@ -497,6 +506,25 @@ export class SqlControlStore implements ControlStore {
           [at, error],
         );
         return rows.length;
+      }),
+    );
+  }
+
+  interruptRun(runId: number, error: string, at: string): Promise<boolean> {
+    return this.#guard('mark the run interrupted', () =>
+      this.#db.transaction(async (tx) => {
+        const rows = await tx.all("SELECT id FROM runs WHERE id = $1 AND status = 'running'", [runId]);
+        if (rows.length === 0) return false;
+        await tx.run(
+          "UPDATE run_objects SET status = 'interrupted' WHERE run_id = $1 AND status = 'running'",
+          [runId],
+        );
+        await tx.run("UPDATE runs SET status = 'interrupted', finished_at = $1, error = $2 WHERE id = $3", [
+          at,
+          error,
+          runId,
+        ]);
+        return true;
       }),
     );
   }
@@ -565,6 +593,7 @@ function toRun(row: SqlRow, objectRows: readonly SqlRow[]): Run {
       rateLimitWaits: num(row.total_rate_limit_waits),
     },
     objects: objectRows.map(toRunObject).sort((a, b) => order(a.object) - order(b.object)),
+    owner: str(row.owner),
   };
 }
 
@@ -641,6 +670,11 @@ export function controlMigrations(kind: 'sqlite' | 'postgres'): Migration[] {
           PRIMARY KEY (run_id, object)
         )`,
       ],
+    },
+    {
+      version: 2,
+      name: 'runs record the process running them',
+      statements: ['ALTER TABLE runs ADD COLUMN owner TEXT'],
     },
   ];
 }

@@ -117,6 +117,8 @@ export interface Run {
   readonly totals: RunTotals;
   /** Per-object statistics, in catalog order of the objects started so far. */
   readonly objects: readonly RunObjectStats[];
+  /** The process running it, `host#pid` (see run-owner.ts); null for runs recorded without one. */
+  readonly owner: string | null;
 }
 
 export interface StartRunInput {
@@ -125,6 +127,8 @@ export interface StartRunInput {
   readonly fullRefresh: boolean;
   /** ISO 8601 UTC, from the caller's clock (the scheduler's fake clock in tests). */
   readonly startedAt: string;
+  /** The process running it, so a run left `running` by a dead process can be told apart from a live one. */
+  readonly owner?: string;
 }
 
 export interface FinishRunInput {
@@ -136,6 +140,7 @@ export interface FinishRunInput {
 
 export interface ListRunsQuery {
   readonly pipelineId?: number;
+  readonly status?: RunStatus;
   /** Newest first; default 20, at most 1000. */
   readonly limit?: number;
 }
@@ -179,10 +184,12 @@ export interface ControlStore {
   /** The most recent run of a pipeline (by start), whatever its status. */
   lastRun(pipelineId: number): Promise<Run | null>;
   /**
-   * Marks every `running` run as `interrupted` with `error` (runs left by a process that died);
-   * called once when a scheduler starts. Returns how many were marked.
+   * Marks every `running` run as `interrupted` with `error`. Returns how many were marked. Prefer
+   * `recoverStaleRuns` (run-owner.ts), which spares runs whose process is still alive.
    */
   interruptRunningRuns(error: string, at: string): Promise<number>;
+  /** Marks one run `interrupted` if it is still running; false when it was not. */
+  interruptRun(runId: number, error: string, at: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { currentOwner } from '../../src/control/run-owner.js';
 import { Scheduler } from '../../src/control/scheduler.js';
 import type { PipelineRunFn } from '../../src/control/scheduler.js';
 import type { Run, RunStatus } from '../../src/control/types.js';
@@ -27,6 +30,7 @@ class FakeRuns {
       trigger,
       fullRefresh: false,
       startedAt: new Date(this.clock.now()).toISOString(),
+      owner: currentOwner(),
     });
     this.started.push(run);
     onStarted(run);
@@ -174,6 +178,32 @@ describe('scheduler on a fake clock', () => {
     await runs.untilStarted(1);
     expect(await fx.store.getRun(stale.id)).toMatchObject({ status: 'interrupted' });
     expect(runs.started[0]).toMatchObject({ pipelineId: p.id, startedAt: '2025-03-01T00:00:00.000Z' });
+  });
+
+  it('leaves a run of a live process alone, and takes over from a dead one at the next tick', async () => {
+    const live = await fx.store.createPipeline(pipelineInput({ name: 'live' }));
+    const dead = await fx.store.createPipeline(pipelineInput({ name: 'dead' }));
+    const exited = spawnSync(process.execPath, ['-e', '0']);
+    const liveRun = await fx.store.startRun({
+      pipelineId: live.id,
+      trigger: 'manual',
+      fullRefresh: false,
+      startedAt: '2025-02-28T22:00:00.000Z',
+      owner: currentOwner(),
+    });
+    const deadRun = await fx.store.startRun({
+      pipelineId: dead.id,
+      trigger: 'manual',
+      fullRefresh: false,
+      startedAt: '2025-02-28T22:00:00.000Z',
+      owner: `${hostname()}#${exited.pid}`,
+    });
+    expect(await scheduler.tick()).toEqual([dead.id]);
+    expect(await fx.store.getRun(liveRun.id)).toMatchObject({ status: 'running' });
+    expect(await fx.store.getRun(deadRun.id)).toMatchObject({
+      status: 'interrupted',
+      error: `interrupted: the process running it (${hostname()}#${exited.pid}) stopped before it finished`,
+    });
   });
 
   it('ticks on its own as the clock passes the interval', async () => {

@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SecretBox, SecretDecryptionError } from '../../src/control/secrets.js';
-import { PipelineExistsError, PipelineNotFoundError, RunInProgressError } from '../../src/control/store.js';
+import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
+import {
+  PipelineExistsError,
+  PipelineNotFoundError,
+  RunInProgressError,
+  controlMigrations,
+} from '../../src/control/store.js';
 import type { RunObjectStats } from '../../src/control/types.js';
 import { STORE_KINDS, TOKEN, makeStore, pipelineInput } from './helpers.js';
 import type { StoreFixture } from './helpers.js';
@@ -258,6 +268,34 @@ for (const kind of STORE_KINDS) {
       expect(after?.objects[0].status).toBe('interrupted');
     });
 
+    it('lists running runs and interrupts one run only while it is running', async () => {
+      const a = await fx.store.createPipeline(pipelineInput({ name: 'a' }));
+      const b = await fx.store.createPipeline(pipelineInput({ name: 'b' }));
+      const start = (pipelineId: number) =>
+        fx.store.startRun({
+          pipelineId,
+          trigger: 'schedule',
+          fullRefresh: false,
+          startedAt: '2025-01-01T00:00:00.000Z',
+          owner: 'host#1',
+        });
+      const ra = await start(a.id);
+      const rb = await start(b.id);
+      await fx.store.finishRun(rb.id, {
+        status: 'succeeded',
+        finishedAt: '2025-01-01T00:00:01.000Z',
+        error: null,
+        objects: [],
+      });
+      expect((await fx.store.listRuns({ status: 'running' })).map((r) => [r.id, r.owner])).toEqual([
+        [ra.id, 'host#1'],
+      ]);
+      expect(await fx.store.interruptRun(rb.id, 'x', '2025-01-01T00:00:02.000Z')).toBe(false);
+      expect(await fx.store.interruptRun(ra.id, 'gone', '2025-01-01T00:00:02.000Z')).toBe(true);
+      expect(await fx.store.getRun(ra.id)).toMatchObject({ status: 'interrupted', error: 'gone' });
+      expect(await fx.store.getRun(rb.id)).toMatchObject({ status: 'succeeded', error: null });
+    });
+
     it('deletes a pipeline with its runs', async () => {
       const p = await fx.store.createPipeline(pipelineInput());
       const run = await fx.store.startRun({
@@ -279,3 +317,39 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('control store migrations', () => {
+  it('brings a version-1 SQLite control store up to date on open, keeping its data, and records each version once', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hs-migrate-'));
+    try {
+      const old = new Database(join(dataDir, 'control.db'));
+      old.exec(
+        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
+      const [v1] = controlMigrations('sqlite');
+      for (const statement of v1.statements) old.exec(statement);
+      old.prepare("INSERT INTO schema_migrations VALUES (1, ?, '2025-01-01T00:00:00.000Z')").run(v1.name);
+      old.exec(`INSERT INTO pipelines (name, token_enc, token_last4, account_id, destination_display, objects, frequency_hours,
+        full_refresh_hours, base_url, enabled, created_at, updated_at)
+        VALUES ('legacy', 'x', 'abcd', '1', 'sqlite:a.db', '["clients"]', 1, 24, 'https://api.harvestapp.com', 1, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`);
+      old.exec(
+        `INSERT INTO runs (pipeline_id, trigger, status, started_at, full_refresh) VALUES (1, 'schedule', 'running', '2025-01-01T00:00:00.000Z', 0)`,
+      );
+      old.close();
+
+      for (let open = 0; open < 2; open++) {
+        const store = await openSqliteControlStore({ dataDir, secrets: new SecretBox(randomBytes(32)) });
+        expect((await store.findPipeline('legacy'))?.objects).toEqual(['clients']);
+        expect(await store.listRuns({ status: 'running' })).toMatchObject([{ pipelineId: 1, owner: null }]);
+        await store.close();
+      }
+      const db = new Database(join(dataDir, 'control.db'), { readonly: true });
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(
+        controlMigrations('sqlite').map((m) => ({ version: m.version })),
+      );
+      db.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
