@@ -46,7 +46,10 @@ export class ProgressView {
     } else if (event.type === 'object:done') {
       const r = event.result;
       this.line(r.object).status = r.status;
-      if (!this.live) this.log(`${r.object}: ${r.status}${r.reason ? ` (${r.reason})` : ''}, ${r.read} read`);
+      if (!this.live)
+        this.log(
+          `${r.object}: ${r.status}, ${r.read} read${r.reason ? ` (${r.reason.replace(`${r.object}: `, '')})` : ''}`,
+        );
     } else if (event.type === 'schema:column-added') {
       this.log(`${event.table}: new field from Harvest, added column ${event.column} (${event.columnType})`);
     }
@@ -138,6 +141,11 @@ export function formatSummary(result: SyncResult): string {
   );
   text.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   text.splice(text.length - 1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  const notes = result.objects.filter((r) => r.reason).map((r) => `${r.object}: ${r.status}: ${r.reason}`);
+  const notes = result.objects
+    .filter((r) => r.reason)
+    .map((r) => {
+      const reason = r.reason!.startsWith(`${r.object}: `) ? r.reason!.slice(r.object.length + 2) : r.reason;
+      return `${r.object}: ${r.status}: ${reason}`;
+    });
   return [...text, ...notes].join('\n');
 }

@@ -35,6 +35,8 @@ export interface Grant {
 interface Waiter {
   readonly enqueuedAt: number;
   pausedSeen: boolean;
+  /** Budget sleeps ended before this request was queued: one ending later means the budget held it back. */
+  sleepsAtEnqueue: number;
   readonly resolve: (grant: Grant) => void;
   readonly reject: (error: Error) => void;
   readonly cleanup: () => void;
@@ -115,6 +117,7 @@ export class RateLimiter {
       const waiter: Waiter = {
         enqueuedAt: now,
         pausedSeen: this.pausedUntil > now,
+        sleepsAtEnqueue: this.sleepsEnded,
         resolve,
         reject,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
@@ -197,6 +200,8 @@ export class RateLimiter {
   }
 
   /** Single loop granting the head of the queue whenever the window allows; one runs at a time. */
+  private sleepsEnded = 0;
+
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -208,6 +213,7 @@ export class RateLimiter {
           const wake = new AbortController();
           this.wake = wake;
           await this.clock.sleep(wait, wake.signal).catch(() => undefined);
+          this.sleepsEnded++;
           this.wake = null;
           continue;
         }
@@ -217,7 +223,7 @@ export class RateLimiter {
           startedAt: now,
           priorStarts: this.priorStarts(now),
           waitedMs: now - waiter.enqueuedAt,
-          cause: now > waiter.enqueuedAt ? (waiter.pausedSeen ? '429' : 'budget') : null,
+          cause: waiter.pausedSeen ? '429' : this.sleepsEnded > waiter.sleepsAtEnqueue ? 'budget' : null,
         };
         this.starts.push(now);
         waiter.resolve(grant);
