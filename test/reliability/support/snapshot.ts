@@ -39,7 +39,7 @@ function sqliteSnapshot(path: string): Snapshot {
         db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(name) as string[]
       ).filter((c) => !STAMPS.has(c));
       // quote() gives each value's exact SQL literal, its storage class included (1 vs 1.0 vs '1').
-      const select = [...columns.map((c) => `quote("${c}")`), `"_deleted_at" IS NOT NULL`].join(
+      const select = [...columns.map((c) => `quote("${c}")`), `("_deleted_at" IS NOT NULL)`].join(
         ` || '|' || `,
       );
       const rows = db.prepare(`SELECT ${select} FROM "${name}" ORDER BY id`).pluck().all() as string[];
