@@ -1,12 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
+import { PG_URL } from './helpers.js';
 
 /*
  * The `pipelines` and `runs` commands as a user runs them: real processes, a real simulator on
@@ -191,8 +193,64 @@ describe('harvest-sync pipelines and runs, as processes', () => {
 
     // The token reached none of the outputs, nor the control database.
     expect(outputs.join('\n')).not.toContain(TOKEN);
-    const control = readFileSync(join(dataDir, 'control.db')).toString('latin1');
+    const control = readdirSync(dataDir)
+      .filter((f) => f.startsWith('control.db'))
+      .map((f) => readFileSync(join(dataDir, f)).toString('latin1'))
+      .join('');
+    expect(control).toContain('acme.db'); // the files are readable as text: the check below means something
     expect(control).not.toContain(TOKEN);
+  });
+
+  it('keeps pipelines in PostgreSQL with --control-store, the token encrypted there too', async () => {
+    const schema = `hs_cli_${randomBytes(6).toString('hex')}`;
+    const url = `${PG_URL}?schema=${schema}`;
+    try {
+      const created = await cli([
+        'pipelines',
+        'create',
+        '--control-store',
+        url,
+        '--name',
+        'pg-kept',
+        '--token',
+        TOKEN,
+        '--skip-test',
+        '--account-id',
+        sim.accountId,
+        '--base-url',
+        sim.url,
+        '--destination',
+        'sqlite:pg-kept.db',
+        '--objects',
+        'clients',
+      ]);
+      expect(created.code).toBe(0);
+      const listed = json<{ name: string }[]>(
+        await cli(['pipelines', 'list', '--json'], { HARVEST_SYNC_CONTROL_STORE: url }),
+      );
+      expect(listed.map((p) => p.name)).toEqual(['pg-kept']);
+      // Not in the SQLite control store of the data dir.
+      expect(
+        json<{ name: string }[]>(await cli(['pipelines', 'list', '--json'])).map((p) => p.name),
+      ).not.toContain('pg-kept');
+      expect((await cli(['pipelines', 'run', 'pg-kept', '--control-store', url])).code).toBe(0);
+      expect(rows(join(dataDir, 'pg-kept.db'), 'clients')).toHaveLength([...sim.records('clients')].length);
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        const dump = await client.query(`SELECT row_to_json(p)::text AS row FROM "${schema}".pipelines p`);
+        expect(dump.rows[0].row).toContain('pg-kept');
+        expect(JSON.stringify(dump.rows)).not.toContain(TOKEN);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+    expect(outputs.join('\n')).not.toContain(TOKEN);
   });
 });
 
