@@ -99,13 +99,12 @@ export async function openPostgresControlStore(
   pool.on('error', () => undefined);
   const driver = new PostgresDriver(pool);
   try {
-    await driver.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    await migrate(
-      driver,
-      controlMigrations('postgres'),
-      (tx) => tx.run('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]),
-      options.clock ?? systemClock,
-    );
+    const lock = (tx: SqlExecutor) => tx.run('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await driver.transaction(async (tx) => {
+      await lock(tx);
+      await tx.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    });
+    await migrate(driver, controlMigrations('postgres'), lock, options.clock ?? systemClock);
   } catch (error) {
     await driver.close();
     throw new ControlStoreError(

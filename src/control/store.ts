@@ -95,12 +95,13 @@ export async function migrate(
   lock: (tx: SqlExecutor) => Promise<void>,
   clock: Clock,
 ): Promise<void> {
-  await driver.run(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
-  );
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     await driver.transaction(async (tx) => {
       await lock(tx);
+      // Under the lock: two processes starting on an empty database must not both create it.
+      await tx.run(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
       const done = await tx.all('SELECT version FROM schema_migrations WHERE version = $1', [
         migration.version,
       ]);

@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SecretBox, SecretDecryptionError } from '../../src/control/secrets.js';
+import { openPostgresControlStore } from '../../src/control/postgres-store.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import {
   PipelineExistsError,
@@ -13,7 +15,7 @@ import {
   controlMigrations,
 } from '../../src/control/store.js';
 import type { RunObjectStats } from '../../src/control/types.js';
-import { STORE_KINDS, TOKEN, makeStore, pipelineInput } from './helpers.js';
+import { PG_URL, STORE_KINDS, TOKEN, makeStore, pipelineInput } from './helpers.js';
 import type { StoreFixture } from './helpers.js';
 
 function stats(object: string, n: number, status: RunObjectStats['status'] = 'succeeded'): RunObjectStats {
@@ -319,6 +321,24 @@ for (const kind of STORE_KINDS) {
 }
 
 describe('control store migrations', () => {
+  it('lets several processes open a fresh PostgreSQL control store at once', async () => {
+    const schema = `hs_control_race_${randomBytes(6).toString('hex')}`;
+    const secrets = new SecretBox(randomBytes(32));
+    const stores = await Promise.all(
+      [1, 2, 3, 4].map(() => openPostgresControlStore({ url: PG_URL, schema, secrets })),
+    );
+    try {
+      await stores[0].createPipeline(pipelineInput());
+      for (const store of stores) expect((await store.listPipelines()).map((p) => p.name)).toEqual(['acme']);
+    } finally {
+      for (const store of stores) await store.close();
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+  });
+
   it('brings a version-1 SQLite control store up to date on open, keeping its data, and records each version once', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hs-migrate-'));
     try {
