@@ -6,7 +6,7 @@ import { parsePostgresUrl } from '../../../src/destinations/postgres/postgres-ur
 /**
  * Everything a destination holds that a run decides, as text lines comparable byte for byte:
  * per table, its column list then one line per row (ascending id) with every column's exact SQL
- * text; and the sync state (cursor, pass, last full pass) per object.
+ * text, after the row's id and `#`; and the sync state (cursor, pass, last full pass) per object.
  *
  * Left out, because they are write-time stamps that differ between any two runs: `_synced_at`, the
  * state's `updated_at`, and the time in `_deleted_at` (kept as whether the row is marked deleted).
@@ -42,7 +42,10 @@ function sqliteSnapshot(path: string): Snapshot {
       const select = [...columns.map((c) => `quote("${c}")`), `("_deleted_at" IS NOT NULL)`].join(
         ` || '|' || `,
       );
-      const rows = db.prepare(`SELECT ${select} FROM "${name}" ORDER BY id`).pluck().all() as string[];
+      const rows = db
+        .prepare(`SELECT "id" || '#' || ${select} FROM "${name}" ORDER BY id`)
+        .pluck()
+        .all() as string[];
       tables[name] = [[...columns, 'deleted'].join('|'), ...rows];
     }
     const state = db
@@ -83,7 +86,7 @@ async function postgresSnapshot(url: string): Promise<Snapshot> {
         `(_deleted_at IS NOT NULL)::text`,
       ].join(` || '|' || `);
       const { rows } = await client.query<{ line: string }>(
-        `SELECT ${select} AS line FROM ${q(schema)}.${q(name)} ORDER BY id`,
+        `SELECT id::text || '#' || ${select} AS line FROM ${q(schema)}.${q(name)} ORDER BY id`,
       );
       tables[name] = [[...columns, 'deleted'].join('|'), ...rows.map((r) => r.line)];
     }
@@ -132,4 +135,9 @@ export function snapshotCounts(s: Snapshot): { rows: number; deleted: number } {
     deleted += lines.slice(1).filter((l) => l.endsWith('|1') || l.endsWith('|true')).length;
   }
   return { rows, deleted };
+}
+
+/** The id a snapshot row line starts with. */
+export function lineId(line: string): string {
+  return line.slice(0, line.indexOf('#'));
 }
