@@ -1,0 +1,535 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { OBJECTS } from '../catalog/objects.js';
+import { countsFor } from '../simulator/index.js';
+import type { Counters } from '../simulator/types.js';
+import { userMessage } from '../errors.js';
+import { cpuSeconds, runScenario, startSimulatorProcess, stopChildren } from './children.js';
+import type { SimulatorProcess } from './children.js';
+import { BenchError } from './errors.js';
+import type { RateLimitSpec, ScenarioReport, ScenarioSpec } from './protocol.js';
+import { formatTable, makeRow, partsText } from './report.js';
+import type { BenchRow, Target } from './report.js';
+
+/*
+ * `npm run bench`: every figure of issues 2, 4 and 8 measured in one run beside its bound.
+ * Layout and formulas: docs/benchmarks.md.
+ */
+
+const PARTS = ['sqlite', 'postgres', 'rate', 'incremental'] as const;
+type Part = (typeof PARTS)[number];
+
+interface BenchOptions {
+  readonly scale: number;
+  readonly only: ReadonlySet<Part>;
+  readonly out: string;
+  readonly rate: RateLimitSpec;
+  readonly rateScale: number;
+  readonly ratePerPage: number;
+  readonly pgUrl: string;
+  readonly seed: number;
+}
+
+/** Never holds an unthrottled run back: the simulator's speed is what is measured there. */
+const UNLIMITED: RateLimitSpec = { requests: 1_000_000, windowMs: 1_000 };
+const PER_PAGE = 2000;
+const CHANGED_SHARE = 0.001;
+const TARGETS = {
+  ratio: 0.8,
+  sqliteRate: 20_000,
+  postgresRate: 30_000,
+  rssMb: 200,
+  rateSlack: 1.05,
+  tooHigh429Share: 0.01,
+};
+
+const USAGE =
+  'usage: npm run bench -- [--scale 100] [--only sqlite,postgres,rate,incremental] [--out bench-results/bench.json] ' +
+  '[--rate 20/1] [--rate-scale 7] [--rate-per-page 100] [--seed 1]';
+
+function parseOptions(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      scale: { type: 'string', default: '100' },
+      only: { type: 'string', default: PARTS.join(',') },
+      out: { type: 'string', default: 'bench-results/bench.json' },
+      rate: { type: 'string', default: '20/1' },
+      'rate-scale': { type: 'string' },
+      'rate-per-page': { type: 'string', default: '100' },
+      seed: { type: 'string', default: '1' },
+    },
+    strict: true,
+  });
+  const scale = Number(values.scale);
+  if (!(scale > 0 && scale <= 1000)) throw new BenchError(`--scale must be a number above 0, at most 1000`);
+  const only = new Set<Part>();
+  for (const name of values.only.split(',').map((s) => s.trim())) {
+    if (!(PARTS as readonly string[]).includes(name)) {
+      throw new BenchError(`--only takes ${PARTS.join(', ')} (got "${name}")`);
+    }
+    only.add(name as Part);
+  }
+  const m = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(values.rate);
+  if (!m || Number(m[1]) < 1 || !(Number(m[2]) > 0))
+    throw new BenchError('--rate must look like 20/1 (requests/seconds)');
+  const rateScale = values['rate-scale'] === undefined ? Math.min(scale, 7) : Number(values['rate-scale']);
+  if (!(rateScale > 0 && rateScale <= 1000)) throw new BenchError('--rate-scale must be a number above 0');
+  const ratePerPage = Number(values['rate-per-page']);
+  if (!(Number.isInteger(ratePerPage) && ratePerPage >= 1 && ratePerPage <= 2000)) {
+    throw new BenchError('--rate-per-page must be a whole number from 1 to 2000');
+  }
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) throw new BenchError('--seed must be a whole number');
+  return {
+    scale,
+    only,
+    out: values.out,
+    rate: { requests: Number(m[1]), windowMs: Math.round(Number(m[2]) * 1000) },
+    rateScale,
+    ratePerPage,
+    pgUrl: process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    seed,
+  };
+}
+
+const progress = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
+
+/** The earliest the last of `calls` calls may start under `requests` per rolling `windowMs`: call k waits floor(k/requests) windows. */
+export function minimumSeconds(calls: number, limit: RateLimitSpec): number {
+  return calls <= 0 ? 0 : (Math.floor((calls - 1) / limit.requests) * limit.windowMs) / 1000;
+}
+
+const target = (text: string, pass: boolean): Target => ({ text, pass });
+
+class Bench {
+  readonly rows: BenchRow[] = [];
+  readonly notes: string[] = [];
+  private readonly tmp = mkdtempSync(join(tmpdir(), 'harvest-sync-bench-'));
+  private readonly schemas: string[] = [];
+  private schemaSeq = 0;
+  /** Destinations holding a complete full load at the main scale, for the incremental runs. */
+  private readonly loaded: Array<{ kind: 'sqlite' | 'postgres'; url: string }> = [];
+
+  constructor(readonly options: BenchOptions) {}
+
+  async run(): Promise<void> {
+    const { only, scale, seed } = this.options;
+    const counts = countsFor(scale);
+    if (only.has('sqlite') || only.has('postgres') || only.has('incremental')) {
+      progress(
+        `starting the simulator: scale ${scale} (${counts.time_entries.toLocaleString('en-US')} time entries)`,
+      );
+      const sim = await startSimulatorProcess(scale, seed);
+      try {
+        if (only.has('sqlite') || only.has('postgres')) await this.sourceCeiling(sim);
+        if (only.has('sqlite')) await this.throughput(sim, 'sqlite');
+        if (only.has('postgres')) await this.throughput(sim, 'postgres');
+        if (only.has('incremental')) await this.incremental(sim);
+      } finally {
+        await sim.stop();
+      }
+    }
+    if (only.has('rate')) await this.rateLimited();
+  }
+
+  async cleanup(): Promise<void> {
+    rmSync(this.tmp, { recursive: true, force: true });
+    if (this.schemas.length === 0) return;
+    const client = new pg.Client({ connectionString: this.options.pgUrl });
+    try {
+      await client.connect();
+      for (const schema of this.schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private newSqlite(name: string): string {
+    return join(this.tmp, `${name}.db`);
+  }
+
+  private newSchema(): string {
+    const schema = `bench_${process.pid}_${++this.schemaSeq}`;
+    this.schemas.push(schema);
+    return schema;
+  }
+
+  private postgresUrl(schema: string): string {
+    const url = new URL(this.options.pgUrl);
+    url.searchParams.set('schema', schema);
+    return url.toString();
+  }
+
+  /** Runs a scenario with the simulator's counters reset before, and its CPU time measured around it. */
+  private async measure(
+    sim: SimulatorProcess,
+    label: string,
+    spec: ScenarioSpec,
+  ): Promise<{ report: ScenarioReport; counters: Counters; simCpu: number | null }> {
+    progress(`${label}…`);
+    await sim.control('POST', 'counters/reset');
+    const cpuBefore = cpuSeconds(sim.pid);
+    const report = await runScenario(spec);
+    const cpuAfter = cpuSeconds(sim.pid);
+    const counters = (await sim.control('GET', 'counters')) as Counters;
+    const simCpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+    progress(
+      `${label}: ${report.ok ? 'ok' : `FAILED (${report.error})`}, ${report.records.toLocaleString('en-US')} records in ${report.seconds.toFixed(1)} s, ${report.maxRssMb} MB`,
+    );
+    return { report, counters, simCpu };
+  }
+
+  /** What the simulator and fetch + JSON.parse allow, with nothing written: the ceiling of every loop. */
+  private async sourceCeiling(sim: SimulatorProcess): Promise<void> {
+    const spec: ScenarioSpec = {
+      kind: 'bound',
+      sim: sim.address,
+      object: 'time_entries',
+      perPage: PER_PAGE,
+      target: { kind: 'none' },
+    };
+    const { report, counters, simCpu } = await this.measure(sim, 'source: fetch + parse only', spec);
+    this.rows.push(
+      makeRow({
+        id: 'source-ceiling',
+        scenario: 'source: fetch + parse only (time_entries)',
+        records: report.records,
+        seconds: report.seconds,
+        bound: null,
+        ratio: null,
+        calls: counters.total,
+        rateLimited: counters.rateLimited,
+        peakRssMb: report.maxRssMb,
+        targets: [],
+        cpu: { ours: report.cpuSeconds, simulator: simCpu },
+        ...(report.parts ? { parts: report.parts } : {}),
+        ...(report.error !== undefined ? { error: report.error } : {}),
+      }),
+    );
+  }
+
+  /** Bound loop, ours on time entries alone (the ratio), then ours on every object (RSS, total rate). */
+  private async throughput(sim: SimulatorProcess, kind: 'sqlite' | 'postgres'): Promise<void> {
+    const boundTarget =
+      kind === 'sqlite'
+        ? { kind: 'sqlite' as const, path: this.newSqlite('bound') }
+        : { kind: 'postgres' as const, url: this.options.pgUrl, schema: this.newSchema() };
+    const bound = await this.measure(sim, `${kind}: bound loop`, {
+      kind: 'bound',
+      sim: sim.address,
+      object: 'time_entries',
+      perPage: PER_PAGE,
+      target: boundTarget,
+    });
+    const boundRate = bound.report.seconds > 0 ? bound.report.records / bound.report.seconds : 0;
+    const rss = (mb: number) => target(`RSS < ${TARGETS.rssMb} MB`, mb < TARGETS.rssMb);
+    this.rows.push(
+      makeRow({
+        id: `${kind}-bound`,
+        scenario: `${kind}: bound loop (time_entries)`,
+        records: bound.report.records,
+        seconds: bound.report.seconds,
+        bound: null,
+        ratio: null,
+        calls: bound.counters.total,
+        rateLimited: bound.counters.rateLimited,
+        peakRssMb: bound.report.maxRssMb,
+        targets: [],
+        cpu: { ours: bound.report.cpuSeconds, simulator: bound.simCpu },
+        ...(bound.report.parts ? { parts: bound.report.parts } : {}),
+        ...(bound.report.error !== undefined ? { error: bound.report.error } : {}),
+      }),
+    );
+
+    const destination = (name: string) =>
+      kind === 'sqlite' ? `sqlite:${this.newSqlite(name)}` : this.postgresUrl(this.newSchema());
+    const minRate = kind === 'sqlite' ? TARGETS.sqliteRate : TARGETS.postgresRate;
+    const te = await this.measure(sim, `${kind}: ours, time_entries`, {
+      kind: 'ours',
+      sim: sim.address,
+      destination: destination('ours-te'),
+      objects: ['time_entries'],
+      rateLimit: UNLIMITED,
+    });
+    const teRate = te.report.seconds > 0 ? te.report.records / te.report.seconds : 0;
+    const ratio = boundRate > 0 ? teRate / boundRate : 0;
+    this.rows.push(
+      makeRow({
+        id: `${kind}-ours-time-entries`,
+        scenario: `${kind}: ours (time_entries)`,
+        records: te.report.records,
+        seconds: te.report.seconds,
+        bound: { value: boundRate, unit: 'rec/s' },
+        ratio,
+        calls: te.counters.total,
+        rateLimited: te.counters.rateLimited,
+        peakRssMb: te.report.maxRssMb,
+        targets: [
+          target(`ours/bound ≥ ${TARGETS.ratio}`, ratio >= TARGETS.ratio),
+          target(`≥ ${minRate.toLocaleString('en-US')} rec/s`, teRate >= minRate),
+          rss(te.report.maxRssMb),
+        ],
+        cpu: { ours: te.report.cpuSeconds, simulator: te.simCpu },
+        ...(te.report.error !== undefined ? { error: te.report.error } : {}),
+      }),
+    );
+
+    const fullUrl = destination('ours-full');
+    const full = await this.measure(sim, `${kind}: ours, full load of every object`, {
+      kind: 'ours',
+      sim: sim.address,
+      destination: fullUrl,
+      rateLimit: UNLIMITED,
+    });
+    if (full.report.ok) this.loaded.push({ kind, url: fullUrl });
+    this.rows.push(
+      makeRow({
+        id: `${kind}-ours-full`,
+        scenario: `${kind}: ours (full load, all objects)`,
+        records: full.report.records,
+        seconds: full.report.seconds,
+        bound: null,
+        ratio: null,
+        calls: full.counters.total,
+        rateLimited: full.counters.rateLimited,
+        peakRssMb: full.report.maxRssMb,
+        targets: [rss(full.report.maxRssMb)],
+        cpu: { ours: full.report.cpuSeconds, simulator: full.simCpu },
+        ...(full.report.error !== undefined ? { error: full.report.error } : {}),
+      }),
+    );
+  }
+
+  /**
+   * Edits 0.1 % of every object's records (at least one each) through the simulator, then runs
+   * each fully loaded destination incrementally. Budget: 2 calls per object plus one per page of
+   * changed records.
+   */
+  private async incremental(sim: SimulatorProcess): Promise<void> {
+    if (this.loaded.length === 0) {
+      const url = `sqlite:${this.newSqlite('incremental-setup')}`;
+      progress('incremental: full load to start from (not measured)…');
+      const setup = await runScenario({
+        kind: 'ours',
+        sim: sim.address,
+        destination: url,
+        rateLimit: UNLIMITED,
+      });
+      if (!setup.ok) throw new BenchError(`the full load before the incremental run failed: ${setup.error}`);
+      this.loaded.push({ kind: 'sqlite', url });
+    }
+    const ids = await this.idsToChange(this.loaded[0]);
+    let changed = 0;
+    let budget = 0;
+    const queue: Array<[string, number]> = [];
+    for (const spec of OBJECTS) {
+      const list = ids.get(spec.name) ?? [];
+      changed += list.length;
+      budget += 2 + Math.ceil(list.length / spec.defaultPerPage);
+      for (const id of list) queue.push([spec.name, id]);
+    }
+    progress(`incremental: changing ${changed.toLocaleString('en-US')} records through the simulator…`);
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+          await sim.control('PATCH', `records/${item[0]}/${item[1]}`, {});
+        }
+      }),
+    );
+    for (const { kind, url } of this.loaded) {
+      const run = await this.measure(sim, `incremental: ${kind}`, {
+        kind: 'ours',
+        sim: sim.address,
+        destination: url,
+        rateLimit: UNLIMITED,
+      });
+      const ratio = budget > 0 ? run.counters.total / budget : 0;
+      this.rows.push(
+        makeRow({
+          id: `incremental-${kind}`,
+          scenario: `${kind}: incremental after ${changed.toLocaleString('en-US')} changes`,
+          records: run.report.records,
+          seconds: run.report.seconds,
+          bound: { value: budget, unit: 'calls max' },
+          ratio,
+          calls: run.counters.total,
+          rateLimited: run.counters.rateLimited,
+          peakRssMb: run.report.maxRssMb,
+          targets: [
+            target(`calls ≤ ${budget}`, run.counters.total <= budget),
+            target(`all ${changed} changes read`, run.report.records >= changed),
+            target(`RSS < ${TARGETS.rssMb} MB`, run.report.maxRssMb < TARGETS.rssMb),
+          ],
+          cpu: { ours: run.report.cpuSeconds, simulator: run.simCpu },
+          ...(run.report.error !== undefined ? { error: run.report.error } : {}),
+        }),
+      );
+    }
+  }
+
+  /** Every 1000th id of each table (by id), or its first id when it holds fewer than 1000. */
+  private async idsToChange(dest: {
+    kind: 'sqlite' | 'postgres';
+    url: string;
+  }): Promise<Map<string, number[]>> {
+    const every = Math.round(1 / CHANGED_SHARE);
+    const sql = (table: string) =>
+      `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM "${table}") AS t ` +
+      `WHERE rn % ${every} = 0 OR rn = 1 ORDER BY id`;
+    const pick = (found: number[], total: number) => (total >= every ? found.slice(1) : found.slice(0, 1));
+    const ids = new Map<string, number[]>();
+    if (dest.kind === 'sqlite') {
+      const db = new Database(dest.url.slice('sqlite:'.length), { readonly: true });
+      try {
+        for (const spec of OBJECTS) {
+          const total = db.prepare(`SELECT count(*) FROM "${spec.name}"`).pluck().get() as number;
+          const found = db.prepare(sql(spec.name)).pluck().all() as number[];
+          ids.set(spec.name, pick(found, total));
+        }
+      } finally {
+        db.close();
+      }
+      return ids;
+    }
+    const url = new URL(dest.url);
+    const schema = url.searchParams.get('schema') ?? 'harvest';
+    url.searchParams.delete('schema');
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      await client.query(`SET search_path TO "${schema}"`);
+      for (const spec of OBJECTS) {
+        const total = Number((await client.query(`SELECT count(*) AS n FROM "${spec.name}"`)).rows[0].n);
+        const found = (await client.query(sql(spec.name))).rows.map((r: { id: string }) => Number(r.id));
+        ids.set(spec.name, pick(found, total));
+      }
+    } finally {
+      await client.end();
+    }
+    return ids;
+  }
+
+  /**
+   * Full load against a simulator limiting to `rate`: once with the client configured the same, once
+   * with it set twice too high. Smaller pages make enough calls for the limit to be what bounds the run.
+   */
+  private async rateLimited(): Promise<void> {
+    const { rate, rateScale, ratePerPage, seed } = this.options;
+    progress(
+      `starting the simulator: scale ${rateScale}, limit ${rate.requests} per ${rate.windowMs / 1000} s`,
+    );
+    const sim = await startSimulatorProcess(rateScale, seed);
+    try {
+      const cases = [
+        { id: 'rate-right', label: 'limit right', client: rate },
+        { id: 'rate-2x', label: 'limit 2× too high', client: { ...rate, requests: rate.requests * 2 } },
+      ];
+      for (const c of cases) {
+        // a fresh window for each case: nothing of the previous one counts against it
+        await sim.control('PUT', 'rate-limit', { ...rate, variant: 'retry-after' });
+        const { report, counters, simCpu } = await this.measure(sim, `rate: ${c.label}`, {
+          kind: 'ours',
+          sim: sim.address,
+          destination: `sqlite:${this.newSqlite(c.id)}`,
+          perPage: ratePerPage,
+          rateLimit: c.client,
+        });
+        const accepted = counters.total - counters.rateLimited;
+        const minimum = minimumSeconds(accepted, rate);
+        const ratio = minimum > 0 ? report.seconds / minimum : 0;
+        const share = counters.total > 0 ? counters.rateLimited / counters.total : 0;
+        const targets =
+          c.id === 'rate-right'
+            ? [
+                target(`≤ ${TARGETS.rateSlack} × minimum`, ratio <= TARGETS.rateSlack),
+                target('no 429', counters.rateLimited === 0),
+              ]
+            : [target(`429s < ${TARGETS.tooHigh429Share * 100}% of calls`, share < TARGETS.tooHigh429Share)];
+        this.rows.push(
+          makeRow({
+            id: c.id,
+            scenario: `rate ${rate.requests}/${rate.windowMs / 1000}s: ${c.label} (client ${c.client.requests}/${c.client.windowMs / 1000}s)`,
+            records: report.records,
+            seconds: report.seconds,
+            bound: { value: minimum, unit: 's min' },
+            ratio,
+            calls: counters.total,
+            rateLimited: counters.rateLimited,
+            peakRssMb: report.maxRssMb,
+            targets: [...targets, target(`RSS < ${TARGETS.rssMb} MB`, report.maxRssMb < TARGETS.rssMb)],
+            cpu: { ours: report.cpuSeconds, simulator: simCpu },
+            ...(report.error !== undefined ? { error: report.error } : {}),
+          }),
+        );
+      }
+    } finally {
+      await sim.stop();
+    }
+  }
+
+  /** Which part bounds each loop, from the bound loop's timers and the simulator's CPU time. */
+  analysis(): string[] {
+    const lines: string[] = [];
+    for (const row of this.rows) {
+      if (row.parts) lines.push(partsText(row.scenario, row.seconds, row.parts));
+      const sim = row.cpu?.simulator;
+      if (sim !== null && sim !== undefined && row.seconds > 0 && !row.id.startsWith('rate')) {
+        lines.push(
+          `${row.scenario}: simulator busy ${sim.toFixed(1)} s of ${row.seconds.toFixed(1)} s (${Math.round((100 * sim) / row.seconds)}% of one core)`,
+        );
+      }
+    }
+    return lines;
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${userMessage(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  const bench = new Bench(options);
+  const onSignal = () => {
+    stopChildren();
+    void bench.cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = Date.now();
+  try {
+    await bench.run();
+  } catch (error) {
+    process.stderr.write(`bench failed: ${userMessage(error)}\n`);
+    stopChildren();
+    await bench.cleanup().catch(() => undefined);
+    return 1;
+  }
+  await bench.cleanup().catch((error: unknown) => progress(`cleanup: ${userMessage(error)}`));
+  const analysis = bench.analysis();
+  process.stdout.write(`${formatTable(bench.rows)}\n\n${analysis.join('\n')}\n`);
+  const result = {
+    scale: options.scale,
+    timeEntries: countsFor(options.scale).time_entries,
+    rateLimit: options.rate,
+    rateScale: options.rateScale,
+    ratePerPage: options.ratePerPage,
+    startedAt: new Date(started).toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    rows: bench.rows,
+    analysis,
+  };
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
+  progress(`written ${options.out} (${result.seconds.toFixed(0)} s in all)`);
+  return 0;
+}
+
+process.exitCode = await main();
