@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 
 /** Flags shared by every command that talks to Harvest; each also reads its environment variable. */
 export function addHarvestOptions(command: Command): Command {
@@ -28,8 +29,8 @@ const connectionSchema = z.object({
     .string({ error: 'a Harvest access token is required: pass --token or set HARVEST_ACCESS_TOKEN' })
     .trim()
     .min(1, 'a Harvest access token is required: pass --token or set HARVEST_ACCESS_TOKEN')
-    .max(4096, 'the access token is too long (more than 4096 characters)')
-    .refine((t) => !/\s/.test(t), 'the access token must not contain spaces or line breaks'),
+    .max(TOKEN_MAX_LENGTH, `the access token is too long (more than ${TOKEN_MAX_LENGTH} characters)`)
+    .refine((t) => TOKEN_PATTERN.test(t), 'the access token may only hold letters, digits and . _ - ~ + / ='),
   accountId: z
     .string({ error: 'a Harvest account id is required: pass --account-id or set HARVEST_ACCOUNT_ID' })
     .trim()

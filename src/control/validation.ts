@@ -3,6 +3,7 @@ import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
 import { parseDestinationUrl } from '../destinations/index.js';
 import type { DestinationTarget } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
+import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 import type { PipelineInput, PipelineUpdate } from './types.js';
 
 /*
@@ -12,7 +13,7 @@ import type { PipelineInput, PipelineUpdate } from './types.js';
  */
 
 export const NAME_MAX_LENGTH = 255;
-export const TOKEN_MAX_LENGTH = 4096;
+export { TOKEN_MAX_LENGTH };
 export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
 /** 720 h = 30 days: past that, deletions would go unnoticed for too long to be useful. */
 export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
@@ -45,13 +46,13 @@ const name = z
   // A name is shown on one line in tables, logs and the UI.
   .refine((v) => !/\p{Cc}/u.test(v), 'name must not contain control characters or line breaks');
 
-const tokenMessage = `token must be a Harvest personal access token (1 to ${TOKEN_MAX_LENGTH} characters, no spaces)`;
+const tokenMessage = `token must be a Harvest personal access token (1 to ${TOKEN_MAX_LENGTH} letters, digits or . _ - ~ + / =)`;
 const token = z
   .string({ error: required('token', tokenMessage) })
   .trim()
   .min(1, tokenMessage)
   .max(TOKEN_MAX_LENGTH, tokenMessage)
-  .refine((v) => !/\s/.test(v), tokenMessage);
+  .refine((v) => TOKEN_PATTERN.test(v), tokenMessage);
 
 const accountIdMessage = 'accountId must be the numeric Harvest account id (digits only)';
 const accountId = z

@@ -10,6 +10,7 @@ import {
   type Grant,
   type RateLimit,
 } from './rate-limiter.js';
+import { TOKEN_PATTERN } from './token.js';
 import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 import type {
   ClientEvent,
@@ -130,7 +131,7 @@ export class HarvestClient implements HarvestSource {
     const token = options.token?.trim() ?? '';
     if (token === '') throw new ConfigError('the Harvest access token is empty (HARVEST_ACCESS_TOKEN)');
     // fetch would echo an invalid header value in its error message: refuse it here, without echoing
-    if (!/^[\x21-\x7e]+$/.test(token)) {
+    if (!TOKEN_PATTERN.test(token)) {
       throw new ConfigError('the Harvest access token contains spaces or characters a token cannot have');
     }
     const accountId = String(options.accountId ?? '').trim();

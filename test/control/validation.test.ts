@@ -47,6 +47,8 @@ describe('pipeline validation refuses bad input with a message naming the field 
     ['no name', { name: undefined }, 'name', 'name is required'],
     ['an empty token', { token: '' }, 'token', /^token must be a Harvest personal access token/],
     ['a token with spaces', { token: 'ab cd' }, 'token', /^token must be/],
+    ['a token with markup', { token: '<script>alert(1)</script>' }, 'token', /^token must be/],
+    ['a token with quotes', { token: "abc'--" }, 'token', /^token must be/],
     ['a 4097-character token', { token: 'x'.repeat(4097) }, 'token', /^token must be .*4096/],
     ['no token', { token: undefined }, 'token', 'token is required'],
     ['a non-numeric account id', { accountId: '12a4' }, 'accountId', /digits only/],
