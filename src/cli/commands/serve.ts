@@ -12,6 +12,7 @@ import { createLogger } from '../../server/logger.js';
 import { createMetrics } from '../../server/metrics.js';
 import { SchedulerSeam } from '../../server/scheduler-adapter.js';
 import { startServer } from '../../server/server.js';
+import { createWebUi } from '../../web/ui.js';
 import { EXIT, action } from '../exit.js';
 
 interface ServeOptions {
@@ -230,6 +231,8 @@ async function serve(options: ServeOptions): Promise<number> {
     testConnection: (input) => testConnection(input),
     testDestination: (url) => testDestination(url, control.dataDir),
   });
+  // the web UI: pages and assets at /, a thin client of the API above (mounted after it, behind its middleware)
+  app.route('/', createWebUi({ store, dataDir: control.dataDir }));
   let server;
   try {
     server = await startServer(app, { host, port });

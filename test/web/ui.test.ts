@@ -1,0 +1,315 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUiStack } from '../../src/web/dev-stack.js';
+import type { UiStack } from '../../src/web/dev-stack.js';
+
+/*
+ * The web UI in a real browser (Debian's chromium, driven by playwright-core) against a real
+ * `harvest-sync serve` process and the Harvest simulator: the whole acceptance walk, at a laptop and
+ * a phone width, failing on any console error or uncaught page error.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const FREQUENCY_MESSAGE = 'frequency must be a whole number of hours from 1 to 24';
+
+const WAIT_MS = 15_000;
+
+/** Polls until the assertion holds (vitest's default of 1 s is too short for a browser). */
+const poll = <T>(read: () => Promise<T>, timeout = WAIT_MS) => expect.poll(read, { timeout, interval: 100 });
+const shown = (locator: Locator, timeout = WAIT_MS) => locator.first().waitFor({ state: 'visible', timeout });
+const gone = (locator: Locator) => locator.first().waitFor({ state: 'hidden', timeout: WAIT_MS });
+
+let stack: UiStack;
+let browser: Browser;
+
+beforeAll(async () => {
+  // `npm test` builds first; a lone `vitest run test/web` may find no build at all
+  if (!existsSync(`${ROOT}dist/cli/main.js`) || !existsSync(`${ROOT}dist/web/client/main.js`)) {
+    execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+    });
+  }
+  stack = await startUiStack({ scale: 0.05 });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+interface Session {
+  readonly page: Page;
+  /** Console errors and uncaught exceptions seen so far. */
+  /** Console errors and uncaught exceptions, but for the browser's own log line of a refused request. */
+  readonly problems: string[];
+  /** Every response with a 4xx/5xx status, as "METHOD /path STATUS". */
+  readonly refused: string[];
+  close(): Promise<void>;
+}
+
+async function openSession(viewport: { width: number; height: number }): Promise<Session> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    // Chrome logs every 4xx response this way; those are checked one by one through `refused`
+    const network = /^Failed to load resource: the server responded with a status of 4\d\d/;
+    if (message.type() === 'error' && !network.test(message.text()))
+      problems.push(`console: ${message.text()}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) {
+      const request = response.request();
+      refused.push(`${request.method()} ${new URL(response.url()).pathname} ${response.status()}`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.setDefaultTimeout(15_000);
+  return { page, problems, refused, close: () => context.close() };
+}
+
+/** The document is not wider than the window: nothing forces sideways scrolling of the whole page. */
+async function expectNoPageOverflow(page: Page): Promise<void> {
+  const { scroll, width } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  expect(scroll).toBeLessThanOrEqual(width);
+}
+
+const visibleSection = (page: Page) => page.locator('main section:not([hidden])');
+
+async function walk(session: Session, name: string, options: { checkWrongPassword: boolean }): Promise<void> {
+  const { page } = session;
+  const sim = stack.simulator;
+
+  // every page is behind the login
+  await page.goto(`${stack.url}/pipelines/new`);
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/login');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await shown(page.getByText('enter the admin password'));
+  if (options.checkWrongPassword) {
+    await page.getByLabel('Admin password').fill('not the password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await shown(page.getByText('wrong password'));
+    await poll(() => page.getByLabel('Admin password').getAttribute('aria-invalid')).toBe('true');
+  }
+  await page.getByLabel('Admin password').fill(stack.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // back where the login interrupted
+  await page.getByRole('heading', { name: 'Create a pipeline' }).waitFor();
+  await expectNoPageOverflow(page);
+
+  // 1. source type, with the help text on where the token and account id are
+  await shown(page.getByText('Settings → Developers'));
+  await page.getByRole('button', { name: 'Continue' }).click();
+
+  // 2. source settings: refused inputs show the API's messages beside their fields
+  await page.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+  await shown(page.getByText('name is required'));
+  await shown(page.getByText(/token must be a Harvest personal access token/));
+  await poll(() => page.getByLabel('Account ID').getAttribute('aria-invalid')).toBe('true');
+
+  await page.getByLabel('Pipeline name').fill(name);
+  await page.getByLabel('Personal access token').fill('wrong-token');
+  await page.getByLabel('Account ID').fill(sim.accountId);
+  await page.getByText('Advanced').click();
+  await page.getByLabel('Harvest API URL').fill(sim.url);
+  await page.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+  await shown(page.getByRole('alert').filter({ hasText: 'Harvest rejected the access token' }));
+  // blocked: still on the source step
+  await shown(page.getByRole('heading', { name: /Step 2 of 4/ }));
+  await gone(page.getByRole('heading', { name: /Step 3 of 4/ }));
+
+  await page.getByLabel('Personal access token').fill(sim.adminToken);
+  await page.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+  await page.getByRole('heading', { name: /Step 3 of 4/ }).waitFor();
+  const step3 = visibleSection(page);
+  await shown(step3.getByText(/connected as .*15 of 15 objects readable/));
+  await poll(() => step3.getByText('Readable', { exact: true }).count()).toBe(15);
+
+  // 3. destination, with its own test
+  await step3.getByLabel('PostgreSQL', { exact: true }).check();
+  await step3.getByLabel('PostgreSQL URL').fill('mysql://root@localhost/harvest');
+  await step3.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+  await shown(step3.getByText(/unknown destination scheme "mysql:"/));
+  await step3.getByLabel('SQLite (embedded)').check();
+  const path = step3.getByLabel('SQLite database path');
+  await poll(() => path.inputValue()).not.toBe('');
+  await path.fill('../outside.db');
+  await step3.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+  await shown(step3.getByText(/must not contain "\.\." segments/));
+  await poll(() => path.getAttribute('aria-invalid')).toBe('true');
+  await path.fill(`${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.db`);
+  await step3.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+
+  // 4. objects (all by default) and frequency
+  await page.getByRole('heading', { name: /Step 4 of 4/ }).waitFor();
+  const step4 = visibleSection(page);
+  await poll(() => step4.getByRole('checkbox').count()).toBe(15);
+  for (const box of await step4.getByRole('checkbox').all()) await poll(() => box.isChecked()).toBe(true);
+  const frequency = step4.getByLabel('Run every (hours)');
+  await poll(() => frequency.inputValue()).toBe('1');
+  await frequency.fill('25');
+  await step4.getByRole('button', { name: 'Create pipeline' }).click();
+  await shown(step4.getByText(FREQUENCY_MESSAGE));
+  await poll(() => frequency.getAttribute('aria-invalid')).toBe('true');
+  await frequency.fill('2');
+  await step4.getByRole('button', { name: 'Create pipeline' }).click();
+
+  // the pipeline page
+  await page.waitForURL(/\/pipelines\/\d+$/);
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  await shown(page.getByText(`••••${sim.adminToken.slice(-4)}`));
+  expect(await page.content()).not.toContain(sim.adminToken);
+  await shown(page.getByText('every 2 hours'));
+  // the scheduler starts a first run at once; wait for it to land before starting one by hand
+  await shown(page.locator('.title-row').getByText('Healthy'), 30_000);
+  await expectNoPageOverflow(page);
+
+  // Run now, slowed down so the run page shows it live before it ends
+  sim.setFaults({ slowRate: 1, slowMs: 300 });
+  try {
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('link', { name: 'Follow it' }).click();
+    await page.getByRole('heading', { name: /^Run #\d+$/ }).waitFor();
+    await shown(page.getByText(/Running: [\d,]+ rows read so far/));
+    await shown(page.locator('.title-row').getByText('Succeeded'), 30_000);
+  } finally {
+    sim.setFaults(null);
+  }
+  await gone(page.getByText(/Running: /));
+  const runObjects = page.getByRole('region', { name: 'Objects of this run' });
+  await poll(() => runObjects.locator('tbody tr').count()).toBe(15);
+  await shown(runObjects.getByRole('rowheader', { name: 'time_entries' }));
+  await expectNoPageOverflow(page);
+
+  // back on the pipeline page: destination rows per object, history, chart
+  await page.getByRole('link', { name: `← ${name}` }).click();
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  const timeEntries = [...sim.records('time_entries')].length;
+  const objects = page.getByRole('region', { name: 'Objects', exact: true });
+  const timeEntriesRow = objects
+    .getByRole('row')
+    .filter({ has: page.getByRole('rowheader', { name: 'time_entries' }) });
+  await poll(() => timeEntriesRow.textContent()).toContain(timeEntries.toLocaleString('en-US'));
+  const history = page.getByRole('region', { name: 'Run history' });
+  await poll(() => history.locator('tbody tr').count()).toBe(2);
+  await poll(() => page.locator('figure svg[role=img] rect').count()).toBe(2);
+
+  // pause
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await shown(page.locator('.title-row').getByText('Paused'));
+  await shown(page.getByRole('button', { name: 'Resume' }));
+
+  // edit frequency: a refused value first
+  await page.getByRole('button', { name: 'Edit' }).click();
+  const edit = page.getByRole('region', { name: 'Edit pipeline' });
+  await edit.getByLabel('Run every (hours)').fill('25');
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await shown(edit.getByText(FREQUENCY_MESSAGE));
+  await edit.getByLabel('Run every (hours)').fill('6');
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await shown(page.getByText('Changes saved.'));
+  await shown(page.getByText('every 6 hours'));
+
+  // delete, after confirmation
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Delete this pipeline?' });
+  await shown(dialog);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await gone(dialog);
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await dialog.getByRole('button', { name: 'Delete pipeline' }).click();
+  await page.getByRole('heading', { name: 'Pipelines', level: 1 }).waitFor();
+  await shown(page.getByText(`Pipeline “${name}” deleted.`));
+  await poll(() => page.getByRole('link', { name, exact: true }).count()).toBe(0);
+  await expectNoPageOverflow(page);
+
+  // log out: the pages are closed again
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/login');
+  await page.goto(`${stack.url}/`);
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/login');
+}
+
+describe('web UI in chromium against serve and the simulator', () => {
+  it('walks login, wizard (failed then good test), run, pause, edit, delete at laptop width', async () => {
+    const session = await openSession({ width: 1280, height: 900 });
+    try {
+      await walk(session, 'Acme laptop', { checkWrongPassword: true });
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+    // the only refused requests are the refused inputs the walk made on purpose
+    expect(session.refused.filter((r) => !/^(POST|PATCH) \/api\/\S+ (400|401)$/.test(r))).toEqual([]);
+    expect(session.refused.length).toBeGreaterThan(0);
+  });
+
+  it('walks the same flow at phone width without errors or sideways page scrolling', async () => {
+    const session = await openSession({ width: 375, height: 812 });
+    try {
+      await walk(session, 'Acme phone', { checkWrongPassword: false });
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+    // the only refused requests are the refused inputs the walk made on purpose
+    expect(session.refused.filter((r) => !/^(POST|PATCH) \/api\/\S+ (400|401)$/.test(r))).toEqual([]);
+    expect(session.refused.length).toBeGreaterThan(0);
+  });
+
+  it('labels every form control and names every button on each page', async () => {
+    const session = await openSession({ width: 1280, height: 900 });
+    const { page } = session;
+    try {
+      await page.goto(`${stack.url}/login`);
+      const unlabelled = () =>
+        page.evaluate(() =>
+          Array.from(
+            document.querySelectorAll('input:not([type=hidden]):not([hidden]), select, textarea, button'),
+          )
+            .filter((el) => {
+              if (el instanceof HTMLButtonElement) return (el.textContent ?? '').trim() === '';
+              const labels = (el as HTMLInputElement).labels;
+              return (labels === null || labels.length === 0) && !el.getAttribute('aria-label');
+            })
+            .map((el) => el.outerHTML),
+        );
+      expect(await unlabelled()).toEqual([]);
+      await page.getByLabel('Admin password').fill(stack.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Pipelines', level: 1 }).waitFor();
+      await page.goto(`${stack.url}/pipelines/new`);
+      await page.getByRole('heading', { name: 'Create a pipeline' }).waitFor();
+      expect(await unlabelled()).toEqual([]);
+      // a pipeline that does not exist: a message, not a broken page
+      await page.goto(`${stack.url}/pipelines/999999`);
+      await poll(() => page.getByRole('alert').textContent()).toBe('no such pipeline');
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+    expect(session.refused).toEqual(['GET /api/pipelines/999999 404']);
+  });
+});
