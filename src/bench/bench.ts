@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -108,7 +108,8 @@ const target = (text: string, pass: boolean): Target => ({ text, pass });
 
 class Bench {
   readonly rows: BenchRow[] = [];
-  readonly notes: string[] = [];
+  /** Scenarios that started while other work kept the machine busy: their figures are lower than they should be. */
+  readonly busyAtStart: string[] = [];
   private readonly tmp = mkdtempSync(join(tmpdir(), 'harvest-sync-bench-'));
   private readonly schemas: string[] = [];
   private schemaSeq = 0;
@@ -171,7 +172,9 @@ class Bench {
     label: string,
     spec: ScenarioSpec,
   ): Promise<{ report: ScenarioReport; counters: Counters; simCpu: number | null }> {
-    progress(`${label}…`);
+    const load = loadavg()[0];
+    progress(`${label}… (load average ${load.toFixed(1)} on ${cpus().length} cores)`);
+    if (load > 1.5) this.busyAtStart.push(`${label}: ${load.toFixed(1)}`);
     await sim.control('POST', 'counters/reset');
     const cpuBefore = cpuSeconds(sim.pid);
     const report = await runScenario(spec);
@@ -514,6 +517,11 @@ async function main(): Promise<number> {
   }
   await bench.cleanup().catch((error: unknown) => progress(`cleanup: ${userMessage(error)}`));
   const analysis = bench.analysis();
+  if (bench.busyAtStart.length > 0) {
+    analysis.push(
+      `warning: the machine was busy (1-min load average > 1.5) when these started, figures are pessimistic: ${bench.busyAtStart.join(', ')}`,
+    );
+  }
   process.stdout.write(`${formatTable(bench.rows)}\n\n${analysis.join('\n')}\n`);
   const result = {
     scale: options.scale,
@@ -523,6 +531,7 @@ async function main(): Promise<number> {
     ratePerPage: options.ratePerPage,
     startedAt: new Date(started).toISOString(),
     seconds: (Date.now() - started) / 1000,
+    cores: cpus().length,
     rows: bench.rows,
     analysis,
   };

@@ -30,7 +30,8 @@ export interface OursScenario {
 
 /**
  * The bound: one object's pages fetched (one page ahead, like the engine), parsed, flattened with
- * the catalog's row mapper and inserted with a single prepared statement, one transaction per page.
+ * the catalog's row mapper and written in one statement per page: a prepared INSERT run per row in
+ * one transaction (SQLite), one COPY into the table (PostgreSQL).
  * `none` writes nothing: what the source alone allows.
  */
 export interface BoundScenario {
