@@ -20,6 +20,13 @@ export function niceMax(value: number): number {
   return 10 * power;
 }
 
+/** Grid lines at round values: 1 and 5 split in fifths, 2 in quarters. */
+function fractions(max: number): number[] {
+  const leading = Math.round(max / 10 ** Math.floor(Math.log10(max)));
+  const parts = leading === 2 ? 4 : 5;
+  return Array.from({ length: parts + 1 }, (_, i) => i / parts);
+}
+
 const short = (n: number): string =>
   n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(+n.toPrecision(2));
 
@@ -46,7 +53,7 @@ export function runsChart(runsNewestFirst: readonly RunView[]): HTMLElement {
   const yRows = (v: number) => M.top + plotH - (v / rowsMax) * plotH;
   const ySec = (v: number) => M.top + plotH - (v / secMax) * plotH;
 
-  const grid = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+  const grid = fractions(rowsMax).map((f) => {
     const y = M.top + plotH - f * plotH;
     return [
       svg('line', { class: f === 0 ? 'axis' : 'grid', x1: M.left, x2: W - M.right, y1: y, y2: y }),

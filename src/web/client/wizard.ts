@@ -1,6 +1,6 @@
 import { ApiError, api, getCatalog, getPipelines } from './api.js';
 import type { CatalogObject, ConnectionTestResult, DestinationTestResult, PipelineView } from './api.js';
-import { fill, h, statusBadge } from './dom.js';
+import { fill, h, statusBadge, tableWrap } from './dom.js';
 import { busy, choiceGroup, inputField, messageArea } from './forms.js';
 import type { Field } from './forms.js';
 
@@ -22,16 +22,36 @@ function sqlitePathFor(name: string): string {
 }
 
 export function objectResults(result: ConnectionTestResult): HTMLElement {
-  return h(
-    'ul',
-    { class: 'object-results', 'aria-label': 'Objects the token can read' },
-    result.objects.map((o) =>
+  return tableWrap(
+    'Objects the token can read',
+    h(
+      'table',
+      {},
       h(
-        'li',
+        'thead',
         {},
-        statusBadge(o.readable ? 'readable' : 'unreadable', o.readable ? 'Readable' : 'Not readable'),
-        h('code', {}, o.name),
-        o.reason ? h('span', { class: 'muted' }, o.reason) : null,
+        h(
+          'tr',
+          {},
+          ['Object', 'Access', 'Reason'].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        result.objects.map((o) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, h('code', {}, o.name)),
+            h(
+              'td',
+              {},
+              statusBadge(o.readable ? 'readable' : 'unreadable', o.readable ? 'Readable' : 'Not readable'),
+            ),
+            h('td', { class: 'error-cell' }, o.reason ?? ''),
+          ),
+        ),
       ),
     ),
   );
