@@ -252,6 +252,22 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await expect.poll(() => new URL(page.url()).pathname).toBe('/login');
 }
 
+describe('web UI routes without a browser', () => {
+  it('keeps the destination contents route behind the login and serves only the compiled modules', async () => {
+    const extra = await fetch(`${stack.url}/api/pipelines/1/destination`);
+    expect(extra.status).toBe(401);
+    const page = await fetch(`${stack.url}/pipelines/1`, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/login?next=%2Fpipelines%2F1');
+    const module = await fetch(`${stack.url}/assets/js/main.js`);
+    expect(module.status).toBe(200);
+    expect(module.headers.get('content-type')).toMatch(/^text\/javascript/);
+    for (const path of ['/assets/js/main.ts', '/assets/js/..%2Fui.js', '/assets/js/main.js.map']) {
+      expect((await fetch(`${stack.url}${path}`)).status).toBe(404);
+    }
+  });
+});
+
 describe('web UI in chromium against serve and the simulator', () => {
   it('walks login, wizard (failed then good test), run, pause, edit, delete at laptop width', async () => {
     const session = await openSession({ width: 1280, height: 900 });

@@ -29,16 +29,7 @@ function summary(run: RunView): HTMLElement {
 
 export function objectStatsTable(run: RunView): HTMLElement {
   if (run.objects.length === 0) return h('p', { class: 'empty card' }, 'No object has started yet.');
-  const numbers = [
-    'Read',
-    'Inserted',
-    'Updated',
-    'Deleted',
-    'API calls',
-    'Retries',
-    'Rate-limit waits',
-    'Seconds',
-  ];
+  const numbers = ['Read', 'Inserted', 'Updated', 'Deleted', 'Calls', 'Retries', '429 waits', 'Time (s)'];
   return tableWrap(
     'Objects of this run',
     h(
