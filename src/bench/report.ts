@@ -48,7 +48,8 @@ const fixed = (n: number, digits: number): string => n.toFixed(digits);
 
 function boundText(bound: Bound | null): string {
   if (!bound) return '';
-  return bound.unit === 'rec/s' ? `${int(bound.value)} rec/s` : `${fixed(bound.value, 1)} ${bound.unit}`;
+  if (bound.unit === 's min') return `${fixed(bound.value, 1)} s min`;
+  return `${int(bound.value)} ${bound.unit}`;
 }
 
 const HEADERS = [

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** The built bench, as `npm run bench` runs it (`npm test` builds first). */
+const BENCH = fileURLToPath(new URL('../../dist/bench/bench.js', import.meta.url));
+
+interface Row {
+  id: string;
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  bound: { value: number; unit: string } | null;
+  ratio: number | null;
+  calls: number;
+  rateLimited: number | null;
+  peakRssMb: number;
+  targets: Array<{ text: string; pass: boolean }>;
+  pass: boolean | null;
+  error?: string;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm run bench at a tiny scale', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('measures every scenario and writes the table it prints as JSON', async () => {
+    const out = join(dir, 'bench.json');
+    const { code, stdout, stderr } = await run(['--scale', '0.05', '--rate', '40/1', '--out', out]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(readFileSync(out, 'utf8')) as { timeEntries: number; rows: Row[] };
+    const ids = result.rows.map((r) => r.id);
+    expect(ids).toEqual([
+      'source-ceiling',
+      'sqlite-bound',
+      'sqlite-ours-time-entries',
+      'sqlite-ours-full',
+      'postgres-bound',
+      'postgres-ours-time-entries',
+      'postgres-ours-full',
+      'incremental-sqlite',
+      'incremental-postgres',
+      'rate-right',
+      'rate-2x',
+    ]);
+    for (const row of result.rows) {
+      expect(row.error, row.id).toBeUndefined();
+      expect(row.seconds, row.id).toBeGreaterThan(0);
+      expect(row.calls, row.id).toBeGreaterThan(0);
+      expect(row.peakRssMb, row.id).toBeGreaterThan(10);
+      expect(row.peakRssMb, row.id).toBeLessThan(2000);
+      expect(row.recordsPerSecond, row.id).toBeCloseTo(row.records / row.seconds, 3);
+      // the table on stdout carries every row
+      expect(stdout).toContain(row.id.startsWith('rate') ? 'limit' : row.id.split('-')[0]);
+    }
+    const byId = new Map(result.rows.map((r) => [r.id, r]));
+    // time entries alone: exactly the simulator's count, in both the bound loop and ours
+    for (const id of [
+      'source-ceiling',
+      'sqlite-bound',
+      'sqlite-ours-time-entries',
+      'postgres-ours-time-entries',
+    ]) {
+      expect(byId.get(id)?.records, id).toBe(result.timeEntries);
+    }
+    const ratio = byId.get('sqlite-ours-time-entries');
+    expect(ratio?.bound?.unit).toBe('rec/s');
+    expect(ratio?.ratio).toBeCloseTo((ratio?.recordsPerSecond ?? 0) / (ratio?.bound?.value ?? 1), 6);
+    // an incremental run reads far fewer records than the full load it follows
+    const full = byId.get('sqlite-ours-full')?.records ?? 0;
+    expect(byId.get('incremental-sqlite')?.records).toBeGreaterThan(0);
+    expect(byId.get('incremental-sqlite')?.records).toBeLessThan(full / 2);
+    expect(byId.get('incremental-sqlite')?.bound?.unit).toBe('calls max');
+    expect(byId.get('rate-right')?.bound?.unit).toBe('s min');
+    expect(byId.get('rate-right')?.records).toBe(full);
+  }, 60_000);
+
+  it('refuses a bad flag with a one-line message and exit code 2', async () => {
+    const { code, stderr } = await run(['--scale', 'lots']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^--scale must be a number/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
