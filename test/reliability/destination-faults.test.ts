@@ -150,7 +150,7 @@ afterAll(async () => {
 });
 
 describe('destination unreachable at start', () => {
-  it('PostgreSQL on a closed port: one clear line, nothing read or written, the next run exact', async () => {
+  it('PostgreSQL unreachable at start (closed port): one error line naming host and port without the password, nothing read or written, next run exact', async () => {
     const schema = pgSchema();
     const url = new URL(schemaUrl(schema));
     const good = url.toString();
@@ -171,7 +171,7 @@ describe('destination unreachable at start', () => {
     expect(snapshotDiff(await snapshot(good), postgresReference)).toBeNull();
   });
 
-  it('SQLite in a missing directory: one clear line, the directory not created, the next run exact', async () => {
+  it('SQLite in a missing directory: one error line naming the directory, nothing created or read, next run exact', async () => {
     const missing = join(dir, 'no', 'such');
     const path = join(missing, 'harvest.db');
     sim.resetCounters();
@@ -187,7 +187,7 @@ describe('destination unreachable at start', () => {
 });
 
 describe('PostgreSQL connection dropped mid-run', () => {
-  it('fails the run saying the connection was lost, keeps the last committed batch, and the next run is exact', async () => {
+  it('PostgreSQL connection dropped mid-run (pg_terminate_backend of the run): failed run saying the connection was lost, tables and state as the last committed batch left them, next run exact', async () => {
     const schema = pgSchema();
     const url = schemaUrl(schema);
     const admin = await adminClient();
@@ -235,7 +235,7 @@ describe('PostgreSQL connection dropped mid-run', () => {
 });
 
 describe('SQLite disk full and read-only', () => {
-  it('a database that reaches its size limit fails clearly, keeps only committed batches, and the next run with room is exact', async () => {
+  it('SQLite disk full (max_page_count at 60% of the data): failed run saying the disk is full, only committed batches kept, integrity ok, next run with room exact', async () => {
     const path = join(dir, 'full.db');
     const reference = new Database(join(dir, 'reference.db'), { readonly: true });
     const pages = reference.pragma('page_count', { simple: true }) as number;
@@ -256,7 +256,7 @@ describe('SQLite disk full and read-only', () => {
     expect(snapshotDiff(await snapshot(`sqlite:${path}`), sqliteReference)).toBeNull();
   });
 
-  it('a read-only database file (immutable for root) is refused in one line with its bytes unchanged; writable again, the run finishes exact', async () => {
+  it('SQLite read-only file (chattr +i, as chmod does not stop root) after an interrupted run: one error line, file bytes unchanged, writable again the run finishes exact', async () => {
     // Half a run first, so there is committed state to keep.
     const path = join(dir, 'readonly.db');
     const controller = new AbortController();

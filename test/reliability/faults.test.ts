@@ -37,6 +37,8 @@ const CLIENT: Partial<HarvestClientOptions> = {
 
 interface FaultRow {
   readonly name: string;
+  /** How the row ends, for the test's title (and the README table built from it). */
+  readonly verdict: string;
   readonly faults: Faults;
   readonly client?: Partial<HarvestClientOptions>;
   /** Called once the run has committed this many batches (to inject a second burst, say). */
@@ -68,6 +70,7 @@ const retries = (run: FaultRun) => run.result.objects.reduce((n, o) => n + o.ret
 const ROWS: FaultRow[] = [
   {
     name: '429 bursts with Retry-After',
+    verdict: 'exact data, each burst waited out as Retry-After asks',
     faults: { burst429: { count: 5, variant: 'retry-after' } },
     midRun: {
       afterBatches: 20,
@@ -84,6 +87,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: '10% 5xx',
+    verdict: 'exact data through bounded retries',
     faults: { seed: 1, errorRate: 0.1 },
     outcome: 'exact',
     maxMs: 10_000,
@@ -92,6 +96,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'connection resets',
+    verdict: 'exact data through bounded retries',
     faults: { seed: 2, resetRate: 0.1 },
     outcome: 'exact',
     maxMs: 10_000,
@@ -100,6 +105,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'truncated bodies',
+    verdict: 'exact data through bounded retries',
     faults: { seed: 3, truncateRate: 0.1 },
     outcome: 'exact',
     maxMs: 10_000,
@@ -108,6 +114,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'invalid JSON',
+    verdict: 'exact data through bounded retries',
     faults: { seed: 4, invalidJsonRate: 0.1 },
     outcome: 'exact',
     maxMs: 10_000,
@@ -116,6 +123,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'responses slower than the timeout',
+    verdict: 'exact data, slow requests timed out and retried',
     faults: { seed: 6, slowRate: 0.1, slowMs: 1_500 },
     client: { timeoutMs: 250 },
     outcome: 'exact',
@@ -125,6 +133,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'every response slower than the timeout',
+    verdict: 'failed run naming the timeout, committed state intact, next run exact',
     faults: { slowRate: 1, slowMs: 1_000 },
     client: { timeoutMs: 150, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 100 } },
     outcome: { error: /timed out after 150 ms/, failed: 'all' },
@@ -133,6 +142,8 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'every answer a 5xx',
+    verdict:
+      'failed run after 6 attempts per object naming the status, committed state intact, next run exact',
     faults: { seed: 7, errorRate: 1 },
     outcome: { error: /Harvest is unavailable: GET .* failed 6 times \(last: 50[023]/, failed: 'all' },
     maxMs: 10_000,
@@ -140,6 +151,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'links.next looping back',
+    verdict: 'that object failed naming the loop, the others exact, committed state intact, next run exact',
     faults: { loopNext: 'time_entries' },
     outcome: { error: /time_entries: .*pagination loops/, failed: ['time_entries'] },
     maxMs: 10_000,
@@ -147,6 +159,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'a record missing its id',
+    verdict: 'that object failed naming the record, nothing of its page written, next run exact',
     faults: { dropIdOnce: 'contacts' },
     outcome: {
       error: /contacts: .*has no numeric id \(got none\); nothing of this page was written/,
@@ -157,6 +170,7 @@ const ROWS: FaultRow[] = [
   },
   {
     name: 'token revoked mid-run (401 after page 3)',
+    verdict: 'failed run naming the 401 without retrying it, committed state intact, next run exact',
     faults: { revokeAfterPages: 3 },
     // the objects whose pages were among the first three may finish; every other one fails
     outcome: { error: /rejected the access token \(401\)/, failed: { othersThanAtMost: 3 } },
@@ -250,104 +264,105 @@ afterAll(() => {
 });
 
 describe('fault matrix against the simulator', () => {
-  it.each(ROWS)('$name', async (row) => {
-    const sim = await changedSimulator();
-    try {
-      const path = join(dir, `${row.name.replace(/\W+/g, '-')}.db`);
-      copyFileSync(base, path);
-      const baseSnap = await snapshot(`sqlite:${path}`);
-      const baseStates = await states(path);
+  for (const row of ROWS)
+    it(`${row.name}: ${row.verdict}`, async () => {
+      const sim = await changedSimulator();
+      try {
+        const path = join(dir, `${row.name.replace(/\W+/g, '-')}.db`);
+        copyFileSync(base, path);
+        const baseSnap = await snapshot(`sqlite:${path}`);
+        const baseStates = await states(path);
 
-      sim.setFaults(row.faults);
-      const clock = new FastClock();
-      let recorder: RecordingDestination | undefined;
-      let acted = false;
-      const started = performance.now();
-      const result = await fullRefresh(path, sim, {
-        client: row.client,
-        clock,
-        record: (d) => {
-          recorder = d;
-          if (row.midRun) {
-            const { afterBatches, act } = row.midRun;
-            const write = d.writeBatch.bind(d);
-            d.writeBatch = async (batch) => {
-              const out = await write(batch);
-              if (!acted && d.committed >= afterBatches) {
-                acted = true;
-                act(sim);
-              }
-              return out;
-            };
+        sim.setFaults(row.faults);
+        const clock = new FastClock();
+        let recorder: RecordingDestination | undefined;
+        let acted = false;
+        const started = performance.now();
+        const result = await fullRefresh(path, sim, {
+          client: row.client,
+          clock,
+          record: (d) => {
+            recorder = d;
+            if (row.midRun) {
+              const { afterBatches, act } = row.midRun;
+              const write = d.writeBatch.bind(d);
+              d.writeBatch = async (batch) => {
+                const out = await write(batch);
+                if (!acted && d.committed >= afterBatches) {
+                  acted = true;
+                  act(sim);
+                }
+                return out;
+              };
+            }
+          },
+        });
+        const ms = performance.now() - started;
+        const calls = sim.counters.total;
+
+        // bounded: it neither hung nor spun
+        expect(ms).toBeLessThan(row.maxMs);
+        expect(calls).toBeLessThanOrEqual(row.maxCalls(cleanCalls));
+        if (row.midRun) expect(acted).toBe(true);
+        row.check?.({ result, clock, calls });
+
+        if (row.outcome === 'exact') {
+          expect(result.error).toBeUndefined();
+          expect(result.status).toBe('succeeded');
+          expect(snapshotDiff(await snapshot(`sqlite:${path}`), reference)).toBeNull();
+          return;
+        }
+
+        // failed, saying why, naming the objects that failed
+        expect(result.status).toBe('failed');
+        expect(result.error).toMatch(row.outcome.error);
+        expect(result.error).not.toContain('\n');
+        expect(result.error).not.toContain(sim.adminToken);
+        const failed = result.objects.filter((o) => o.status === 'failed').map((o) => o.object);
+        const expected = row.outcome.failed;
+        if (expected === 'all') expect(failed).toEqual(OBJECTS.map((o) => o.name));
+        else if (Array.isArray(expected)) expect(failed).toEqual(expected);
+        else {
+          const others = result.objects.filter((o) => o.status !== 'failed');
+          expect(others.every((o) => o.status === 'succeeded')).toBe(true);
+          expect(others.length).toBeLessThanOrEqual(
+            (expected as { othersThanAtMost: number }).othersThanAtMost,
+          );
+        }
+
+        // the last committed state is intact: each object's state is its last committed batch's (or
+        // the earlier run's, cursor not advanced), and no row changed but by a committed batch
+        const after = await states(path);
+        const rec = recorder as RecordingDestination;
+        for (const spec of OBJECTS) {
+          const expected = rec.lastState.get(spec.name) ?? baseStates.get(spec.name);
+          expect(after.get(spec.name), spec.name).toEqual(expected);
+          if (failed.includes(spec.name)) {
+            expect(after.get(spec.name)?.cursor, spec.name).toBe(baseStates.get(spec.name)?.cursor);
           }
-        },
-      });
-      const ms = performance.now() - started;
-      const calls = sim.counters.total;
+        }
+        const now = await snapshot(`sqlite:${path}`);
+        for (const [table, lines] of Object.entries(now.tables)) {
+          const was = new Map(baseSnap.tables[table].slice(1).map((l) => [lineId(l), l]));
+          const written = rec.writtenIds.get(table) ?? new Set<string>();
+          const reconciled = rec.childParents.get(table) ?? new Set<string>();
+          expect(lines.length, table).toBeGreaterThanOrEqual(was.size + 1);
+          for (const line of lines.slice(1)) {
+            const id = lineId(line);
+            if (was.get(id) === line || written.has(id) || rec.touchedTables.has(table)) continue;
+            // a child row marked deleted because its committed parent no longer lists it
+            const parent = line.slice(line.indexOf('#') + 1).split('|')[0];
+            expect(reconciled.has(parent), `${table} row ${id} changed without a committed batch`).toBe(true);
+          }
+        }
 
-      // bounded: it neither hung nor spun
-      expect(ms).toBeLessThan(row.maxMs);
-      expect(calls).toBeLessThanOrEqual(row.maxCalls(cleanCalls));
-      if (row.midRun) expect(acted).toBe(true);
-      row.check?.({ result, clock, calls });
-
-      if (row.outcome === 'exact') {
-        expect(result.error).toBeUndefined();
-        expect(result.status).toBe('succeeded');
+        // the next clean run ends exact
+        sim.setFaults(null);
+        const next = await fullRefresh(path, sim);
+        expect(next.status).toBe('succeeded');
         expect(snapshotDiff(await snapshot(`sqlite:${path}`), reference)).toBeNull();
-        return;
+      } finally {
+        await sim.stop();
       }
-
-      // failed, saying why, naming the objects that failed
-      expect(result.status).toBe('failed');
-      expect(result.error).toMatch(row.outcome.error);
-      expect(result.error).not.toContain('\n');
-      expect(result.error).not.toContain(sim.adminToken);
-      const failed = result.objects.filter((o) => o.status === 'failed').map((o) => o.object);
-      const expected = row.outcome.failed;
-      if (expected === 'all') expect(failed).toEqual(OBJECTS.map((o) => o.name));
-      else if (Array.isArray(expected)) expect(failed).toEqual(expected);
-      else {
-        const others = result.objects.filter((o) => o.status !== 'failed');
-        expect(others.every((o) => o.status === 'succeeded')).toBe(true);
-        expect(others.length).toBeLessThanOrEqual(
-          (expected as { othersThanAtMost: number }).othersThanAtMost,
-        );
-      }
-
-      // the last committed state is intact: each object's state is its last committed batch's (or
-      // the earlier run's, cursor not advanced), and no row changed but by a committed batch
-      const after = await states(path);
-      const rec = recorder as RecordingDestination;
-      for (const spec of OBJECTS) {
-        const expected = rec.lastState.get(spec.name) ?? baseStates.get(spec.name);
-        expect(after.get(spec.name), spec.name).toEqual(expected);
-        if (failed.includes(spec.name)) {
-          expect(after.get(spec.name)?.cursor, spec.name).toBe(baseStates.get(spec.name)?.cursor);
-        }
-      }
-      const now = await snapshot(`sqlite:${path}`);
-      for (const [table, lines] of Object.entries(now.tables)) {
-        const was = new Map(baseSnap.tables[table].slice(1).map((l) => [lineId(l), l]));
-        const written = rec.writtenIds.get(table) ?? new Set<string>();
-        const reconciled = rec.childParents.get(table) ?? new Set<string>();
-        expect(lines.length, table).toBeGreaterThanOrEqual(was.size + 1);
-        for (const line of lines.slice(1)) {
-          const id = lineId(line);
-          if (was.get(id) === line || written.has(id) || rec.touchedTables.has(table)) continue;
-          // a child row marked deleted because its committed parent no longer lists it
-          const parent = line.slice(line.indexOf('#') + 1).split('|')[0];
-          expect(reconciled.has(parent), `${table} row ${id} changed without a committed batch`).toBe(true);
-        }
-      }
-
-      // the next clean run ends exact
-      sim.setFaults(null);
-      const next = await fullRefresh(path, sim);
-      expect(next.status).toBe('succeeded');
-      expect(snapshotDiff(await snapshot(`sqlite:${path}`), reference)).toBeNull();
-    } finally {
-      await sim.stop();
-    }
-  });
+    });
 });
