@@ -288,7 +288,11 @@ interface VitestJson {
 
 function vitestRows(): void {
   const out = join(mkdtempSync(join(tmpdir(), 'hs-soak-vitest-')), 'results.json');
-  const files = ['test/reliability/faults.test.ts', 'test/reliability/destination-faults.test.ts'];
+  const files = [
+    'test/reliability/faults.test.ts',
+    'test/reliability/destination-faults.test.ts',
+    'test/reliability/serve-sigterm.test.ts',
+  ];
   const result = spawnSync('npx', ['vitest', 'run', ...files, '--reporter=json', `--outputFile=${out}`], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -303,16 +307,21 @@ function vitestRows(): void {
   // Test titles read `injected: verdict`.
   for (const file of report.testResults) {
     const destination = file.name.includes('destination-faults');
+    const serve = file.name.includes('serve-sigterm');
     for (const test of file.assertionResults) {
       const ok = check(test.status === 'passed', `${test.title}: ${test.status}`);
       const split = test.title.indexOf(': ');
       rows.push({
-        scenario: destination ? 'Destination fault' : 'Harvest fault (full refresh after changes)',
+        scenario: serve
+          ? 'SIGTERM to `harvest-sync serve`'
+          : destination
+            ? 'Destination fault'
+            : 'Harvest fault (full refresh after changes)',
         injected: test.title.slice(0, split),
         runs: '1 faulted + 1 clean',
         verified:
           test.title.slice(split + 2) +
-          (destination ? '' : '; bounded in wall time and in requests (simulator counter)'),
+          (destination || serve ? '' : '; bounded in wall time and in requests (simulator counter)'),
         ok,
       });
     }
