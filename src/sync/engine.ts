@@ -13,6 +13,7 @@ import { userMessage } from '../errors.js';
 import { HarvestApiError, isPermissionError } from '../harvest/errors.js';
 import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
 import { SyncDataError } from './errors.js';
+import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
 import type { ObjectResult, PassMode, SyncEvent, SyncOptions, SyncResult } from './types.js';
 
@@ -58,6 +59,11 @@ class SyncRun {
   fatal: string | undefined;
   firstError: string | undefined;
   private writes: Promise<unknown> = Promise.resolve();
+  /**
+   * One page in memory per object being read, plus one read ahead for the run as a whole: enough to
+   * keep a request in flight while a page is written, and memory bounded by a few pages.
+   */
+  readonly pages: PageBudget;
   private readonly onCallerAbort = () => this.controller.abort(this.options.signal?.reason);
 
   constructor(options: SyncOptions) {
@@ -65,6 +71,9 @@ class SyncRun {
     this.clock = options.clock ?? systemClock;
     this.source = options.source;
     this.destination = options.destination;
+    this.pages = new PageBudget(
+      Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, Math.max(options.objects.length, 1)) + 1,
+    );
     if (options.signal?.aborted) this.controller.abort(options.signal.reason);
     else options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
   }
@@ -208,7 +217,6 @@ class ObjectSync {
   }
 
   private async sync(): Promise<void> {
-    const { destination } = this.run;
     const tables = await this.run.write(() => this.prepareTables());
     const pass = await this.choosePass();
     this.run.emit({ type: 'object:start', object: this.spec.name, mode: pass.mode, resumed: pass.resumed });
@@ -218,54 +226,81 @@ class ObjectSync {
     const seen = new Set<string>([pass.firstUrl]);
     let url = pass.firstUrl;
     let fetching = this.fetch(url);
-    for (;;) {
-      const page = await fetching;
-      pass.startedAt ??= page.serverTime;
-      const next = page.nextUrl;
-      if (next !== null) {
-        if (seen.has(next)) {
-          throw new SyncDataError(
-            `${this.spec.name}: Harvest's links.next on page ${this.pages + 1} (GET ${pathOf(url)}) points back to ${pathOf(next)}, already read in this pass: pagination loops, stopped reading ${this.spec.name}`,
-          );
+    try {
+      for (;;) {
+        const { page, release } = await fetching;
+        try {
+          if (await this.syncPage(tables, pass, seen, url, page, (next) => (fetching = this.fetch(next))))
+            return;
+        } finally {
+          release();
         }
-        seen.add(next);
-        // One page ahead at most: memory stays at a couple of pages per object.
-        if (!this.signal.aborted) fetching = this.fetch(next);
+        url = page.nextUrl as string;
       }
-
-      const batch = await this.buildPage(tables, page.records, url);
-      const state = this.nextState(pass, next, page.serverTime);
-      const sweep =
-        next === null && pass.sweepSince !== undefined
-          ? {
-              tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
-              since: pass.sweepSince,
-            }
-          : undefined;
-      const result = await this.run.write(() =>
-        destination.writeBatch({
-          table: tables.main.table,
-          rows: batch.rows,
-          children: batch.children,
-          state,
-          ...(sweep ? { sweep } : {}),
-        }),
-      );
-      this.state = state;
-      this.pages += 1;
-      this.count(result, tables.main.table, page.records.length);
-      this.run.emit({
-        type: 'object:page',
-        object: this.spec.name,
-        records: page.records.length,
-        read: this.read,
-        pages: this.pages,
-        totalEntries: page.totalEntries,
-      });
-      if (next === null) return;
-      if (this.run.signal.aborted) throw this.run.signal.reason;
-      url = next;
+    } finally {
+      // a page read ahead but never written gives its slot back
+      fetching.then(({ release }) => release()).catch(() => undefined);
     }
+  }
+
+  /**
+   * Writes one page with the state that follows it, after starting the read of the next one.
+   * Returns true when this was the pass's last page.
+   */
+  private async syncPage(
+    tables: ObjectTables,
+    pass: ActivePass,
+    seen: Set<string>,
+    url: string,
+    page: HarvestPage,
+    readAhead: (next: string) => void,
+  ): Promise<boolean> {
+    const { destination } = this.run;
+    pass.startedAt ??= page.serverTime;
+    const next = page.nextUrl;
+    if (next !== null) {
+      if (seen.has(next)) {
+        throw new SyncDataError(
+          `${this.spec.name}: Harvest's links.next on page ${this.pages + 1} (GET ${pathOf(url)}) points back to ${pathOf(next)}, already read in this pass: pagination loops, stopped reading ${this.spec.name}`,
+        );
+      }
+      seen.add(next);
+      // One page ahead at most, and only when the run's page budget allows.
+      if (!this.signal.aborted) readAhead(next);
+    }
+
+    const batch = await this.buildPage(tables, page.records, url);
+    const state = this.nextState(pass, next, page.serverTime);
+    const sweep =
+      next === null && pass.sweepSince !== undefined
+        ? {
+            tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
+            since: pass.sweepSince,
+          }
+        : undefined;
+    const result = await this.run.write(() =>
+      destination.writeBatch({
+        table: tables.main.table,
+        rows: batch.rows,
+        children: batch.children,
+        state,
+        ...(sweep ? { sweep } : {}),
+      }),
+    );
+    this.state = state;
+    this.pages += 1;
+    this.count(result, tables.main.table, page.records.length);
+    this.run.emit({
+      type: 'object:page',
+      object: this.spec.name,
+      records: page.records.length,
+      read: this.read,
+      pages: this.pages,
+      totalEntries: page.totalEntries,
+    });
+    if (next === null) return true;
+    if (this.run.signal.aborted) throw this.run.signal.reason;
+    return false;
   }
 
   private async prepareTables(): Promise<ObjectTables> {
@@ -317,8 +352,16 @@ class ObjectSync {
     return { mode: this.mode, resumed: false, startedAt: null, sweepSince, firstUrl };
   }
 
-  private fetch(url: string): Promise<HarvestPage> {
-    const promise = this.run.source.fetchPage(this.spec, url, this.signal);
+  /** Reads a page once the run's page budget has room; the caller releases the slot when done with it. */
+  private fetch(url: string): Promise<{ page: HarvestPage; release: () => void }> {
+    const promise = this.run.pages.acquire(this.signal).then(async (release) => {
+      try {
+        return { page: await this.run.source.fetchPage(this.spec, url, this.signal), release };
+      } catch (error) {
+        release();
+        throw error;
+      }
+    });
     // Awaited later (after the current page is written); until then a rejection is not unhandled.
     promise.catch(() => undefined);
     return promise;

@@ -441,7 +441,7 @@ describe('failures', () => {
 });
 
 describe('concurrency', () => {
-  it('reads several objects at once but writes one batch at a time, prefetching one page ahead', async () => {
+  it('reads several objects at once but writes one batch at a time, holding at most one page per object plus one', async () => {
     const objects = [clients, timeEntries, invoices, roles];
     const source = new FakeHarvest(objects);
     for (const o of objects) source.seed(o.name, 9);
@@ -449,12 +449,17 @@ describe('concurrency', () => {
     let maxInFlight = 0;
     const outstanding = new Map<string, number>();
     let maxAhead = 0;
+    let maxHeld = 0;
     const gates: Array<() => void> = [];
     source.beforePage = async (object) => {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       outstanding.set(object, (outstanding.get(object) ?? 0) + 1);
       maxAhead = Math.max(maxAhead, outstanding.get(object) ?? 0);
+      maxHeld = Math.max(
+        maxHeld,
+        [...outstanding.values()].reduce((a, b) => a + b, 0),
+      );
       await new Promise<void>((resolve) => gates.push(resolve));
       inFlight -= 1;
     };
@@ -487,6 +492,8 @@ describe('concurrency', () => {
     expect(maxInFlight).toBe(3);
     // The page being written plus the one fetched ahead.
     expect(maxAhead).toBe(2);
+    // Across objects: one page each plus one read ahead for the whole run (the memory bound).
+    expect(maxHeld).toBe(4);
     expectTablesMatch(db, source, objects);
   });
 });
