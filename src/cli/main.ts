@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { demoCommand } from './commands/demo.js';
@@ -50,4 +52,16 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-void main(process.argv);
+/** True when node was started on this file (directly or through the npm bin symlink), not when imported. */
+function isEntryPoint(): boolean {
+  const started = process.argv[1];
+  if (started === undefined) return false;
+  try {
+    return realpathSync(started) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+// Imported (by tests, or to list the commands), the module only exports buildProgram.
+if (isEntryPoint()) void main(process.argv);
