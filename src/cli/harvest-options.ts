@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { URL_MAX_LENGTH } from '../control/validation.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 
 /** Flags shared by every command that talks to Harvest; each also reads its environment variable. */
@@ -41,6 +42,7 @@ const connectionSchema = z.object({
   baseUrl: z
     .string()
     .trim()
+    .max(URL_MAX_LENGTH, `the base URL is too long (at most ${URL_MAX_LENGTH} characters)`)
     .refine((u) => {
       try {
         return ['http:', 'https:'].includes(new URL(u).protocol);

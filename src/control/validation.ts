@@ -18,6 +18,11 @@ export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
 /** 720 h = 30 days: past that, deletions would go unnoticed for too long to be useful. */
 export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
 export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
+/** Longer URLs are refused up front: servers answer 414 and clients retry, so they would only fail later. */
+export const URL_MAX_LENGTH = 2048;
+/** PATH_MAX and NAME_MAX on Linux: a longer SQLite path could be stored but never created. */
+const PATH_MAX_BYTES = 4096;
+const NAME_MAX_BYTES = 255;
 
 const required =
   (field: string, message: string) =>
@@ -64,6 +69,10 @@ const accountId = z
 export function sqlitePathProblem(path: string): string | null {
   if (path.trim() === '') return 'the SQLite path is empty';
   if (path.includes('\0')) return 'the SQLite path contains a NUL character';
+  if (Buffer.byteLength(path) > PATH_MAX_BYTES)
+    return `the SQLite path is too long (at most ${PATH_MAX_BYTES} bytes)`;
+  if (path.split(/[\\/]/).some((part) => Buffer.byteLength(part) > NAME_MAX_BYTES))
+    return `a name in the SQLite path is too long (at most ${NAME_MAX_BYTES} bytes each)`;
   // Paths come from the API and the UI too: `..` would let a caller write outside the data directory.
   if (path.split(/[\\/]/).includes('..')) return 'the SQLite path must not contain ".." segments';
   return null;
@@ -85,6 +94,8 @@ const destination = z
  * the data directory, and a PostgreSQL URL must name a host and a database.
  */
 export function destinationProblem(url: string): string | null {
+  if (url.length > PATH_MAX_BYTES + 'sqlite:'.length)
+    return `destination: too long (at most ${PATH_MAX_BYTES} characters)`;
   let target: DestinationTarget;
   try {
     target = parseDestinationUrl(url);
@@ -141,6 +152,7 @@ const baseUrlMessage = 'baseUrl must be an http(s) URL such as https://api.harve
 const baseUrl = z
   .string({ error: baseUrlMessage })
   .trim()
+  .max(URL_MAX_LENGTH, `baseUrl is too long (at most ${URL_MAX_LENGTH} characters)`)
   .refine((u) => {
     try {
       const parsed = new URL(u);
