@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import { openPostgresControlStore } from './postgres-store.js';
 import { SecretBox, loadSecretKey } from './secrets.js';
+import { URL_MAX_LENGTH } from './validation.js';
 import { openSqliteControlStore } from './sqlite-store.js';
 import type { ControlStore } from './types.js';
 
@@ -39,13 +40,17 @@ export function resolveDataDir(options: Pick<ControlOptions, 'dataDir' | 'env'> 
 export async function openControl(options: ControlOptions = {}): Promise<Control> {
   const env = options.env ?? process.env;
   const dataDir = resolveDataDir(options);
-  const secrets = new SecretBox(loadSecretKey({ dataDir, env }));
   const url = options.controlStore ?? env.HARVEST_SYNC_CONTROL_STORE;
-  if (url !== undefined && url.trim() !== '') {
-    if (!/^postgres(ql)?:\/\//.test(url.trim()))
-      throw new ConfigError(
-        'the control store must be a postgres:// URL (leave it unset for SQLite in the data directory)',
-      );
+  const postgres = url !== undefined && url.trim() !== '';
+  // checked before the key is loaded, which creates the data directory: bad input leaves nothing behind
+  if (postgres && !/^postgres(ql)?:\/\//.test(url.trim()))
+    throw new ConfigError(
+      'the control store must be a postgres:// URL (leave it unset for SQLite in the data directory)',
+    );
+  if (postgres && url.length > URL_MAX_LENGTH)
+    throw new ConfigError(`the control store URL is too long (at most ${URL_MAX_LENGTH} characters)`);
+  const secrets = new SecretBox(loadSecretKey({ dataDir, env }));
+  if (postgres) {
     return {
       store: await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock }),
       dataDir,

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { systemClock } from '../../clock.js';
 import { testConnection } from '../../control/connection-test.js';
 import { openControl, resolveDataDir } from '../../control/open.js';
@@ -41,6 +42,24 @@ function parsePort(value: string): number {
   if (!Number.isInteger(port) || port > 65535)
     throw new ConfigError(`--port must be a port number (0-65535), not "${value}"`);
   return port;
+}
+
+/** Binds host:port and lets go at once: whether serve could listen there. */
+function checkBindable(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+function bindError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE')
+    return new ConfigError(`port ${port} on ${host} is already in use (choose another with --port)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EINVAL' || code === 'EAI_FAIL')
+    return new ConfigError(`cannot bind to ${host}: no such local address`);
+  return error;
 }
 
 /** Reads a password from a terminal without echoing it. */
@@ -129,7 +148,12 @@ Both are stored hashed in <data-dir>/credentials.json (mode 0600), never in clea
 async function serve(options: ServeOptions): Promise<number> {
   const port = parsePort(options.port);
   const host = options.host.trim();
-  if (host === '') throw new ConfigError('--host must be an address such as 127.0.0.1');
+  if (host === '' || host.length > 253) throw new ConfigError('--host must be an address such as 127.0.0.1');
+  // a bad --host or a taken --port is refused before the data directory or credentials are written
+  if (!options.setPassword && !options.newApiToken)
+    await checkBindable(host, port).catch((error: unknown) => {
+      throw bindError(error, host, port);
+    });
   const dataDir = resolveDataDir({ dataDir: options.dataDir });
   const envToken = process.env.HARVEST_SYNC_API_TOKEN;
   const auth = new Auth({
@@ -147,30 +171,6 @@ async function serve(options: ServeOptions): Promise<number> {
     process.stdout.write(`new API token (shown only this once): ${auth.rotateApiToken()}\n`);
     return EXIT.ok;
   }
-
-  // The generated secrets are written to stdout once, never through the logger.
-  const firstStart: string[] = [];
-  if (!auth.hasAdminPassword()) {
-    const fromEnv = process.env.HARVEST_SYNC_ADMIN_PASSWORD;
-    if (fromEnv !== undefined && fromEnv !== '') {
-      await auth.setAdminPassword(fromEnv);
-      firstStart.push('admin password set from HARVEST_SYNC_ADMIN_PASSWORD');
-    } else {
-      const password = generateSecret(18);
-      await auth.setAdminPassword(password);
-      firstStart.push(
-        `admin password (generated, shown only this once): ${password}`,
-        '  change it with: harvest-sync serve --set-password   (reads stdin or HARVEST_SYNC_ADMIN_PASSWORD)',
-      );
-    }
-  }
-  if (!auth.hasApiToken()) {
-    firstStart.push(
-      `API token (generated, shown only this once): ${auth.rotateApiToken()}`,
-      '  send it as "Authorization: Bearer <token>"; replace it with: harvest-sync serve --new-api-token',
-    );
-  }
-  if (firstStart.length > 0) process.stdout.write(`\nharvest-sync first start\n${firstStart.join('\n')}\n\n`);
 
   const logger = createLogger();
   // listened for from here on, so a signal during startup still ends in a clean shutdown
@@ -190,6 +190,35 @@ async function serve(options: ServeOptions): Promise<number> {
   const metrics = createMetrics();
   const control = await openControl({ dataDir, controlStore: options.controlStore, clock });
   const store = control.store;
+  // only now that the store opened: a start refused for bad input writes no credentials
+  // The generated secrets are written to stdout once, never through the logger.
+  const firstStart: string[] = [];
+  try {
+    if (!auth.hasAdminPassword()) {
+      const fromEnv = process.env.HARVEST_SYNC_ADMIN_PASSWORD;
+      if (fromEnv !== undefined && fromEnv !== '') {
+        await auth.setAdminPassword(fromEnv);
+        firstStart.push('admin password set from HARVEST_SYNC_ADMIN_PASSWORD');
+      } else {
+        const password = generateSecret(18);
+        await auth.setAdminPassword(password);
+        firstStart.push(
+          `admin password (generated, shown only this once): ${password}`,
+          '  change it with: harvest-sync serve --set-password   (reads stdin or HARVEST_SYNC_ADMIN_PASSWORD)',
+        );
+      }
+    }
+    if (!auth.hasApiToken()) {
+      firstStart.push(
+        `API token (generated, shown only this once): ${auth.rotateApiToken()}`,
+        '  send it as "Authorization: Bearer <token>"; replace it with: harvest-sync serve --new-api-token',
+      );
+    }
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  if (firstStart.length > 0) process.stdout.write(`\nharvest-sync first start\n${firstStart.join('\n')}\n\n`);
   const scheduler = new SchedulerSeam(
     new Scheduler({
       store,
@@ -238,12 +267,7 @@ async function serve(options: ServeOptions): Promise<number> {
     server = await startServer(app, { host, port });
   } catch (error) {
     await store.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new ConfigError(`port ${port} on ${host} is already in use (choose another with --port)`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
-      throw new ConfigError(`cannot bind to ${host}: no such local address`);
-    throw error;
+    throw bindError(error, host, port);
   }
   if (!LOOPBACK.has(host)) {
     logger.warn(
