@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
+import { TOKEN_MAX_LENGTH, isPlausibleToken } from '../../harvest/token.js';
 import {
   DEFAULT_ACCOUNT_ID,
   DEFAULT_ADMIN_TOKEN,
@@ -32,14 +33,18 @@ function rateLimitOf(value: string | boolean): SimulatorRateLimit | null {
   const m = typeof value === 'string' ? /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(value) : null;
   const requests = m ? Number(m[1]) : NaN;
   const seconds = m ? Number(m[2]) : NaN;
-  if (!(requests >= 1 && seconds > 0)) {
+  if (!(Number.isSafeInteger(requests) && requests >= 1 && seconds > 0 && seconds <= 86_400)) {
     throw new ConfigError('rate-limit must look like 100/15 (requests per seconds), or use --no-rate-limit');
   }
   return { requests, windowMs: Math.round(seconds * 1000) };
 }
 
 function secretLike(value: string, name: string): string {
-  if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError(`${name} must be printable ASCII without spaces`);
+  // a token the client would refuse (see harvest/token.ts) could never be used against the simulator
+  if (!isPlausibleToken(value) || value === '')
+    throw new ConfigError(
+      `${name} must be 1 to ${TOKEN_MAX_LENGTH} letters, digits or . _ - ~ + / = (like a Harvest token)`,
+    );
   return value;
 }
 
@@ -64,6 +69,9 @@ export function simulateCommand(): Command {
         if (!(scale > 0 && scale <= 1000))
           throw new ConfigError('scale must be a number above 0, at most 1000');
         if (!/^\d{1,12}$/.test(flags.accountId)) throw new ConfigError('account-id must be digits');
+        // an empty host would listen on every interface
+        if (flags.host.trim() === '' || flags.host.length > 253)
+          throw new ConfigError('host must be an address such as 127.0.0.1');
         const adminToken = secretLike(flags.adminToken, 'admin-token');
         const memberToken = secretLike(flags.memberToken, 'member-token');
         if (adminToken === memberToken) throw new ConfigError('admin-token and member-token must differ');
