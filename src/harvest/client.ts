@@ -34,7 +34,7 @@ export interface HarvestClientOptions {
   readonly userAgent?: string;
   /** Default 100 requests / 15 s, Harvest's published limit. */
   readonly rateLimit?: RateLimit;
-  /** See RateLimiterOptions.safetyMarginMs. */
+  /** See RateLimiterOptions.safetyMarginMs (clock granularity only; latency needs none). */
   readonly safetyMarginMs?: number;
   /** Per attempt, headers and body together. Default 30 s. */
   readonly timeoutMs?: number;
@@ -407,8 +407,24 @@ export class HarvestClient implements HarvestSource {
   }
 
   private async attempt(caller: Caller, url: URL, path: string, signal?: AbortSignal): Promise<JsonResponse> {
-    const stats = this.counter(caller.object);
     const grant = await this.limiter.acquire(signal);
+    try {
+      return await this.request(caller, url, path, grant, signal);
+    } finally {
+      // request() settles as soon as the headers are in; this covers anything thrown before that,
+      // since an unsettled grant would hold its slot for good (settling twice is harmless)
+      this.limiter.settle(grant);
+    }
+  }
+
+  private async request(
+    caller: Caller,
+    url: URL,
+    path: string,
+    grant: Grant,
+    signal?: AbortSignal,
+  ): Promise<JsonResponse> {
+    const stats = this.counter(caller.object);
     if (grant.cause !== null) {
       stats.rateLimitWaits++;
       this.emit({ type: 'rate-limit', object: caller.object, waitMs: grant.waitedMs, cause: grant.cause });
@@ -437,6 +453,10 @@ export class HarvestClient implements HarvestSource {
       });
     } catch (error) {
       return failed(error, 'request failed');
+    } finally {
+      // headers in (or the attempt over): the server has counted it if it ever will, so the
+      // limiter can start its slot's last window now rather than guess when it arrived
+      this.limiter.settle(grant);
     }
     this.learnFromHeaders(response.headers);
 

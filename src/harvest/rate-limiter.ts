@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { ConfigError, InterruptedError } from '../errors.js';
 
-/** At most `requests` requests may start in any `windowMs`. */
+/** At most `requests` requests may reach the server in any `windowMs`. */
 export interface RateLimit {
   readonly requests: number;
   readonly windowMs: number;
@@ -13,20 +13,33 @@ export const DEFAULT_RATE_LIMIT: RateLimit = { requests: 100, windowMs: 15_000 }
 export interface RateLimiterOptions extends RateLimit {
   readonly clock: Clock;
   /**
-   * Added to the window: a request's slot is held for windowMs + margin. Covers the difference
-   * between when we start a request and when Harvest counts it (latency jitter, event-loop lag),
-   * so a correctly configured limit never draws a 429. Default 2% of the window, at most 1 s.
+   * Added to how long a settled request's slot is held (its response + windowMs + margin). Not for
+   * latency or event-loop lag: holding the slot until the response already covers any arrival time.
+   * Only for clocks: we and the server stamp in whole ms, and two machines' clocks tick at slightly
+   * different rates (NTP slews by at most 0.05%). Default 0.1% of the window (15 ms at Harvest's
+   * 15 s), at least 1 ms; it costs the same share of throughput.
    */
   readonly safetyMarginMs?: number;
   /** After a 429, the lowered limit rises by one step per this many ms without another 429. Default 2 windows. */
   readonly recoveryMs?: number;
+  /**
+   * Climbing back to the level at which our own traffic drew a 429 waits this long instead (a probe:
+   * the server's limit may have been lower only for a while). Default 10 × recoveryMs.
+   */
+  readonly probeMs?: number;
 }
 
-/** What a granted request carries: used for events, and handed back on a 429. */
+/**
+ * A granted request. Hand it back with `settle` as soon as its response (or failure) is in, and
+ * with `onRateLimited` on a 429.
+ */
 export interface Grant {
   readonly startedAt: number;
-  /** Requests started in the window before this one: what the server had accepted when it saw this. */
-  readonly priorStarts: number;
+  /**
+   * Our requests the server may have counted in the window before this one: those in flight and
+   * those answered less than a window ago. Never fewer than it did count of those granted earlier.
+   */
+  readonly inWindow: number;
   readonly waitedMs: number;
   /** Why it waited: the budget of the window, or a pause after a 429. Null when it did not wait. */
   readonly cause: 'budget' | '429' | null;
@@ -35,7 +48,7 @@ export interface Grant {
 interface Waiter {
   readonly enqueuedAt: number;
   pausedSeen: boolean;
-  /** Budget sleeps ended before this request was queued: one ending later means the budget held it back. */
+  /** Budget waits ended before this request was queued: one ending later means the budget held it back. */
   sleepsAtEnqueue: number;
   readonly resolve: (grant: Grant) => void;
   readonly reject: (error: Error) => void;
@@ -50,6 +63,15 @@ const LOWERING_FACTOR = 0.9;
  * Requests are granted strictly in arrival order. On a 429 it pauses everyone until Retry-After and
  * lowers its own limit to a little under what the server had accepted, then creeps back up slowly,
  * so a configured limit that is too high costs a handful of 429s, not a storm.
+ *
+ * Why a slot is held until a window after the response, not after the grant: the server counts a
+ * request when it arrives (a), which we never see; we only know send ≤ a ≤ response (r). A request
+ * granted at t arrives at a' ≥ t, and an earlier one is surely out of the server's window by then
+ * iff a ≤ a' − window, which holds for every a iff r ≤ t − window. So granting at t is safe iff
+ *   (requests in flight) + (requests answered after t − window) < limit,
+ * whatever the latency, jitter or event-loop lag. The price: a slot is held for window + latency,
+ * so throughput is limit / (window + latency), latency/window below the limit (1-2% for Harvest's
+ * 15 s window).
  */
 export class RateLimiter {
   private readonly clock: Clock;
@@ -57,14 +79,21 @@ export class RateLimiter {
   private readonly windowMs: number;
   private readonly marginMs: number;
   private readonly recoveryMs: number;
+  private readonly probeMs: number;
   private readonly recoveryStep: number;
   private readonly fastRecoveryStep: number;
-  /** Start times of recent requests, oldest first, kept for windowMs + margin. */
-  private starts: number[] = [];
+  /** Granted, not yet settled: the server may count them at any moment. */
+  private readonly inFlight = new Set<Grant>();
+  /** When settled requests were answered, oldest first, kept for windowMs + margin. */
+  private answered: number[] = [];
   private readonly queue: Waiter[] = [];
   private pumping = false;
-  /** Cuts the pump's sleep short once nobody waits, so an interrupted run leaves no timer behind. */
+  /** Cuts the pump's wait short: once nobody waits (no timer left behind), or a settle when it waits for one. */
   private wake: AbortController | null = null;
+  /** The pump waits for a request in flight to settle, with no deadline. */
+  private waitingForSettle = false;
+  /** Budget waits ended so far. */
+  private sleepsEnded = 0;
   private pausedUntil = 0;
   private limit: number;
   /** Highest the limit may recover to: the configured one, or lower if the server announced less. */
@@ -72,7 +101,7 @@ export class RateLimiter {
   private lastAdjust = 0;
   /** When the limit was last lowered: 429s to requests granted before then were already reacted to. */
   private lastLowered = Number.NEGATIVE_INFINITY;
-  /** Lowest limit our own traffic was seen to exceed; recovery is slow only when near it. */
+  /** Lowest limit our own traffic was seen to exceed; recovery stops under it until a probe. */
   private knownTooHigh = Number.POSITIVE_INFINITY;
 
   constructor(options: RateLimiterOptions) {
@@ -89,8 +118,9 @@ export class RateLimiter {
     this.clock = options.clock;
     this.configured = options.requests;
     this.windowMs = options.windowMs;
-    this.marginMs = options.safetyMarginMs ?? Math.min(1_000, Math.ceil(options.windowMs * 0.02));
+    this.marginMs = options.safetyMarginMs ?? Math.max(1, Math.ceil(options.windowMs / 1000));
     this.recoveryMs = options.recoveryMs ?? 2 * options.windowMs;
+    this.probeMs = options.probeMs ?? 10 * this.recoveryMs;
     this.recoveryStep = Math.max(1, Math.floor(options.requests / 100));
     this.fastRecoveryStep = Math.max(1, Math.ceil(options.requests / 10));
     this.limit = options.requests;
@@ -103,7 +133,7 @@ export class RateLimiter {
     return this.limit;
   }
 
-  /** Waits for a slot. Rejects with InterruptedError if `signal` aborts first. */
+  /** Waits for a slot. Rejects with InterruptedError if `signal` aborts first. Every grant must be settled. */
   acquire(signal?: AbortSignal): Promise<Grant> {
     if (signal?.aborted) return Promise.reject(new InterruptedError());
     return new Promise<Grant>((resolve, reject) => {
@@ -129,20 +159,33 @@ export class RateLimiter {
   }
 
   /**
+   * The response to `grant` has arrived (its headers are enough: the server counted the request
+   * before answering), or its attempt failed or was abandoned. From now on its slot is held for one
+   * more window. Calling it again, or with a grant not from here, does nothing.
+   */
+  settle(grant: Grant): void {
+    if (!this.inFlight.delete(grant)) return;
+    const last = this.answered.length > 0 ? this.answered[this.answered.length - 1] : 0;
+    // kept in order even if the wall clock steps back
+    this.answered.push(Math.max(last, this.clock.now()));
+    if (this.waitingForSettle) this.wake?.abort();
+  }
+
+  /**
    * Harvest answered 429 to the request of `grant`: pause everyone for `pauseMs` and lower the limit,
    * once per episode (requests granted before the last lowering do not lower it again).
-   * If our own requests filled much of the window, the server's limit is about what it let through:
-   * go a little under that. If they did not, someone else is using the budget: halve.
+   * If our own requests filled much of the window, the server's limit is at most what it saw of
+   * them: go a little under that. If they did not, someone else is using the budget: halve.
    */
   onRateLimited(grant: Grant, pauseMs: number): void {
     const now = this.clock.now();
     this.recover(now);
     this.pause(pauseMs);
     if (grant.startedAt < this.lastLowered) return;
-    const seen = grant.priorStarts + 1;
+    const seen = grant.inWindow + 1;
     if (seen >= this.limit / 2) {
       this.knownTooHigh = Math.min(this.knownTooHigh, seen);
-      this.limit = Math.max(1, Math.min(this.limit, Math.floor(grant.priorStarts * LOWERING_FACTOR)));
+      this.limit = Math.max(1, Math.min(this.limit, Math.floor(grant.inWindow * LOWERING_FACTOR)));
     } else {
       this.limit = Math.max(1, Math.floor(this.limit / 2));
     }
@@ -167,41 +210,54 @@ export class RateLimiter {
     for (const waiter of this.queue) waiter.pausedSeen = true;
   }
 
+  /** Ms from the last adjustment until the limit may rise a step: a probe when that step reaches a known refusal. */
+  private stepInterval(): number {
+    return this.limit + 1 >= this.knownTooHigh ? this.probeMs : this.recoveryMs;
+  }
+
   /**
    * One step up per recoveryMs without a 429: a tenth of the configured limit while well under any
    * level our own traffic was refused at (a foreign burst should not cost the run for long), a
-   * hundredth near it (probing a known limit is what draws 429s).
+   * hundredth near it, and never up to it: that level is certain to draw a 429 again. Only after
+   * probeMs is it tried once more (and forgotten), in case the server's limit has risen back.
    */
   private recover(now: number): void {
-    while (this.limit < this.ceiling && now - this.lastAdjust >= this.recoveryMs) {
+    while (this.limit < this.ceiling) {
+      const probing = this.limit + 1 >= this.knownTooHigh;
+      const interval = this.stepInterval();
+      if (now - this.lastAdjust < interval) return;
       const step = this.limit < 0.8 * this.knownTooHigh ? this.fastRecoveryStep : this.recoveryStep;
-      this.limit = Math.min(this.ceiling, this.limit + step);
-      this.lastAdjust += this.recoveryMs;
+      let next = Math.min(this.ceiling, this.limit + step);
+      if (probing) this.knownTooHigh = Number.POSITIVE_INFINITY;
+      else if (next >= this.knownTooHigh) next = this.knownTooHigh - 1;
+      this.limit = next;
+      this.lastAdjust += interval;
     }
   }
 
-  /** Ms until the next request may start (0: now). */
+  /** Ms until the next request may be granted (0: now; Infinity: not before a request in flight settles). */
   private delay(now: number): number {
     this.recover(now);
     const held = this.windowMs + this.marginMs;
     let drop = 0;
-    while (drop < this.starts.length && this.starts[drop] <= now - held) drop++;
-    if (drop > 0) this.starts = this.starts.slice(drop);
+    while (drop < this.answered.length && this.answered[drop] + held <= now) drop++;
+    if (drop > 0) this.answered = this.answered.slice(drop);
     const pauseDelay = this.pausedUntil - now;
+    // what is left of the limit once every request in flight is counted in the window
+    const room = this.limit - this.inFlight.size;
     const windowDelay =
-      this.starts.length >= this.limit ? this.starts[this.starts.length - this.limit] + held - now : 0;
-    return Math.max(0, pauseDelay, windowDelay);
-  }
-
-  private priorStarts(now: number): number {
-    let count = 0;
-    for (let i = this.starts.length - 1; i >= 0 && this.starts[i] > now - this.windowMs; i--) count++;
-    return count;
+      room <= 0
+        ? Number.POSITIVE_INFINITY
+        : this.answered.length >= room
+          ? this.answered[this.answered.length - room] + held - now
+          : 0;
+    if (windowDelay <= 0) return Math.max(0, pauseDelay);
+    // a recovery step may raise the limit before the window lets the request through
+    const nextStep = this.limit < this.ceiling ? this.lastAdjust + this.stepInterval() - now : Infinity;
+    return Math.max(0, pauseDelay, Math.min(windowDelay, nextStep));
   }
 
   /** Single loop granting the head of the queue whenever the window allows; one runs at a time. */
-  private sleepsEnded = 0;
-
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -210,26 +266,42 @@ export class RateLimiter {
         const now = this.clock.now();
         const wait = this.delay(now);
         if (wait > 0) {
-          const wake = new AbortController();
-          this.wake = wake;
-          await this.clock.sleep(wait, wake.signal).catch(() => undefined);
+          await this.idle(wait);
           this.sleepsEnded++;
-          this.wake = null;
           continue;
         }
         const waiter = this.queue.shift() as Waiter;
         waiter.cleanup();
         const grant: Grant = {
           startedAt: now,
-          priorStarts: this.priorStarts(now),
+          inWindow: this.inFlight.size + this.answered.length,
           waitedMs: now - waiter.enqueuedAt,
           cause: waiter.pausedSeen ? '429' : this.sleepsEnded > waiter.sleepsAtEnqueue ? 'budget' : null,
         };
-        this.starts.push(now);
+        this.inFlight.add(grant);
         waiter.resolve(grant);
       }
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /** Waits `ms` (Infinity: until a settle), or less if woken. */
+  private async idle(ms: number): Promise<void> {
+    const wake = new AbortController();
+    this.wake = wake;
+    this.waitingForSettle = ms === Number.POSITIVE_INFINITY;
+    try {
+      if (this.waitingForSettle) {
+        await new Promise<void>((resolve) =>
+          wake.signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
+      } else {
+        await this.clock.sleep(ms, wake.signal).catch(() => undefined);
+      }
+    } finally {
+      this.wake = null;
+      this.waitingForSettle = false;
     }
   }
 }
