@@ -418,6 +418,25 @@ describe('the CLI module', () => {
 });
 
 describe('table 1: every CLI flag of every command', () => {
+  it('refuses a 1 MB, an empty and a short admin password on stdin of serve --set-password, storing nothing', async () => {
+    const outcomes = await Promise.all(
+      [a(ONE_MB), '', '\u202e🎉'].map(async (password) => {
+        const dataDir = mkdtempSync(join(root, 'set-password-'));
+        const run = await runCliProcess(['serve', '--set-password', '--data-dir', dataDir], {
+          input: password,
+        });
+        return { run, stored: existsSync(join(dataDir, 'credentials.json')) };
+      }),
+    );
+    for (const { run, stored } of outcomes) {
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(
+        /^error: the admin password must have at (least 12|most 1024) characters\n$/,
+      );
+      expect(stored).toBe(false);
+    }
+  });
+
   const cases = cliCases();
 
   it('has a row for every option of every command of the real program', () => {
