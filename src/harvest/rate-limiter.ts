@@ -101,6 +101,8 @@ export class RateLimiter {
   private lastAdjust = 0;
   /** When the limit was last lowered: 429s to requests granted before then were already reacted to. */
   private lastLowered = Number.NEGATIVE_INFINITY;
+  /** Whether the last lowering blamed our own traffic (rather than someone else's). */
+  private lastEpisodeOurs = false;
   /** Lowest limit our own traffic was seen to exceed; recovery stops under it until a probe. */
   private knownTooHigh = Number.POSITIVE_INFINITY;
 
@@ -172,24 +174,30 @@ export class RateLimiter {
   }
 
   /**
-   * Harvest answered 429 to the request of `grant`: pause everyone for `pauseMs` and lower the limit,
-   * once per episode (requests granted before the last lowering do not lower it again).
-   * If our own requests filled much of the window, the server's limit is at most what it saw of
-   * them: go a little under that. If they did not, someone else is using the budget: halve.
+   * Harvest answered 429 to the request of `grant`: pause everyone for `pauseMs` and lower the limit.
+   * If our own requests filled much of the window, the server's limit is at most what it may have
+   * counted of them: go a little under that. If they did not, someone else is using the budget:
+   * halve, once per episode (requests granted before the last lowering do not halve it again).
+   * Other refusals of one burst of ours come back in any order; each bounds the server's limit
+   * too, so the lowest of them is kept, which lowers nothing twice for one cause.
    */
   onRateLimited(grant: Grant, pauseMs: number): void {
     const now = this.clock.now();
     this.recover(now);
     this.pause(pauseMs);
-    if (grant.startedAt < this.lastLowered) return;
     const seen = grant.inWindow + 1;
-    if (seen >= this.limit / 2) {
+    const sameEpisode = grant.startedAt < this.lastLowered;
+    if (sameEpisode ? this.lastEpisodeOurs : seen >= this.limit / 2) {
       this.knownTooHigh = Math.min(this.knownTooHigh, seen);
       this.limit = Math.max(1, Math.min(this.limit, Math.floor(grant.inWindow * LOWERING_FACTOR)));
+      this.lastEpisodeOurs = true;
+    } else if (sameEpisode) {
+      return;
     } else {
       this.limit = Math.max(1, Math.floor(this.limit / 2));
+      this.lastEpisodeOurs = false;
     }
-    this.lastLowered = now;
+    if (!sameEpisode) this.lastLowered = now;
     this.lastAdjust = now;
   }
 

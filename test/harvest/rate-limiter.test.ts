@@ -289,25 +289,37 @@ describe('RateLimiter', () => {
     expect(limiter.effectiveLimit).toBe(100);
   });
 
-  it('lowers once per episode: 429s to requests granted before the lowering do not lower it again', async () => {
+  it('keeps the lowest bound of one burst of refusals, in whatever order they come back, and climbs back only to under it', async () => {
     const clock = new FakeClock();
-    const limiter = new RateLimiter({ requests: 40, windowMs: 1_000, clock });
+    const limiter = new RateLimiter({ requests: 40, windowMs: 1_000, recoveryMs: 2_000, clock });
     const grants = await clock.run(Promise.all(Array.from({ length: 24 }, () => limiter.acquire())));
+    await clock.run(clock.sleep(10));
+    for (const grant of grants) limiter.settle(grant);
+    // the refusal of the 24th comes back first: the server's limit is at most 23
+    limiter.onRateLimited(grants[23], 1_000);
+    expect(limiter.effectiveLimit).toBe(20);
+    // then the 21st's: at most 20
     limiter.onRateLimited(grants[20], 1_000);
     expect(limiter.effectiveLimit).toBe(18);
     limiter.onRateLimited(grants[21], 1_000);
-    limiter.onRateLimited(grants[23], 1_000);
+    limiter.onRateLimited(grants[22], 1_000);
     expect(limiter.effectiveLimit).toBe(18);
+    // two steps back up, to 20 and not 21: 21 of ours were refused
+    await clock.run(clock.sleep(2_000 * 5));
+    expect(limiter.effectiveLimit).toBe(20);
   });
 
-  it('halves, then recovers fast, after 429s its own traffic cannot explain (someone else used the budget)', async () => {
+  it('halves once per burst of 429s its own traffic cannot explain (someone else used the budget), then recovers fast', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ requests: 100, windowMs: 1_000, recoveryMs: 2_000, clock });
     for (const expected of [50, 25]) {
-      const grant = await clock.run(limiter.acquire());
-      expect(grant.inWindow).toBe(0);
-      limiter.settle(grant);
-      limiter.onRateLimited(grant, 1_000);
+      const [a, b] = await clock.run(Promise.all([limiter.acquire(), limiter.acquire()]));
+      expect([a.inWindow, b.inWindow]).toEqual([0, 1]);
+      await clock.run(clock.sleep(10));
+      limiter.settle(a);
+      limiter.settle(b);
+      limiter.onRateLimited(a, 1_000);
+      limiter.onRateLimited(b, 1_000);
       expect(limiter.effectiveLimit).toBe(expected);
       await clock.run(clock.sleep(1_500));
     }
