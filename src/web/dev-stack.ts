@@ -1,3 +1,4 @@
+import { chromium, type Browser } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -94,5 +95,25 @@ function listeningUrl(child: ChildProcess, onLine: (line: string) => void): Prom
       }
     });
     child.once('exit', (code) => reject(new Error(`serve exited with code ${code}`)));
+  });
+}
+
+/**
+ * Debian's chromium (CHROMIUM_PATH overrides /usr/bin/chromium), headless. The background-networking
+ * flags keep it from reaching for Google's hosts, which this machine's closed network refuses.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 }

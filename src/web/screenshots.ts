@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { APIRequestContext, Page } from 'playwright-core';
-import { startUiStack } from './dev-stack.js';
+import { launchChromium, startUiStack } from './dev-stack.js';
 
 /*
  * Makes the README's screenshots: starts the simulator and a real `serve`, creates pipelines with a
@@ -34,16 +33,7 @@ async function lastRunId(request: APIRequestContext, base: string, ref: number):
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const stack = await startUiStack({ scale: 0.2 });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({
       viewport: { width: 1280, height: 860 },

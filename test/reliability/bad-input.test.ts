@@ -16,7 +16,6 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Command, Option } from 'commander';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
@@ -28,7 +27,7 @@ import type { AppScheduler } from '../../src/server/app.js';
 import { Auth, memoryCredentialStore } from '../../src/server/auth.js';
 import { createLogger } from '../../src/server/logger.js';
 import { createMetrics } from '../../src/server/metrics.js';
-import { startUiStack } from '../../src/web/dev-stack.js';
+import { launchChromium, startUiStack } from '../../src/web/dev-stack.js';
 import type { UiStack } from '../../src/web/dev-stack.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
@@ -786,16 +785,6 @@ describe('table 2: every field of every API route that takes a body', () => {
  * script or an <img onerror> in a value is shown as text, never run (it would set window.__pwned).
  */
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PWN_SCRIPT = '<script>window.__pwned=1</script>';
 const PWN_IMG = '<img src=x onerror="window.__pwned=1">';
 
@@ -817,10 +806,7 @@ describe('table 3: UI form fields in a real browser', () => {
   it('shows each refusal beside its field, creates nothing, and never runs an injected script', async () => {
     const started = Date.now();
     stack = await startUiStack({ scale: 0.01 });
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-    });
+    browser = await launchChromium();
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.setDefaultTimeout(15_000);
     const problems: string[] = [];

@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUiStack } from '../../src/web/dev-stack.js';
+import { launchChromium, startUiStack } from '../../src/web/dev-stack.js';
 import type { UiStack } from '../../src/web/dev-stack.js';
 
 /*
@@ -14,16 +13,6 @@ import type { UiStack } from '../../src/web/dev-stack.js';
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const FREQUENCY_MESSAGE = 'frequency must be a whole number of hours from 1 to 24';
 
 const WAIT_MS = 15_000;
@@ -44,10 +33,7 @@ beforeAll(async () => {
     });
   }
   stack = await startUiStack({ scale: 0.05 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
