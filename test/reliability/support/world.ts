@@ -4,6 +4,7 @@ import type { Clock } from '../../../src/clock.js';
 import { HarvestClient } from '../../../src/harvest/client.js';
 import type { HarvestClientOptions } from '../../../src/harvest/client.js';
 import type { Simulator } from '../../../src/simulator/index.js';
+import { seeded } from '../../harvest/helpers.js';
 
 /** A clock that stands still: the simulator's `Date` header, hence every cursor, is the same in every run. */
 export class FixedClock implements Clock {
@@ -45,18 +46,6 @@ export function clientFor(sim: Simulator, options: Partial<HarvestClientOptions>
     rateLimit: { requests: 100_000, windowMs: 1_000 },
     ...options,
   });
-}
-
-/** A small deterministic generator (mulberry32), for seeded choices in tests and the soak. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** A top-level text field of the object that an edit can change (the catalog decides, not a list here). */
@@ -119,3 +108,6 @@ export function changeAccount(sim: Simulator, seed: number, round: number, inten
   }
   return counts;
 }
+
+/** Seeded choices in tests and the soak: the same generator the client tests use. */
+export { seeded };
