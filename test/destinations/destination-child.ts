@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   await destination.open();
   if (mode === 'hold-lock') {
     process.stdout.write('open\n');
-    setInterval(() => undefined, 60_000);
+    // The timer keeps the destination referenced: were it collected, its lock connection would be
+    // closed by the garbage collector and the lock silently let go while this process still lives.
+    setInterval(() => void destination.description, 60_000);
     return;
   }
   const columns = await destination.ensureTable(timeEntriesTable);
