@@ -38,6 +38,12 @@ interface BenchOptions {
 const UNLIMITED: RateLimitSpec = { requests: 1_000_000, windowMs: 1_000 };
 const PER_PAGE = 2000;
 const CHANGED_SHARE = 0.001;
+/**
+ * Response time the simulator adds in the slow-response rate rows: with one request at a time a
+ * list then reads at most 1000/150 ≈ 6.7 pages a second, a third of the 20/s limit, so only
+ * requests side by side (date windows) can reach the limit.
+ */
+const SLOW_RESPONSE_MS = 150;
 const TARGETS = {
   ratio: 0.8,
   sqliteRate: 20_000,
@@ -453,26 +459,86 @@ class Bench {
                 target('no 429', counters.rateLimited === 0),
               ]
             : [target(`429s < ${TARGETS.tooHigh429Share * 100}% of calls`, share < TARGETS.tooHigh429Share)];
-        this.rows.push(
-          makeRow({
-            id: c.id,
-            scenario: `rate ${rate.requests}/${rate.windowMs / 1000}s: ${c.label} (client ${c.client.requests}/${c.client.windowMs / 1000}s)`,
-            records: report.records,
-            seconds: report.seconds,
-            bound: { value: minimum, unit: 's min' },
-            ratio,
-            calls: counters.total,
-            rateLimited: counters.rateLimited,
-            peakRssMb: report.maxRssMb,
-            targets: [...targets, target(`RSS < ${TARGETS.rssMb} MB`, report.maxRssMb < TARGETS.rssMb)],
-            cpu: { ours: report.cpuSeconds, simulator: simCpu },
-            ...(report.error !== undefined ? { error: report.error } : {}),
-          }),
+        this.pushRateRow(
+          c.id,
+          `rate ${rate.requests}/${rate.windowMs / 1000}s: ${c.label} (client ${c.client.requests}/${c.client.windowMs / 1000}s)`,
+          report,
+          counters,
+          simCpu,
+          minimum,
+          ratio,
+          targets,
         );
       }
+      // Slow responses: time entries alone, so one long list is what the limit has to be reached with.
+      await sim.control('PUT', 'faults', { slowRate: 1, slowMs: SLOW_RESPONSE_MS });
+      const slow = [
+        { id: 'rate-slow-windows', label: 'date windows (default)', concurrency: undefined },
+        { id: 'rate-slow-one-list', label: 'one request at a time (--concurrency 1)', concurrency: 1 },
+      ];
+      for (const c of slow) {
+        await sim.control('PUT', 'rate-limit', { ...rate, variant: 'retry-after' });
+        const { report, counters, simCpu } = await this.measure(sim, `rate, slow responses: ${c.label}`, {
+          kind: 'ours',
+          sim: sim.address,
+          destination: `sqlite:${this.newSqlite(c.id)}`,
+          objects: ['time_entries'],
+          perPage: ratePerPage,
+          rateLimit: rate,
+          ...(c.concurrency !== undefined ? { concurrency: c.concurrency } : {}),
+        });
+        const minimum = minimumSeconds(counters.total - counters.rateLimited, rate);
+        const ratio = minimum > 0 ? report.seconds / minimum : 0;
+        const targets =
+          c.concurrency === undefined
+            ? [
+                target(`≤ ${TARGETS.rateSlack} × minimum`, ratio <= TARGETS.rateSlack),
+                target('no 429', counters.rateLimited === 0),
+              ]
+            : [];
+        this.pushRateRow(
+          c.id,
+          `rate limit ${rate.requests}/${rate.windowMs / 1000}s, ${SLOW_RESPONSE_MS} ms responses, time entries: ${c.label}`,
+          report,
+          counters,
+          simCpu,
+          minimum,
+          ratio,
+          targets,
+        );
+      }
+      await sim.control('PUT', 'faults', null);
     } finally {
       await sim.stop();
     }
+  }
+
+  private pushRateRow(
+    id: string,
+    scenario: string,
+    report: ScenarioReport,
+    counters: Counters,
+    simCpu: number | null,
+    minimum: number,
+    ratio: number,
+    targets: Target[],
+  ): void {
+    this.rows.push(
+      makeRow({
+        id,
+        scenario,
+        records: report.records,
+        seconds: report.seconds,
+        bound: { value: minimum, unit: 's min' },
+        ratio,
+        calls: counters.total,
+        rateLimited: counters.rateLimited,
+        peakRssMb: report.maxRssMb,
+        targets: [...targets, target(`RSS < ${TARGETS.rssMb} MB`, report.maxRssMb < TARGETS.rssMb)],
+        cpu: { ours: report.cpuSeconds, simulator: simCpu },
+        ...(report.error !== undefined ? { error: report.error } : {}),
+      }),
+    );
   }
 
   /** Which part bounds each loop, from the bound loop's timers and the simulator's CPU time. */

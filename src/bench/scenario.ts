@@ -2,6 +2,7 @@ import { findObject, OBJECTS } from '../catalog/objects.js';
 import type { ObjectSpec } from '../catalog/types.js';
 import { runSyncJob } from '../cli/sync-job.js';
 import { userMessage } from '../errors.js';
+import { boundHeapGrowth } from '../heap.js';
 import { runBound } from './bound.js';
 import { BenchError } from './errors.js';
 import { REPORT_PREFIX } from './protocol.js';
@@ -40,6 +41,7 @@ async function runOurs(spec: OursScenario): Promise<ScenarioReport> {
     destinationUrl: spec.destination,
     objects: objectsOf(spec.objects),
     ...(spec.perPage !== undefined ? { perPage: spec.perPage } : {}),
+    ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
     progress: false,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -72,6 +74,8 @@ async function run(spec: ScenarioSpec): Promise<ScenarioReport> {
 }
 
 async function main(): Promise<void> {
+  // the heap setting `harvest-sync` applies at start (src/heap.ts), for ours and the bound alike
+  boundHeapGrowth();
   let report: ScenarioReport;
   try {
     report = await run(JSON.parse(process.argv[2] ?? '') as ScenarioSpec);

@@ -236,6 +236,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
     paging: 'page',
     incremental: true,
     sinceField: 'spent_date',
+    windowField: 'spent_date',
     access: 'member',
     description: 'Expenses, with their receipt metadata.',
     fields: {
@@ -378,6 +379,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
     paging: 'page',
     incremental: true,
     sinceField: 'spent_date',
+    windowField: 'spent_date',
     access: 'member',
     description: 'Time entries: hours tracked per user, project and task.',
     fields: {

@@ -56,6 +56,12 @@ export interface ObjectSpec {
   readonly incremental: boolean;
   /** Business-date field that `from` filters on, when `--since` applies to this object. */
   readonly sinceField?: 'spent_date' | 'issue_date';
+  /**
+   * A business date every record has and the endpoint filters with `from`/`to`: a long full pass of
+   * this object is read as date windows side by side (see sync/windows.ts). Not set where the date
+   * can be empty (a draft invoice), since a record outside every window would never be read.
+   */
+  readonly windowField?: 'spent_date';
   /** Harvest's default page size when `per_page` is not sent. */
   readonly defaultPerPage: number;
   readonly access: AccessLevel;

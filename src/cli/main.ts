@@ -10,6 +10,7 @@ import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
+import { boundHeapGrowth } from '../heap.js';
 import { EXIT } from './exit.js';
 
 /** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
@@ -39,6 +40,7 @@ function allCommands(command: Command): Command[] {
 }
 
 async function main(argv: string[]): Promise<void> {
+  boundHeapGrowth();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -141,11 +141,15 @@ export function formatSummary(result: SyncResult): string {
   );
   text.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   text.splice(text.length - 1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  const notes = result.objects
-    .filter((r) => r.reason)
-    .map((r) => {
-      const reason = r.reason!.startsWith(`${r.object}: `) ? r.reason!.slice(r.object.length + 2) : r.reason;
-      return `${r.object}: ${r.status}: ${reason}`;
-    });
+  const notes = result.objects.flatMap((r) => {
+    const out: string[] = [];
+    if (r.reason) {
+      const reason = r.reason.startsWith(`${r.object}: `) ? r.reason.slice(r.object.length + 2) : r.reason;
+      out.push(`${r.object}: ${r.status}: ${reason}`);
+    }
+    if (r.windows) out.push(`${r.object}: read as ${r.windows} date windows side by side`);
+    if (r.notice) out.push(`${r.object}: note: ${r.notice}`);
+    return out;
+  });
   return [...text, ...notes].join('\n');
 }

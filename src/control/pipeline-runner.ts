@@ -63,7 +63,8 @@ function fromResult(result: ObjectResult): RunObjectStats {
     rateLimitWaits: result.rateLimitWaits,
     retries: result.retries,
     seconds: result.seconds,
-    reason: result.reason ?? null,
+    // a succeeded object's notice (deletions not marked) is shown where a reason would be
+    reason: result.reason ?? result.notice ?? null,
   };
 }
 

@@ -12,7 +12,7 @@ export interface ObjectState {
    * Harvest's own clock (ISO 8601 UTC). Null until a first pass completes.
    */
   readonly cursor: string | null;
-  /** The pass under way, if one was interrupted: it resumes at `nextUrl`. */
+  /** The pass under way, if one was interrupted: it resumes where each of its streams stands. */
   readonly pass: PassState | null;
   /** When the last full pass (one that can mark deletions) completed. */
   readonly lastFullPassAt: string | null;
@@ -22,13 +22,43 @@ export interface PassState {
   readonly mode: 'full' | 'incremental';
   /** Start of the pass by Harvest's clock; becomes the cursor when the pass completes. */
   readonly startedAt: string;
-  /** The next page to read (absolute URL as Harvest gave it in `links.next`). */
-  readonly nextUrl: string;
+  /**
+   * Where each stream of the pass stands: one stream for a pass read page after page, one per date
+   * window for a long full pass of a dated object. The pass is complete when every stream is.
+   */
+  readonly streams?: readonly StreamState[];
+  /**
+   * Written by versions before streams: the next page of the pass's single stream (absolute URL as
+   * Harvest gave it in `links.next`). Read as a one-stream pass.
+   */
+  readonly nextUrl?: string;
   /**
    * Full passes only: the destination's `now()` taken before the pass wrote anything, the bound of
    * the sweep on its last page. Kept here so a resumed full pass still sweeps what the whole pass missed.
    */
   readonly sweepSince?: string;
+  /** Harvest's total_entries for the object when the pass began, for progress. */
+  readonly totalEntries?: number;
+  /**
+   * Set when a page-numbered list kept shrinking under the read (records deleted mid-pass), so a
+   * record may have slid past unread: the pass then marks no deletions, rather than false ones.
+   */
+  readonly noSweep?: boolean;
+}
+
+/** One stream of a pass: the whole list, or the records of one business-date window. */
+export interface StreamState {
+  /** Inclusive window bounds (YYYY-MM-DD); absent for a stream over the whole list. */
+  readonly from?: string;
+  readonly to?: string;
+  /** The stream's first page, to read it again from the top. */
+  readonly firstUrl: string;
+  /** The next page to read, as Harvest gave it in `links.next`; null once the stream is done. */
+  readonly nextUrl: string | null;
+  /** total_entries on the stream's first page (page-numbered lists): a smaller one later means a shrink. */
+  readonly totalEntries?: number;
+  /** How many times the stream was read again from the top after its list shrank. */
+  readonly restarts?: number;
 }
 
 /** Rows of one child table that belong to the parents of a batch. */

@@ -193,6 +193,8 @@ export class HarvestClient implements HarvestSource {
     url.searchParams.set('per_page', String(perPage));
     if (query.updatedSince !== undefined) url.searchParams.set('updated_since', query.updatedSince);
     if (query.from !== undefined) url.searchParams.set('from', query.from);
+    if (query.to !== undefined) url.searchParams.set('to', query.to);
+    if (query.page !== undefined) url.searchParams.set('page', String(query.page));
     return url.toString();
   }
 

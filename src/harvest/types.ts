@@ -10,13 +10,23 @@ export interface HarvestPage {
   readonly totalEntries: number | null;
 }
 
-/** Query of the first page of a pass. Later pages are read from `links.next`, never built. */
+/**
+ * Query of the first page of a pass (or of one date window of it). Later pages are read from
+ * `links.next`, never built.
+ */
 export interface FirstPageQuery {
   readonly perPage: number;
   /** ISO 8601 UTC; only for objects whose endpoint takes it. */
   readonly updatedSince?: string;
   /** `from` (YYYY-MM-DD) on the object's business date, for `--since`. */
   readonly from?: string;
+  /** `to` (YYYY-MM-DD, inclusive) on the object's business date: the end of a date window. */
+  readonly to?: string;
+  /**
+   * A page number, on page-numbered endpoints only: the engine asks for the last record alone
+   * (`per_page=1&page=<total>`) to learn the oldest date before it splits a pass into windows.
+   */
+  readonly page?: number;
 }
 
 /** Counters a source keeps per object, for run statistics. */

@@ -8,6 +8,7 @@ import type {
   Destination,
   ObjectState,
   PassState,
+  StreamState,
 } from '../destinations/destination.js';
 import { userMessage } from '../errors.js';
 import { HarvestApiError, isPermissionError } from '../harvest/errors.js';
@@ -16,6 +17,7 @@ import { SyncDataError } from './errors.js';
 import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
 import type { ObjectResult, PassMode, SyncEvent, SyncOptions, SyncResult } from './types.js';
+import { dateOf, splitDates, windowCount } from './windows.js';
 
 /**
  * How far before the cursor an incremental pass asks from. The cursor is Harvest's clock at the
@@ -29,6 +31,11 @@ export const CURSOR_OVERLAP_MS = 2 * 60_000;
 
 export const DEFAULT_CONCURRENCY = 4;
 const MAX_PER_PAGE = 2000;
+/**
+ * How often a stream of a page-numbered list is read again from its top after the list shrank
+ * under it; past that the pass finishes without marking deletions (see PassState.noSweep).
+ */
+export const MAX_STREAM_RESTARTS = 2;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
@@ -60,8 +67,9 @@ class SyncRun {
   firstError: string | undefined;
   private writes: Promise<unknown> = Promise.resolve();
   /**
-   * One page in memory per object being read, plus one read ahead for the run as a whole: enough to
-   * keep a request in flight while a page is written, and memory bounded by a few pages.
+   * One page in memory per request the run may have in flight (objects, or date windows of one
+   * object), plus one read ahead: enough to keep requests going while a page is written, and memory
+   * bounded by a few pages whatever the account size.
    */
   readonly pages: PageBudget;
   private readonly onCallerAbort = () => this.controller.abort(this.options.signal?.reason);
@@ -71,15 +79,18 @@ class SyncRun {
     this.clock = options.clock ?? systemClock;
     this.source = options.source;
     this.destination = options.destination;
-    this.pages = new PageBudget(
-      Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, Math.max(options.objects.length, 1)) + 1,
-    );
+    this.pages = new PageBudget(this.concurrency + 1);
     if (options.signal?.aborted) this.controller.abort(options.signal.reason);
     else options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  /** Requests the run may have in flight: objects read side by side, or windows of one object. */
+  get concurrency(): number {
+    return this.options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
   dispose(): void {
@@ -123,13 +134,9 @@ class SyncRun {
         results.push(emptyResult(spec.name, 'failed', 'full', invalid));
     } else {
       const queue = [...this.options.objects.entries()];
-      const workers = Math.min(this.options.concurrency ?? DEFAULT_CONCURRENCY, queue.length);
-      const worker = async (): Promise<void> => {
-        for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-          results[item[0]] = await new ObjectSync(this, item[1]).execute();
-        }
-      };
-      await Promise.all(Array.from({ length: workers }, worker));
+      await pool(queue, this.concurrency, async ([index, spec]) => {
+        results[index] = await new ObjectSync(this, spec).execute();
+      });
     }
     const status = results.some((r) => r.status === 'failed')
       ? 'failed'
@@ -168,15 +175,30 @@ interface ObjectTables {
   readonly children: ReadonlyArray<{ readonly field: string; readonly mapper: TableMapper }>;
 }
 
-/** A pass as the engine runs it: its persisted form plus where this run started reading it. */
+/** A pass as the engine runs it: its persisted form plus what this run learnt while reading it. */
 interface ActivePass {
   readonly mode: PassMode;
   readonly resumed: boolean;
   /** Null until the first page of a new pass tells Harvest's time. */
   startedAt: string | null;
   readonly sweepSince: string | undefined;
-  readonly firstUrl: string;
+  totalEntries: number | null;
+  noSweep: boolean;
+  /** Committed positions: a stream's entry changes only once the page that moves it is written. */
+  streams: Stream[];
+  /** A fresh full pass of a dated object: its first page decides whether the rest is read as windows. */
+  mayWindow: boolean;
+  /** How many date windows the pass was split into (0: read as one list). */
+  windows: number;
 }
+
+/** One stream of a pass (see StreamState): its committed position. */
+interface Stream {
+  state: StreamState;
+}
+
+/** What became of a stream once a page of it was written. */
+type Step = 'next' | 'restart' | 'done' | 'split';
 
 /** One object's part of a run: reads its pass page by page and writes each page with its state. */
 class ObjectSync {
@@ -184,7 +206,7 @@ class ObjectSync {
   private readonly spec: ObjectSpec;
   private readonly started: number;
   private readonly statsBefore: SourceStats;
-  /** Cancels this object's prefetch when it stops early, and follows the run's signal. */
+  /** Cancels this object's requests when it stops early, and follows the run's signal. */
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private mode: PassMode;
@@ -194,6 +216,8 @@ class ObjectSync {
   private updated = 0;
   private deleted = 0;
   private pages = 0;
+  private windows = 0;
+  private notice: string | undefined;
 
   constructor(run: SyncRun, spec: ObjectSpec) {
     this.run = run;
@@ -220,22 +244,62 @@ class ObjectSync {
     const tables = await this.run.write(() => this.prepareTables());
     const pass = await this.choosePass();
     this.run.emit({ type: 'object:start', object: this.spec.name, mode: pass.mode, resumed: pass.resumed });
+    // A new full pass of a dated object reads its first page alone: that page (and one probe)
+    // decide whether the rest is split into date windows read side by side.
+    if (pass.mayWindow) await this.readStream(tables, pass, pass.streams[0]);
+    const pending = pass.streams.filter((s) => s.state.nextUrl !== null);
+    let firstError: unknown;
+    await pool(pending, this.run.concurrency, async (stream) => {
+      try {
+        await this.readStream(tables, pass, stream);
+      } catch (error) {
+        // the first failure is the object's; the other streams stop (their errors are aborts)
+        if (firstError === undefined) {
+          firstError = error;
+          this.controller.abort();
+        }
+      }
+    });
+    if (firstError !== undefined) throw firstError;
+    if (pass.noSweep) {
+      this.notice = `records were deleted while ${this.spec.name} was read, so this pass marked no deletions; the next full refresh will`;
+    }
+  }
 
-    // Loop protection needs only this pass's URLs: links.next is followed verbatim, so a URL seen
+  /** Reads one stream of the pass to its end, one page ahead, each page written with its state. */
+  private async readStream(tables: ObjectTables, pass: ActivePass, stream: Stream): Promise<void> {
+    let url = stream.state.nextUrl;
+    if (url === null) return;
+    // Loop protection needs only this stream's URLs: links.next is followed verbatim, so a URL seen
     // twice means Harvest sends us round in circles.
-    const seen = new Set<string>([pass.firstUrl]);
-    let url = pass.firstUrl;
+    const seen = new Set<string>([url]);
     let fetching = this.fetch(url);
     try {
       for (;;) {
         const { page, release } = await fetching;
+        let step: Step;
         try {
-          if (await this.syncPage(tables, pass, seen, url, page, (next) => (fetching = this.fetch(next))))
-            return;
+          step = await this.syncPage(
+            tables,
+            pass,
+            stream,
+            seen,
+            url,
+            page,
+            (next) => (fetching = this.fetch(next)),
+          );
         } finally {
           release();
         }
-        url = page.nextUrl as string;
+        if (step === 'done' || step === 'split') return;
+        if (step === 'restart') {
+          url = stream.state.firstUrl;
+          seen.clear();
+          seen.add(url);
+          fetching = this.fetch(url);
+        } else {
+          url = page.nextUrl as string;
+        }
       }
     } finally {
       // a page read ahead but never written gives its slot back
@@ -243,20 +307,19 @@ class ObjectSync {
     }
   }
 
-  /**
-   * Writes one page with the state that follows it, after starting the read of the next one.
-   * Returns true when this was the pass's last page.
-   */
+  /** Writes one page with the state that follows it, after starting the read of the next one. */
   private async syncPage(
     tables: ObjectTables,
     pass: ActivePass,
+    stream: Stream,
     seen: Set<string>,
     url: string,
     page: HarvestPage,
     readAhead: (next: string) => void,
-  ): Promise<boolean> {
+  ): Promise<Step> {
     const { destination } = this.run;
     pass.startedAt ??= page.serverTime;
+    pass.totalEntries ??= page.totalEntries;
     const next = page.nextUrl;
     if (next !== null) {
       if (seen.has(next)) {
@@ -265,42 +328,127 @@ class ObjectSync {
         );
       }
       seen.add(next);
-      // One page ahead at most, and only when the run's page budget allows.
-      if (!this.signal.aborted) readAhead(next);
     }
+    const restart = this.shrank(pass, stream, page);
+    let windows: StreamState[] | undefined;
+    let records = page.records;
+    if (pass.mayWindow) {
+      pass.mayWindow = false;
+      const plan = next === null ? undefined : await this.planWindows(page);
+      if (plan) {
+        windows = plan.streams;
+        records = records.filter(plan.keep);
+      }
+    }
+    // One page ahead at most, and only when the run's page budget allows.
+    if (next !== null && !restart && !windows && !this.signal.aborted) readAhead(next);
 
-    const batch = await this.buildPage(tables, page.records, url);
-    const state = this.nextState(pass, next, page.serverTime);
-    const sweep =
-      next === null && pass.sweepSince !== undefined
-        ? {
-            tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
-            since: pass.sweepSince,
-          }
-        : undefined;
-    const result = await this.run.write(() =>
-      destination.writeBatch({
+    const batch = await this.buildPage(tables, records, url);
+    const position: StreamState = restart
+      ? {
+          ...withoutTotal(stream.state),
+          nextUrl: stream.state.firstUrl,
+          restarts: (stream.state.restarts ?? 0) + 1,
+        }
+      : {
+          ...stream.state,
+          nextUrl: next,
+          ...(stream.state.totalEntries === undefined &&
+          page.totalEntries !== null &&
+          this.spec.paging === 'page'
+            ? { totalEntries: page.totalEntries }
+            : {}),
+        };
+    const result = await this.run.write(async () => {
+      // Built when its turn to write comes, from the other streams' committed positions.
+      const streams = windows ?? pass.streams.map((s) => (s === stream ? position : s.state));
+      const done = streams.every((s) => s.nextUrl === null);
+      const state = this.nextState(pass, streams, done, page.serverTime);
+      const sweep =
+        done && pass.sweepSince !== undefined && !pass.noSweep
+          ? {
+              tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
+              since: pass.sweepSince,
+            }
+          : undefined;
+      const written = await destination.writeBatch({
         table: tables.main.table,
         rows: batch.rows,
         children: batch.children,
         state,
         ...(sweep ? { sweep } : {}),
-      }),
-    );
-    this.state = state;
+      });
+      if (windows) {
+        pass.streams = windows.map((w) => ({ state: w }));
+        pass.windows = windows.length;
+        this.windows = windows.length;
+      } else stream.state = position;
+      this.state = state;
+      return written;
+    });
     this.pages += 1;
-    this.count(result, tables.main.table, page.records.length);
+    this.count(result, tables.main.table, records.length);
     this.run.emit({
       type: 'object:page',
       object: this.spec.name,
-      records: page.records.length,
+      records: records.length,
       read: this.read,
       pages: this.pages,
-      totalEntries: page.totalEntries,
+      totalEntries: pass.totalEntries,
     });
-    if (next === null) return true;
     if (this.run.signal.aborted) throw this.run.signal.reason;
+    if (windows) return 'split';
+    if (restart) return 'restart';
+    return next === null ? 'done' : 'next';
+  }
+
+  /**
+   * A page-numbered list that got shorter since the stream's first page had records deleted ahead
+   * of our position: the rest slid forward and one may have slid past unread. The stream is read
+   * again from its top (cheap for a window); past MAX_STREAM_RESTARTS the pass goes on but marks no
+   * deletions, so an unread record is never marked deleted. Keyset (cursor) lists do not shift.
+   */
+  private shrank(pass: ActivePass, stream: Stream, page: HarvestPage): boolean {
+    const before = stream.state.totalEntries;
+    if (this.spec.paging !== 'page' || before === undefined || page.totalEntries === null) return false;
+    if (page.totalEntries >= before) return false;
+    if ((stream.state.restarts ?? 0) < MAX_STREAM_RESTARTS) return true;
+    pass.noSweep = true;
     return false;
+  }
+
+  /**
+   * Splits the rest of a new full pass into date windows, from the oldest record's date (one probe:
+   * the last record alone) to the date of the last record on the first page. The first page keeps
+   * only its records newer than that date (all of them sit on it); the newest window reads that
+   * whole day, so no record is read twice. A record created or moved while the windows are read has
+   * a new updated_at, so the next incremental pass gets it whatever window it fell in.
+   */
+  private async planWindows(
+    first: HarvestPage,
+  ): Promise<{ streams: StreamState[]; keep: (record: JsonObject) => boolean } | undefined> {
+    const field = this.spec.windowField;
+    const total = first.totalEntries;
+    const perPage = this.run.options.perPage ?? this.spec.defaultPerPage;
+    if (field === undefined || total === null || first.records.length === 0) return undefined;
+    const count = windowCount(Math.ceil((total - first.records.length) / perPage), this.run.concurrency);
+    const newest = dateOf(first.records[first.records.length - 1][field]);
+    if (count === 0 || newest === null) return undefined;
+    const since = this.run.options.since;
+    let oldest = since ?? null;
+    if (oldest === null) {
+      const probeUrl = this.run.source.firstPageUrl(this.spec, { perPage: 1, page: total });
+      const probe = await this.run.source.fetchPage(this.spec, probeUrl, this.signal);
+      oldest = dateOf(probe.records[0]?.[field]);
+    }
+    if (oldest === null) return undefined;
+    const ranges = splitDates(oldest, newest, count);
+    if (ranges.length < 2) return undefined;
+    const streams = ranges.map(({ from, to }) => {
+      const url = this.run.source.firstPageUrl(this.spec, { perPage, from, to });
+      return { from, to, firstUrl: url, nextUrl: url };
+    });
+    return { streams, keep: (record) => dateOf(record[field]) !== newest };
   }
 
   private async prepareTables(): Promise<ObjectTables> {
@@ -324,16 +472,22 @@ class ObjectSync {
   private async choosePass(): Promise<ActivePass> {
     const { options, source, destination } = this.run;
     const saved = this.state?.pass;
+    const savedStreams = saved ? streamsOf(saved) : null;
     // A full refresh supersedes an unfinished incremental pass; any other unfinished pass resumes
-    // exactly as it was (same mode, same start, same sweep bound, same query in its next URL).
-    if (saved && !(options.fullRefresh && saved.mode === 'incremental')) {
+    // exactly as it was (same mode, same start, same sweep bound, each stream where it stood).
+    if (saved && savedStreams && !(options.fullRefresh && saved.mode === 'incremental')) {
       this.mode = saved.mode;
+      this.windows = savedStreams.some((s) => s.from !== undefined) ? savedStreams.length : 0;
       return {
         mode: saved.mode,
         resumed: true,
         startedAt: saved.startedAt,
         sweepSince: saved.sweepSince,
-        firstUrl: saved.nextUrl,
+        totalEntries: saved.totalEntries ?? null,
+        noSweep: saved.noSweep === true,
+        streams: savedStreams.map((state) => ({ state })),
+        mayWindow: false,
+        windows: this.windows,
       };
     }
     const cursor = this.state?.cursor ?? null;
@@ -349,7 +503,17 @@ class ObjectSync {
     // A full pass over a `since` window does not see older records, so it must not sweep them away.
     const sweeps = !incremental && !windowed;
     const sweepSince = sweeps ? await this.run.write(() => destination.now()) : undefined;
-    return { mode: this.mode, resumed: false, startedAt: null, sweepSince, firstUrl };
+    return {
+      mode: this.mode,
+      resumed: false,
+      startedAt: null,
+      sweepSince,
+      totalEntries: null,
+      noSweep: false,
+      streams: [{ state: { firstUrl, nextUrl: firstUrl } }],
+      mayWindow: !incremental && this.spec.windowField !== undefined,
+      windows: 0,
+    };
   }
 
   /** Reads a page once the run's page budget has room; the caller releases the slot when done with it. */
@@ -443,16 +607,23 @@ class ObjectSync {
     }
   }
 
-  /** The state written with a page: the position mid-pass, the new cursor on its last page. */
-  private nextState(pass: ActivePass, next: string | null, serverTime: string): ObjectState {
+  /** The state written with a page: the streams' positions mid-pass, the new cursor at its end. */
+  private nextState(
+    pass: ActivePass,
+    streams: readonly StreamState[],
+    done: boolean,
+    serverTime: string,
+  ): ObjectState {
     const previous = this.state;
     const startedAt = pass.startedAt ?? serverTime;
-    if (next !== null) {
+    if (!done) {
       const position: PassState = {
         mode: pass.mode,
         startedAt,
-        nextUrl: next,
+        streams,
         ...(pass.sweepSince !== undefined ? { sweepSince: pass.sweepSince } : {}),
+        ...(pass.totalEntries !== null ? { totalEntries: pass.totalEntries } : {}),
+        ...(pass.noSweep ? { noSweep: true } : {}),
       };
       return {
         object: this.spec.name,
@@ -463,11 +634,12 @@ class ObjectSync {
     }
     // The cursor becomes the pass's start, not the newest updated_at seen: Harvest lists by business
     // date, so a record edited while the pass ran may sit on a page already read.
+    const swept = pass.sweepSince !== undefined && !pass.noSweep;
     return {
       object: this.spec.name,
       cursor: startedAt,
       pass: null,
-      lastFullPassAt: pass.sweepSince !== undefined ? serverTime : (previous?.lastFullPassAt ?? null),
+      lastFullPassAt: swept ? serverTime : (previous?.lastFullPassAt ?? null),
     };
   }
 
@@ -527,6 +699,8 @@ class ObjectSync {
       retries: stats.retries - this.statsBefore.retries,
       seconds: Math.round(this.run.clock.now() - this.started) / 1000,
       cursor: this.state?.cursor ?? null,
+      ...(this.windows > 0 ? { windows: this.windows } : {}),
+      ...(this.notice !== undefined && status === 'succeeded' ? { notice: this.notice } : {}),
     };
     this.run.emit({ type: 'object:done', result });
     return result;
@@ -555,6 +729,26 @@ function emptyResult(
     seconds: 0,
     cursor: null,
   };
+}
+
+/** The streams of a saved pass; a pass saved before streams existed is one stream at its nextUrl. */
+function streamsOf(pass: PassState): StreamState[] | null {
+  if (pass.streams && pass.streams.length > 0) return [...pass.streams];
+  return pass.nextUrl ? [{ firstUrl: pass.nextUrl, nextUrl: pass.nextUrl }] : null;
+}
+
+function withoutTotal(state: StreamState): StreamState {
+  const { totalEntries: _total, ...rest } = state;
+  return rest;
+}
+
+/** Runs `task` over `items` with at most `width` at once. */
+async function pool<T>(items: readonly T[], width: number, task: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const worker = async (): Promise<void> => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
 }
 
 function iso(ms: number): string {

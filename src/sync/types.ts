@@ -14,7 +14,10 @@ export interface SyncOptions {
   readonly since?: string;
   /** Page size for every object; default: 2000 (fewest calls), invoices 100 unless given. */
   readonly perPage?: number;
-  /** How many objects are read at once (all share the source's rate limiter). Default 4. */
+  /**
+   * How many requests are in flight at once: objects read side by side, or date windows of one long
+   * object (all share the source's rate limiter). Default 4; 1 reads everything in order.
+   */
   readonly concurrency?: number;
   /** Aborting stops the run after the batch being written commits; the run ends `interrupted`. */
   readonly signal?: AbortSignal;
@@ -42,6 +45,10 @@ export interface ObjectResult {
   readonly seconds: number;
   /** The cursor after this run. */
   readonly cursor: string | null;
+  /** How many date windows the pass was read as, when it was split (see sync/windows.ts). */
+  readonly windows?: number;
+  /** Something the user should know about a pass that succeeded (e.g. deletions not marked). */
+  readonly notice?: string;
 }
 
 export interface SyncResult {

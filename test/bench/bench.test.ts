@@ -57,6 +57,8 @@ describe('npm run bench at a tiny scale', () => {
       'incremental-postgres',
       'rate-right',
       'rate-2x',
+      'rate-slow-windows',
+      'rate-slow-one-list',
     ]);
     for (const row of result.rows) {
       expect(row.error, row.id).toBeUndefined();
@@ -88,6 +90,9 @@ describe('npm run bench at a tiny scale', () => {
     expect(byId.get('incremental-sqlite')?.bound?.unit).toBe('calls max');
     expect(byId.get('rate-right')?.bound?.unit).toBe('s min');
     expect(byId.get('rate-right')?.records).toBe(full);
+    // slow responses: read as date windows or as one list, the same time entries arrive
+    expect(byId.get('rate-slow-windows')?.records).toBeGreaterThan(0);
+    expect(byId.get('rate-slow-windows')?.records).toBe(byId.get('rate-slow-one-list')?.records);
   }, 60_000);
 
   it('refuses a bad flag with a one-line message and exit code 2', async () => {

@@ -309,10 +309,11 @@ describe('SIGTERM during `pipelines run`', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    // The second page of time entries being asked for means the first one is in hand.
+    // A third request for time entries means the first page was written: after it come the
+    // one-record probe and then the date windows (or, read as one list, pages 2 and 3).
     await new Promise<void>((resolve) => {
       const check = setInterval(() => {
-        if ((sim.counters.byPath['/v2/time_entries'] ?? 0) >= 2 || child.exitCode !== null) {
+        if ((sim.counters.byPath['/v2/time_entries'] ?? 0) >= 3 || child.exitCode !== null) {
           clearInterval(check);
           resolve();
         }

@@ -55,7 +55,10 @@ export function runCommand(): Command {
       'only time entries, expenses, invoices and estimates dated from then on (YYYY-MM-DD)',
     )
     .option('--per-page <n>', 'records per API call, 1-2000 (default 2000; invoices 100)')
-    .option('--concurrency <n>', 'objects read at once, sharing one rate limit (default 4)')
+    .option(
+      '--concurrency <n>',
+      'requests in flight: objects, or date windows of a long one, sharing one rate limit (default 4)',
+    )
     .option('--full-refresh', 're-read everything and mark records deleted in Harvest as deleted')
     .option('--json', 'print a machine-readable summary on stdout');
   addHarvestOptions(command);

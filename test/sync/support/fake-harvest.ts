@@ -132,6 +132,8 @@ export class FakeHarvest implements HarvestSource {
     url.searchParams.set('per_page', String(query.perPage));
     if (query.updatedSince) url.searchParams.set('updated_since', query.updatedSince);
     if (query.from) url.searchParams.set('from', query.from);
+    if (query.to) url.searchParams.set('to', query.to);
+    if (query.page !== undefined) url.searchParams.set('page', String(query.page));
     return url.toString();
   }
 
@@ -158,10 +160,12 @@ export class FakeHarvest implements HarvestSource {
     const page = Number(url.searchParams.get('page') ?? '1');
     const updatedSince = url.searchParams.get('updated_since');
     const from = url.searchParams.get('from');
+    const to = url.searchParams.get('to');
     const sinceField = object.sinceField;
     const matching = this.listed(object.name)
       .filter((r) => updatedSince === null || (r.updated_at as string) >= updatedSince)
-      .filter((r) => from === null || sinceField === undefined || (r[sinceField] as string) >= from);
+      .filter((r) => from === null || sinceField === undefined || (r[sinceField] as string) >= from)
+      .filter((r) => to === null || sinceField === undefined || (r[sinceField] as string) <= to);
     let records = matching.slice((page - 1) * perPage, page * perPage).map((r) => structuredClone(r));
     if (this.rewriteRecords) records = this.rewriteRecords(object.name, records, url);
     let next: string | null = null;
