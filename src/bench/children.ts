@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { NODE_FLAGS } from '../heap.js';
 import { BenchError } from './errors.js';
 import { REPORT_PREFIX } from './protocol.js';
 import type { ScenarioReport, ScenarioSpec, SimulatorAddress } from './protocol.js';
@@ -20,7 +21,9 @@ function runChild<T>(
   arg: unknown,
   options: { keepRunning?: boolean } = {},
 ): Promise<{ report: T; child: ChildProcess }> {
-  const child = spawn(process.execPath, [script(name), JSON.stringify(arg)], {
+  // scenario processes run with the flags the `harvest-sync` bin runs with (src/heap.ts)
+  const flags = name === 'scenario.js' ? NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, script(name), JSON.stringify(arg)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   running.add(child);
