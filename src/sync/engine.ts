@@ -262,7 +262,7 @@ class ObjectSync {
     });
     if (firstError !== undefined) throw firstError;
     if (pass.noSweep) {
-      this.notice = `records were deleted while ${this.spec.name} was read, so this pass marked no deletions; the next full refresh will`;
+      this.notice = `records kept being deleted while ${this.spec.name} was read, so one may have slid past unread and this pass marked no deletions; the next full refresh (--full-refresh) settles both`;
     }
   }
 

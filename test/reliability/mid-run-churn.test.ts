@@ -37,7 +37,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function sync(options: { fullRefresh?: boolean; onEvent?: (e: SyncEvent) => void } = {}): Promise<SyncResult> {
+async function sync(
+  options: { fullRefresh?: boolean; onEvent?: (e: SyncEvent) => void } = {},
+): Promise<SyncResult> {
   const destination = new SqliteDestination(db);
   await destination.open();
   try {
@@ -57,7 +59,11 @@ async function sync(options: { fullRefresh?: boolean; onEvent?: (e: SyncEvent) =
 const ids = (): number[] => [...sim.records('time_entries')].map((r) => r.id as number);
 
 /** Every third page written: one record deleted, one created, one moved to another date. */
-function churn(seed: number): { onEvent: (e: SyncEvent) => void; touched: Set<number>; deletions: () => number } {
+function churn(seed: number): {
+  onEvent: (e: SyncEvent) => void;
+  touched: Set<number>;
+  deletions: () => number;
+} {
   const random = seeded(seed);
   const touched = new Set<number>();
   let deletions = 0;
@@ -107,7 +113,9 @@ describe('Harvest changing under a windowed full pass', () => {
     expect(second.objects[0]).toMatchObject({ status: 'succeeded', mode: 'incremental' });
     // every record Harvest has is stored as it is now; deleted ones wait for a full pass
     const source = new Set(ids());
-    expect(liveIds(db, 'time_entries').filter((id) => source.has(id))).toEqual([...source].sort((a, b) => a - b));
+    expect(liveIds(db, 'time_entries').filter((id) => source.has(id))).toEqual(
+      [...source].sort((a, b) => a - b),
+    );
 
     const third = await sync({ fullRefresh: true });
     expect(third.objects[0].status).toBe('succeeded');
@@ -122,7 +130,9 @@ describe('Harvest changing under a windowed full pass', () => {
     const changes = churn(2);
     const refresh = await sync({ fullRefresh: true, onEvent: changes.onEvent });
     expect(refresh.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
-    const falselyDeleted = deletedIds(db, 'time_entries').filter((id) => before.has(id) && !changes.touched.has(id));
+    const falselyDeleted = deletedIds(db, 'time_entries').filter(
+      (id) => before.has(id) && !changes.touched.has(id),
+    );
     expect(falselyDeleted).toEqual([]);
     const stored = new Set(liveIds(db, 'time_entries'));
     expect([...before].filter((id) => !changes.touched.has(id) && !stored.has(id))).toEqual([]);

@@ -1,26 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { OBJECTS, findObject } from '../../src/catalog/objects.js';
+import { OBJECTS } from '../../src/catalog/objects.js';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import type { Destination } from '../../src/destinations/destination.js';
-import { sqliteEncoders } from '../../src/destinations/sqlite/sqlite-destination.js';
 import { CURSOR_OVERLAP_MS } from '../../src/sync/engine.js';
+import { spec } from '../harvest/helpers.js';
 import { FakeHarvest } from './support/fake-harvest.js';
 import {
   deletedIds,
-  expectedTables,
+  expectTablesMatch as matchesSource,
   liveIds,
-  project,
   readTable,
   syncSqlite,
   tempDir,
 } from './support/sqlite-helpers.js';
-
-function spec(name: string): ObjectSpec {
-  const found = findObject(name);
-  if (!found) throw new Error(name);
-  return found;
-}
 
 const clients = spec('clients');
 const invoices = spec('invoices');
@@ -40,12 +33,7 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 function expectTablesMatch(path: string, source: FakeHarvest, objects: readonly ObjectSpec[]): void {
-  for (const object of objects) {
-    const expected = expectedTables(object, source.records(object.name), sqliteEncoders);
-    for (const [table, rows] of Object.entries(expected)) {
-      expect(project(readTable(path, table), rows), table).toEqual(rows);
-    }
-  }
+  matchesSource(path, (object) => source.records(object), objects);
 }
 
 describe('first run', () => {

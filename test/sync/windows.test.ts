@@ -1,28 +1,13 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { findObject } from '../../src/catalog/objects.js';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import type { PassState } from '../../src/destinations/destination.js';
-import { sqliteEncoders } from '../../src/destinations/sqlite/sqlite-destination.js';
 import { MAX_STREAM_RESTARTS } from '../../src/sync/engine.js';
 import { dateOf, splitDates, windowCount } from '../../src/sync/windows.js';
+import { spec } from '../harvest/helpers.js';
 import { FakeHarvest } from './support/fake-harvest.js';
-import {
-  deletedIds,
-  expectedTables,
-  liveIds,
-  project,
-  readTable,
-  syncSqlite,
-  tempDir,
-} from './support/sqlite-helpers.js';
-
-function spec(name: string): ObjectSpec {
-  const found = findObject(name);
-  if (!found) throw new Error(name);
-  return found;
-}
+import { deletedIds, expectTablesMatch, liveIds, syncSqlite, tempDir } from './support/sqlite-helpers.js';
 
 const timeEntries = spec('time_entries');
 const invoices = spec('invoices');
@@ -39,10 +24,7 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 function expectExact(source: FakeHarvest, object: ObjectSpec): void {
-  const expected = expectedTables(object, source.records(object.name), sqliteEncoders);
-  for (const [table, rows] of Object.entries(expected)) {
-    expect(project(readTable(db, table), rows), table).toEqual(rows);
-  }
+  expectTablesMatch(db, (name) => source.records(name), [object]);
 }
 
 function savedPass(object: string): PassState | null {

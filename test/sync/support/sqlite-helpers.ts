@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
+import { expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childTable, compileRowMapper, objectTable } from '../../../src/catalog/schema.js';
 import type { ValueEncoders } from '../../../src/catalog/schema.js';
 import type { JsonObject, ObjectSpec, SqlValue } from '../../../src/catalog/types.js';
+import { sqliteEncoders } from '../../../src/destinations/sqlite/sqlite-destination.js';
 import type { Destination } from '../../../src/destinations/destination.js';
 import { SqliteDestination } from '../../../src/destinations/sqlite/sqlite-destination.js';
 import type { HarvestSource } from '../../../src/harvest/types.js';
@@ -74,6 +76,20 @@ export function expectedTables(
       .sort(byId);
   }
   return out;
+}
+
+/** Asserts that the SQLite file holds exactly these source records for each object (its tables, children included). */
+export function expectTablesMatch(
+  path: string,
+  recordsOf: (object: string) => readonly JsonObject[],
+  objects: readonly ObjectSpec[],
+): void {
+  for (const object of objects) {
+    const expected = expectedTables(object, recordsOf(object.name), sqliteEncoders);
+    for (const [table, rows] of Object.entries(expected)) {
+      expect(project(readTable(path, table), rows), table).toEqual(rows);
+    }
+  }
 }
 
 /** The rows of a table restricted to the given columns (plus _deleted_at), for exact comparison. */
