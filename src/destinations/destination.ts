@@ -37,6 +37,11 @@ export interface PassState {
    * the sweep on its last page. Kept here so a resumed full pass still sweeps what the whole pass missed.
    */
   readonly sweepSince?: string;
+  /**
+   * The destination's `now()` before the pass wrote anything: rows stamped at or after it were
+   * written by this pass (see Destination.countWritten).
+   */
+  readonly writtenSince?: string;
   /** Harvest's total_entries for the object when the pass began, for progress. */
   readonly totalEntries?: number;
   /**
@@ -57,8 +62,10 @@ export interface StreamState {
   readonly nextUrl: string | null;
   /** total_entries on the stream's first page (page-numbered lists): a smaller one later means a shrink. */
   readonly totalEntries?: number;
-  /** How many times the stream was read again from the top after its list shrank. */
+  /** How many times the stream was read again from its top (a record may have slid past). */
   readonly restarts?: number;
+  /** Set when the stream was read again from its top: rows of this attempt are stamped at or after it. */
+  readonly writtenSince?: string;
 }
 
 /** Rows of one child table that belong to the parents of a batch. */
@@ -88,6 +95,16 @@ export interface Batch {
 export interface BatchResult {
   /** Per table: rows that were new, rows that existed, rows marked deleted. */
   readonly tables: Readonly<Record<string, { inserted: number; updated: number; deleted: number }>>;
+}
+
+/** Which written rows Destination.countWritten counts. */
+export interface WrittenQuery {
+  /** An earlier `now()`: rows stamped (`_synced_at`) at or after it. */
+  readonly since: string;
+  /** Only rows whose `column` (a date) is within [from, to], inclusive. */
+  readonly range?: { readonly column: string; readonly from: string; readonly to: string };
+  /** Rows with these ids are not counted. */
+  readonly exceptIds?: readonly number[];
 }
 
 /** What a destination can tell about a table it holds. */
@@ -128,6 +145,12 @@ export interface Destination {
   writeBatch(batch: Batch): Promise<BatchResult>;
   /** The destination's current time as an ISO string, for sweep bounds. */
   now(): Promise<string>;
+  /**
+   * How many rows of `table` were written since `query.since` (in a date range, leaving some ids
+   * out). The engine compares it with Harvest's count of a list it has just read to the end, to
+   * spot a record that slid past a page-numbered read.
+   */
+  countWritten(table: string, query: WrittenQuery): Promise<number>;
   tableInfo(table: string): Promise<TableInfo | null>;
   /** Releases the lock and the connection. Safe to call twice. */
   close(): Promise<void>;

@@ -35,7 +35,7 @@ const MAX_PER_PAGE = 2000;
  * How often a stream of a page-numbered list is read again from its top after the list shrank
  * under it; past that the pass finishes without marking deletions (see PassState.noSweep).
  */
-export const MAX_STREAM_RESTARTS = 2;
+export const MAX_STREAM_RESTARTS = 3;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
@@ -182,6 +182,8 @@ interface ActivePass {
   /** Null until the first page of a new pass tells Harvest's time. */
   startedAt: string | null;
   readonly sweepSince: string | undefined;
+  /** Destination time before the pass wrote anything (PassState.writtenSince). */
+  readonly writtenSince: string | undefined;
   totalEntries: number | null;
   noSweep: boolean;
   /** Committed positions: a stream's entry changes only once the page that moves it is written. */
@@ -344,23 +346,28 @@ class ObjectSync {
     if (next !== null && !restart && !windows && !this.signal.aborted) readAhead(next);
 
     const batch = await this.buildPage(tables, records, url);
-    const position: StreamState = restart
-      ? {
-          ...withoutTotal(stream.state),
-          nextUrl: stream.state.firstUrl,
-          restarts: (stream.state.restarts ?? 0) + 1,
-        }
-      : {
-          ...stream.state,
-          nextUrl: next,
-          ...(stream.state.totalEntries === undefined &&
-          page.totalEntries !== null &&
-          this.spec.paging === 'page'
-            ? { totalEntries: page.totalEntries }
-            : {}),
-        };
+    let restarted = restart;
     const result = await this.run.write(async () => {
-      // Built when its turn to write comes, from the other streams' committed positions.
+      // Decided when its turn to write comes, from the other streams' committed positions.
+      if (!restarted && next === null && (await this.slidPast(pass, stream, url, page, records))) {
+        restarted = true;
+      }
+      const position: StreamState = restarted
+        ? {
+            ...withoutTotal(stream.state),
+            nextUrl: stream.state.firstUrl,
+            restarts: (stream.state.restarts ?? 0) + 1,
+            writtenSince: await destination.now(),
+          }
+        : {
+            ...stream.state,
+            nextUrl: next,
+            ...(stream.state.totalEntries === undefined &&
+            page.totalEntries !== null &&
+            this.spec.paging === 'page'
+              ? { totalEntries: page.totalEntries }
+              : {}),
+          };
       const streams = windows ?? pass.streams.map((s) => (s === stream ? position : s.state));
       const done = streams.every((s) => s.nextUrl === null);
       const state = this.nextState(pass, streams, done, page.serverTime);
@@ -398,7 +405,7 @@ class ObjectSync {
     });
     if (this.run.signal.aborted) throw this.run.signal.reason;
     if (windows) return 'split';
-    if (restart) return 'restart';
+    if (restarted) return 'restart';
     return next === null ? 'done' : 'next';
   }
 
@@ -412,6 +419,40 @@ class ObjectSync {
     const before = stream.state.totalEntries;
     if (this.spec.paging !== 'page' || before === undefined || page.totalEntries === null) return false;
     if (page.totalEntries >= before) return false;
+    if ((stream.state.restarts ?? 0) < MAX_STREAM_RESTARTS) return true;
+    pass.noSweep = true;
+    return false;
+  }
+
+  /**
+   * At the last page of a page-numbered list read over several pages: were fewer distinct records
+   * written by this read than Harvest now counts in the list? Then one slid past unread (a record
+   * created or moved ahead of our position while another was deleted, or one moved from ahead of
+   * it to behind it: the total alone does not change) and the stream is read again from its top.
+   * Past MAX_STREAM_RESTARTS the pass goes on but marks no deletions. Runs inside the write queue,
+   * so the count sees every committed page of the stream and nothing of the others' in flight.
+   */
+  private async slidPast(
+    pass: ActivePass,
+    stream: Stream,
+    url: string,
+    page: HarvestPage,
+    records: readonly JsonObject[],
+  ): Promise<boolean> {
+    const since = stream.state.writtenSince ?? pass.writtenSince;
+    const expected = page.totalEntries;
+    if (this.spec.paging !== 'page' || since === undefined || expected === null) return false;
+    if (url === stream.state.firstUrl) return false; // one page: nothing can slide past it
+    const { from, to } = stream.state;
+    const field = this.spec.windowField;
+    const counted = await this.run.destination.countWritten(this.spec.name, {
+      since,
+      ...(from !== undefined && to !== undefined && field !== undefined
+        ? { range: { column: field, from, to } }
+        : {}),
+      exceptIds: records.map((r) => r.id as number),
+    });
+    if (counted + records.length >= expected) return false;
     if ((stream.state.restarts ?? 0) < MAX_STREAM_RESTARTS) return true;
     pass.noSweep = true;
     return false;
@@ -483,6 +524,7 @@ class ObjectSync {
         resumed: true,
         startedAt: saved.startedAt,
         sweepSince: saved.sweepSince,
+        writtenSince: saved.writtenSince,
         totalEntries: saved.totalEntries ?? null,
         noSweep: saved.noSweep === true,
         streams: savedStreams.map((state) => ({ state })),
@@ -502,12 +544,14 @@ class ObjectSync {
     });
     // A full pass over a `since` window does not see older records, so it must not sweep them away.
     const sweeps = !incremental && !windowed;
-    const sweepSince = sweeps ? await this.run.write(() => destination.now()) : undefined;
+    const writtenSince = await this.run.write(() => destination.now());
+    const sweepSince = sweeps ? writtenSince : undefined;
     return {
       mode: this.mode,
       resumed: false,
       startedAt: null,
       sweepSince,
+      writtenSince,
       totalEntries: null,
       noSweep: false,
       streams: [{ state: { firstUrl, nextUrl: firstUrl } }],
@@ -622,6 +666,7 @@ class ObjectSync {
         startedAt,
         streams,
         ...(pass.sweepSince !== undefined ? { sweepSince: pass.sweepSince } : {}),
+        ...(pass.writtenSince !== undefined ? { writtenSince: pass.writtenSince } : {}),
         ...(pass.totalEntries !== null ? { totalEntries: pass.totalEntries } : {}),
         ...(pass.noSweep ? { noSweep: true } : {}),
       };

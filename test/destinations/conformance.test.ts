@@ -447,6 +447,27 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       expect((await rowById('time_entries', 2))._deleted_at).toBeNull();
     });
 
+    it('counts the rows written since a now(), within a date range and leaving ids out', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      await writeTimeEntries(columns, [timeEntry(1, { spent_date: '2024-05-01' })]);
+      const since = await dest.now();
+      await writeTimeEntries(columns, [
+        timeEntry(2, { spent_date: '2024-05-01' }),
+        timeEntry(3, { spent_date: '2024-05-10' }),
+        timeEntry(4, { spent_date: '2024-05-31' }),
+        timeEntry(5, { spent_date: '2024-06-01' }),
+      ]);
+      expect(await dest.countWritten('time_entries', { since })).toBe(4);
+      const may = { column: 'spent_date', from: '2024-05-01', to: '2024-05-31' };
+      expect(await dest.countWritten('time_entries', { since, range: may })).toBe(3);
+      expect(await dest.countWritten('time_entries', { since, range: may, exceptIds: [3, 5, 99] })).toBe(2);
+      // a row written before `since` counts once it is written again
+      await writeTimeEntries(columns, [timeEntry(1, { spent_date: '2024-05-01' })]);
+      expect(await dest.countWritten('time_entries', { since, range: may })).toBe(4);
+      expect(await dest.countWritten('time_entries', { since: await dest.now() })).toBe(0);
+    });
+
     it('sweeps child rows together with their parents', async () => {
       const columns = await openInvoices();
       await writeInvoices(columns, [invoice(10, [101]), invoice(20, [201, 202])]);

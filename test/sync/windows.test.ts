@@ -224,6 +224,28 @@ describe('a page-numbered list that shrinks under the read', () => {
     expect(liveIds(db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
   });
 
+  it('is read again when a record moves from behind the read to ahead of it (the total stays the same)', async () => {
+    const source = new FakeHarvest([timeEntries]);
+    source.seed('time_entries', 30);
+    const listed = source.listed('time_entries');
+    const moved = listed[1].id as number;
+    // the first record of page 3 slides onto page 2 (already read) when a record of page 1 moves
+    // to the oldest date: the list keeps its length, only the count at its end shows it
+    const slides = listed[10].id as number;
+    const oldest = String(listed[29].spent_date);
+    let call = 0;
+    source.beforePage = () => {
+      call += 1;
+      if (call === 3) source.edit('time_entries', moved, (r) => (r.spent_date = oldest));
+    };
+    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded' });
+    expect(liveIds(db, 'time_entries')).toContain(slides);
+    expectExact(source, timeEntries);
+    // six pages, then the whole list again
+    expect(result.objects[0].calls).toBe(6 + 6);
+  });
+
   it('loses no record of a first load when a window shrinks under it', async () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 200);

@@ -13,6 +13,7 @@ import type {
   ObjectState,
   PassState,
   TableInfo,
+  WrittenQuery,
 } from '../destination.js';
 import { copyChunks, postgresEncoders } from './postgres-copy.js';
 import { isConnectionLost, toDestinationError } from './postgres-errors.js';
@@ -316,6 +317,31 @@ export class PostgresDestination implements Destination {
         return rows[0].now;
       } catch (error) {
         throw this.wrap(`cannot read the clock of ${this.description}`, error);
+      }
+    });
+  }
+
+  countWritten(table: string, query: WrittenQuery): Promise<number> {
+    return this.exclusive(async () => {
+      const client = this.requireOpen();
+      const where = [`${quoteIdent(syncedAt)} >= $1::timestamptz`];
+      const params: SqlValue[] = [query.since];
+      if (query.range) {
+        where.push(`${quoteIdent(query.range.column)} BETWEEN $2::date AND $3::date`);
+        params.push(query.range.from, query.range.to);
+      }
+      if (query.exceptIds && query.exceptIds.length > 0) {
+        params.push(`{${query.exceptIds.join(',')}}`);
+        where.push(`NOT ("id" = ANY($${params.length}::bigint[]))`);
+      }
+      try {
+        const { rows } = await client.query<{ count: string }>(
+          `SELECT count(*) AS count FROM ${this.qualified(table)} WHERE ${where.join(' AND ')}`,
+          params,
+        );
+        return Number(rows[0].count);
+      } catch (error) {
+        throw this.wrap(`cannot count the rows of "${table}" in ${this.description}`, error);
       }
     });
   }

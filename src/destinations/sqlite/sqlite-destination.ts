@@ -6,7 +6,15 @@ import type { Column, ColumnType, Row, SqlValue, TableSchema } from '../../catal
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { DestinationError } from '../../errors.js';
-import type { Batch, BatchResult, Destination, ObjectState, PassState, TableInfo } from '../destination.js';
+import type {
+  Batch,
+  BatchResult,
+  Destination,
+  ObjectState,
+  PassState,
+  TableInfo,
+  WrittenQuery,
+} from '../destination.js';
 import { toDestinationError } from './sqlite-errors.js';
 import { SqliteRunLock } from './sqlite-lock.js';
 import { checkSqlitePath } from './sqlite-path.js';
@@ -233,6 +241,27 @@ export class SqliteDestination implements Destination {
     const ms = Math.max(this.clock.now(), this.lastStamp + 1);
     this.lastStamp = ms;
     return new Date(ms).toISOString();
+  }
+
+  async countWritten(table: string, query: WrittenQuery): Promise<number> {
+    this.requireOpen();
+    const where = [`${quoteIdent(syncedAt)} >= ?`];
+    const params: SqlValue[] = [query.since];
+    if (query.range) {
+      where.push(`${quoteIdent(query.range.column)} BETWEEN ? AND ?`);
+      params.push(query.range.from, query.range.to);
+    }
+    if (query.exceptIds && query.exceptIds.length > 0) {
+      where.push(`"id" NOT IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(query.exceptIds));
+    }
+    try {
+      return this.statement(`SELECT count(*) FROM ${quoteIdent(table)} WHERE ${where.join(' AND ')}`)
+        .pluck()
+        .get(...params) as number;
+    } catch (error) {
+      throw toDestinationError(`cannot count the rows of "${table}" in ${this.path}`, error);
+    }
   }
 
   async tableInfo(table: string): Promise<TableInfo | null> {

@@ -58,6 +58,7 @@ const destination: Destination = {
   readState: (object) => real.readState(object),
   now: () => real.now(),
   tableInfo: (table) => real.tableInfo(table),
+  countWritten: (table, query) => real.countWritten(table, query),
   close: () => real.close(),
   writeBatch(batch: Batch): Promise<BatchResult> {
     const page = (pages.get(batch.table) ?? 0) + 1;

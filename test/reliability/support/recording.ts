@@ -33,6 +33,7 @@ export class RecordingDestination implements Destination {
   readState: Destination['readState'] = (object) => this.inner.readState(object);
   now: Destination['now'] = () => this.inner.now();
   tableInfo: Destination['tableInfo'] = (table) => this.inner.tableInfo(table);
+  countWritten: Destination['countWritten'] = (table, query) => this.inner.countWritten(table, query);
   close(): Promise<void> {
     return this.inner.close();
   }
