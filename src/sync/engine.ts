@@ -475,6 +475,10 @@ class ObjectSync {
     const count = windowCount(Math.ceil((total - first.records.length) / perPage), this.run.concurrency);
     const newest = dateOf(first.records[first.records.length - 1][field]);
     if (count === 0 || newest === null) return undefined;
+    // Windows rely on Harvest's documented order (business date, newest first): every record newer
+    // than the first page's last date is on the first page. A page out of that order reads as one list.
+    const dates = first.records.map((r) => dateOf(r[field]) ?? '');
+    if (dates.some((date, i) => date === '' || (i > 0 && date > dates[i - 1]))) return undefined;
     const since = this.run.options.since;
     let oldest = since ?? null;
     if (oldest === null) {

@@ -132,6 +132,23 @@ describe('a long full pass read as date windows', () => {
     expect(result.objects[0].calls).toBeLessThanOrEqual(1 + 1 + Math.ceil(195 / 5) + 8 + 1);
   });
 
+  it('reads the list as one when its first page is not newest first (the order windows rely on)', async () => {
+    // a Harvest listing by id, not by date: records newer than the first page's last date would
+    // sit on later pages, outside every window
+    class ById extends FakeHarvest {
+      override listed(object: string) {
+        return this.records(object).reverse();
+      }
+    }
+    const source = new ById([timeEntries]);
+    source.seed('time_entries', 60);
+    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 4 });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded', read: 60 });
+    expect(result.objects[0].windows).toBeUndefined();
+    expect(source.requests.some((r) => new URL(r.url).searchParams.has('to'))).toBe(false);
+    expectExact(source, timeEntries);
+  });
+
   it('resumes each window where it stood, reading no committed page again', async () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 200);
