@@ -264,7 +264,7 @@ class ObjectSync {
     });
     if (firstError !== undefined) throw firstError;
     if (pass.noSweep) {
-      this.notice = `records kept being deleted while ${this.spec.name} was read, so one may have slid past unread and this pass marked no deletions; the next full refresh (--full-refresh) settles both`;
+      this.notice = `Harvest kept changing while ${this.spec.name} was read (records created, moved or deleted), so one may have slid past unread and this pass marked no deletions; the next full refresh (--full-refresh) settles it`;
     }
   }
 
