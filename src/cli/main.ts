@@ -1,47 +1,42 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { checkCommand } from './commands/check.js';
-import { demoCommand } from './commands/demo.js';
-import { discoverCommand } from './commands/discover.js';
-import { pipelinesCommand } from './commands/pipelines.js';
-import { runCommand } from './commands/run.js';
-import { runsCommand } from './commands/runs.js';
-import { serveCommand } from './commands/serve.js';
-import { simulateCommand } from './commands/simulate.js';
+import { CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { boundHeapGrowth } from '../heap.js';
 import { EXIT } from './exit.js';
+import { programWith } from './root.js';
 
-/** Builds the `harvest-sync` program; each command lives in its own file under commands/. */
-export function buildProgram(): Command {
-  const program = new Command('harvest-sync')
-    .description('Replicate a Harvest account into SQLite or PostgreSQL, and keep it current.')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  // commands are registered below, one line each
-  program.addCommand(runCommand());
-  program.addCommand(checkCommand());
-  program.addCommand(discoverCommand());
-  program.addCommand(demoCommand());
-  program.addCommand(pipelinesCommand());
-  program.addCommand(runsCommand());
-  program.addCommand(serveCommand());
-  program.addCommand(simulateCommand());
-  // Commands built on their own do not inherit these settings from the program.
-  for (const command of allCommands(program))
-    command.exitOverride().showHelpAfterError('(run with --help for usage)');
-  return program;
+/**
+ * Each command's module, loaded only when that command runs, so that `harvest-sync run` does not
+ * load the HTTP server, the web UI or the control store (about half of the start-up time).
+ */
+export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import('./commands/run.js')).runCommand(),
+  check: async () => (await import('./commands/check.js')).checkCommand(),
+  discover: async () => (await import('./commands/discover.js')).discoverCommand(),
+  demo: async () => (await import('./commands/demo.js')).demoCommand(),
+  pipelines: async () => (await import('./commands/pipelines.js')).pipelinesCommand(),
+  runs: async () => (await import('./commands/runs.js')).runsCommand(),
+  serve: async () => (await import('./commands/serve.js')).serveCommand(),
+  simulate: async () => (await import('./commands/simulate.js')).simulateCommand(),
+};
+
+/** The whole program (every command loaded): for help, unknown commands, and tests. */
+export async function loadProgram(): Promise<Command> {
+  return (await import('./program.js')).buildProgram();
 }
 
-function allCommands(command: Command): Command[] {
-  return [command, ...command.commands.flatMap((c) => allCommands(c))];
+/** The program for `harvest-sync NAME …`: only that command when NAME is one, else the whole. */
+async function programFor(name: string | undefined): Promise<Command> {
+  if (name === '--version' || name === '-V') return programWith([]);
+  const load = name !== undefined && Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name] : undefined;
+  return load ? programWith([await load()]) : loadProgram();
 }
 
 async function main(argv: string[]): Promise<void> {
   boundHeapGrowth();
-  const program = buildProgram();
+  const program = await programFor(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -65,5 +60,5 @@ function isEntryPoint(): boolean {
   }
 }
 
-// Imported (by tests, or to list the commands), the module only exports buildProgram.
+// Imported (by tests, or to list the commands), the module only exports what is above.
 if (isEntryPoint()) void main(process.argv);

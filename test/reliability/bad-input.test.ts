@@ -18,7 +18,8 @@ import Database from 'better-sqlite3';
 import type { Command, Option } from 'commander';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli/main.js';
+import { COMMAND_LOADERS } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { systemClock } from '../../src/clock.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
@@ -408,11 +409,23 @@ afterAll(async () => {
 });
 
 describe('the CLI module', () => {
-  it('only exports buildProgram when imported: it neither parses argv nor prints help', async () => {
-    const script = `const m = await import(${JSON.stringify(CLI)}); console.log(m.buildProgram().commands.length);`;
+  it('neither parses argv nor prints help when imported, and gives the whole program on demand', async () => {
+    const script = `const m = await import(${JSON.stringify(CLI)}); console.log((await m.loadProgram()).commands.length);`;
     const result = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe(String(program.commands.length));
+  });
+
+  it('loads each command on its own with exactly the options of the whole program', async () => {
+    expect(Object.keys(COMMAND_LOADERS).sort()).toEqual(program.commands.map((c) => c.name()).sort());
+    for (const [name, load] of Object.entries(COMMAND_LOADERS)) {
+      const alone = await load();
+      const whole = program.commands.find((c) => c.name() === name);
+      expect(
+        declaredOptions(alone).map((o) => o.option.flags),
+        name,
+      ).toEqual(declaredOptions(whole as Command).map((o) => o.option.flags));
+    }
   });
 });
 
