@@ -190,8 +190,6 @@ interface ActivePass {
   streams: Stream[];
   /** A fresh full pass of a dated object: its first page decides whether the rest is read as windows. */
   mayWindow: boolean;
-  /** How many date windows the pass was split into (0: read as one list). */
-  windows: number;
 }
 
 /** One stream of a pass (see StreamState): its committed position. */
@@ -387,7 +385,6 @@ class ObjectSync {
       });
       if (windows) {
         pass.streams = windows.map((w) => ({ state: w }));
-        pass.windows = windows.length;
         this.windows = windows.length;
       } else stream.state = position;
       this.state = state;
@@ -419,9 +416,7 @@ class ObjectSync {
     const before = stream.state.totalEntries;
     if (this.spec.paging !== 'page' || before === undefined || page.totalEntries === null) return false;
     if (page.totalEntries >= before) return false;
-    if ((stream.state.restarts ?? 0) < MAX_STREAM_RESTARTS) return true;
-    pass.noSweep = true;
-    return false;
+    return this.readAgain(pass, stream);
   }
 
   /**
@@ -453,6 +448,14 @@ class ObjectSync {
       exceptIds: records.map((r) => r.id as number),
     });
     if (counted + records.length >= expected) return false;
+    return this.readAgain(pass, stream);
+  }
+
+  /**
+   * A record may have slid past this stream: read it again from its top while restarts are left;
+   * after that, go on but let the pass mark no deletions (an unread record must not look deleted).
+   */
+  private readAgain(pass: ActivePass, stream: Stream): boolean {
     if ((stream.state.restarts ?? 0) < MAX_STREAM_RESTARTS) return true;
     pass.noSweep = true;
     return false;
@@ -533,7 +536,6 @@ class ObjectSync {
         noSweep: saved.noSweep === true,
         streams: savedStreams.map((state) => ({ state })),
         mayWindow: false,
-        windows: this.windows,
       };
     }
     const cursor = this.state?.cursor ?? null;
@@ -560,7 +562,6 @@ class ObjectSync {
       noSweep: false,
       streams: [{ state: { firstUrl, nextUrl: firstUrl } }],
       mayWindow: !incremental && this.spec.windowField !== undefined,
-      windows: 0,
     };
   }
 
