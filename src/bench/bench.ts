@@ -98,7 +98,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     rate: { requests: Number(m[1]), windowMs: Math.round(Number(m[2]) * 1000) },
     rateScale,
     ratePerPage,
-    pgUrl: process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    pgUrl: process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', // the same default as the tests'
     seed,
   };
 }

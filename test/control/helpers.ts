@@ -9,7 +9,9 @@ import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import type { ControlStore, PipelineInput } from '../../src/control/types.js';
 
-export const PG_URL = process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { PG_URL } from '../support/databases.js';
+
+export { PG_URL };
 
 export interface StoreFixture {
   readonly store: ControlStore;

@@ -5,7 +5,9 @@ import { PostgresDestination } from '../../src/destinations/postgres/postgres-de
 import type { DestinationFactory } from './factories.js';
 
 /** The test server: trust auth, user postgres, database test, unless the environment says otherwise. */
-export const PG_URL = process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { PG_URL } from '../support/databases.js';
+
+export { PG_URL };
 
 /** A schema name no other test uses. */
 export function uniqueSchema(prefix = 'hs_test'): string {

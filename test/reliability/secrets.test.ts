@@ -22,6 +22,7 @@ import { createWebUi } from '../../src/web/ui.js';
 import { CLI, STACK_LINE } from '../cli/cli-helpers.js';
 import { cleanEnv, runCliProcess } from './support/cli-process.js';
 import type { CliRun } from './support/cli-process.js';
+import { PG_URL } from '../support/databases.js';
 
 /*
  * Issue 7, secrets: distinctive secrets go in through every surface (CLI flags and environment, a
@@ -41,7 +42,7 @@ const SECRETS = {
   apiToken: `api-SECRET-${rand()}${rand()}`,
   pgPassword: `pgSECRET${rand()}`,
 };
-const PG_BASE = process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_BASE = PG_URL;
 const suffix = rand().slice(0, 8);
 const ROLE = `hs_secret_${suffix}`;
 const SCHEMAS = {

@@ -22,6 +22,7 @@ import { createMetrics } from '../../src/server/metrics.js';
 import type { ConnectionTestInput } from '../../src/server/pipeline-routes.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
+import { PG_URL } from '../support/databases.js';
 
 const PASSWORD = 'admin password for tests ✓';
 const HARVEST_TOKEN = '2345678.pt.HarvestTokenSecretValue_zz9Q';
@@ -707,7 +708,7 @@ describe('connection and destination tests', () => {
 
   it('reports a reachable PostgreSQL destination as usable', async () => {
     const schema = `hs_desttest_${randomBytes(4).toString('hex')}`;
-    const base = process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const base = PG_URL;
     const url = `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
     try {
       const res = await call(h, '/api/destination-test', {

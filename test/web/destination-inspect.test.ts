@@ -12,6 +12,7 @@ import type { Simulator } from '../../src/simulator/index.js';
 import { runSync } from '../../src/sync/engine.js';
 import { planObjects } from '../../src/sync/plan.js';
 import { inspectDestination } from '../../src/web/destination-inspect.js';
+import { PG_URL } from '../support/databases.js';
 
 /*
  * The pipeline page's "rows in destination" and "last cursor" come from inspectDestination: checked
@@ -19,7 +20,6 @@ import { inspectDestination } from '../../src/web/destination-inspect.js';
  * the destination's lock (the UI must read then without taking it).
  */
 
-const PG_URL = process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const OBJECTS = ['clients', 'invoices', 'time_entries'];
 
 let sim: Simulator;
