@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { URL_MAX_LENGTH } from '../control/validation.js';
+import { baseUrlSchema } from '../control/validation.js';
+import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 
 /** Flags shared by every command that talks to Harvest; each also reads its environment variable. */
@@ -9,7 +10,10 @@ export function addHarvestOptions(command: Command): Command {
   return command
     .option('--token <token>', 'Harvest personal access token (env HARVEST_ACCESS_TOKEN)')
     .option('--account-id <id>', 'Harvest account id (env HARVEST_ACCOUNT_ID)')
-    .option('--base-url <url>', 'Harvest API root (env HARVEST_BASE_URL)', undefined)
+    .option(
+      '--base-url <url>',
+      `Harvest API root, with or without /v2 (env HARVEST_BASE_URL, default ${DEFAULT_BASE_URL})`,
+    )
     .option(
       '--rate-limit <requests/seconds>',
       'client-side request budget, e.g. 100/15 (Harvest publishes 100 per 15 s)',
@@ -22,8 +26,6 @@ export interface HarvestFlags {
   baseUrl?: string;
   rateLimit?: string;
 }
-
-export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
 
 const connectionSchema = z.object({
   token: z
@@ -39,17 +41,7 @@ const connectionSchema = z.object({
       /^\d{1,19}$/,
       'the account id must be a number (Harvest shows it next to your personal access token)',
     ),
-  baseUrl: z
-    .string()
-    .trim()
-    .max(URL_MAX_LENGTH, `the base URL is too long (at most ${URL_MAX_LENGTH} characters)`)
-    .refine((u) => {
-      try {
-        return ['http:', 'https:'].includes(new URL(u).protocol);
-      } catch {
-        return false;
-      }
-    }, 'the base URL must be an http(s) URL such as https://api.harvestapp.com'),
+  baseUrl: baseUrlSchema('the base URL'),
   rateLimit: z
     .string()
     .regex(/^\d+\/\d+(\.\d+)?$/, 'the rate limit must look like REQUESTS/SECONDS, e.g. 100/15')

@@ -1,8 +1,9 @@
-import { OBJECTS } from '../catalog/objects.js';
-import { userMessage } from '../errors.js';
+import { OBJECTS, findObject } from '../catalog/objects.js';
+import { ConfigError, userMessage } from '../errors.js';
+import { DEFAULT_BASE_URL, normaliseBaseUrl } from '../harvest/base-url.js';
 import { HarvestClient } from '../harvest/client.js';
+import { HarvestApiError, reasonsLine } from '../harvest/errors.js';
 import type { ConnectionCheck } from '../harvest/types.js';
-import { findObject } from '../catalog/objects.js';
 
 /** Hevo's TEST & CONTINUE, as the CLI, the API and the UI show it. */
 export interface ConnectionTestResult {
@@ -54,7 +55,7 @@ export async function testConnection(input: ConnectionTestInput): Promise<Connec
       company: null,
       admin: false,
       objects: [],
-      message: `connection test failed: ${userMessage(error)}`,
+      message: `connection test failed: ${failureLine(error, input.baseUrl)}`,
     };
   }
   const readable = check.objects.filter((o) => o.readable);
@@ -68,6 +69,27 @@ export async function testConnection(input: ConnectionTestInput): Promise<Connec
     objects: check.objects.map((o) => ({ name: o.name, readable: o.readable, reason: o.reason ?? null })),
     message: ok
       ? `connected as ${who}${check.isAdmin ? ' (administrator)' : ''}: ${readable.length} of ${check.objects.length} objects readable`
-      : `connection test failed: the token of ${who} can read none of the selected objects`,
+      : `connection test failed: the token of ${who} can read none of the selected objects — ${reasonsLine(check.objects)}`,
   };
+}
+
+/**
+ * Why the test failed, in our own words only. The daemon tests whatever URL it is given, so
+ * anything but Harvest's own answer about the token (no answer, a closed port, an HTML page, a
+ * proxy's error, a JSON that is not Harvest's) gives the same line: it must not tell what listens
+ * at an address, nor echo what it said.
+ */
+function failureLine(error: unknown, baseUrl: string): string {
+  if (error instanceof ConfigError) return userMessage(error);
+  // Harvest's 401 (its JSON body checked by the client): our fixed text, nothing of the answer
+  if (error instanceof HarvestApiError && error.code === 'HARVEST_UNAUTHORIZED') return error.message;
+  return `could not reach Harvest at ${shownUrl(baseUrl)}: check the Harvest API URL (Harvest's own is ${DEFAULT_BASE_URL}), or try again later`;
+}
+
+function shownUrl(baseUrl: string): string {
+  try {
+    return normaliseBaseUrl(baseUrl);
+  } catch {
+    return 'the Harvest API URL';
+  }
 }

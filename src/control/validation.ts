@@ -3,6 +3,7 @@ import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
 import { parseDestinationUrl } from '../destinations/index.js';
 import type { DestinationTarget } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
+import { DEFAULT_BASE_URL, baseUrlProblem, normaliseBaseUrl } from '../harvest/base-url.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 import type { PipelineInput, PipelineUpdate } from './types.js';
 
@@ -17,7 +18,6 @@ export { TOKEN_MAX_LENGTH };
 export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
 /** 720 h = 30 days: past that, deletions would go unnoticed for too long to be useful. */
 export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
-export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
 /** Longer URLs are refused up front: servers answer 414 and clients retry, so they would only fail later. */
 export const URL_MAX_LENGTH = 2048;
 /** PATH_MAX and NAME_MAX on Linux: a longer SQLite path could be stored but never created. */
@@ -148,20 +148,22 @@ const since = z
   }, sinceMessage)
   .nullable();
 
-const baseUrlMessage = 'baseUrl must be an http(s) URL such as https://api.harvestapp.com';
-const baseUrl = z
-  .string({ error: baseUrlMessage })
-  .trim()
-  .max(URL_MAX_LENGTH, `baseUrl is too long (at most ${URL_MAX_LENGTH} characters)`)
-  .refine((u) => {
-    try {
-      const parsed = new URL(u);
-      return ['http:', 'https:'].includes(parsed.protocol) && !parsed.username && !parsed.password;
-    } catch {
-      return false;
-    }
-  }, baseUrlMessage)
-  .transform((u) => u.replace(/\/+$/, ''));
+/**
+ * A Harvest API root, stored and used normalised (see normaliseBaseUrl): with or without `/v2`,
+ * with or without a trailing slash. `field` starts every message ("baseUrl", "the base URL").
+ */
+export function baseUrlSchema(field: string) {
+  return z
+    .string({ error: `${field} must be an http(s) URL such as ${DEFAULT_BASE_URL}` })
+    .trim()
+    .max(URL_MAX_LENGTH, `${field} is too long (at most ${URL_MAX_LENGTH} characters)`)
+    .transform((u, ctx) => {
+      const problem = baseUrlProblem(u);
+      if (problem === null) return normaliseBaseUrl(u);
+      ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
+      return z.NEVER;
+    });
+}
 
 const enabled = z.boolean({ error: 'enabled must be true or false' });
 
@@ -174,7 +176,7 @@ const fields = {
   frequencyHours: wholeNumber('frequency', FREQUENCY_HOURS, 'hours'),
   since,
   fullRefreshHours: wholeNumber('fullRefreshHours', FULL_REFRESH_HOURS, 'hours'),
-  baseUrl,
+  baseUrl: baseUrlSchema('baseUrl'),
   enabled,
 };
 

@@ -2,7 +2,14 @@ import { createRequire } from 'node:module';
 import type { AccessLevel, JsonObject, ObjectSpec } from '../catalog/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, InterruptedError } from '../errors.js';
-import { HarvestApiError, statusError } from './errors.js';
+import { DEFAULT_BASE_URL, normaliseBaseUrl } from './base-url.js';
+import {
+  HarvestApiError,
+  describeForeignBody,
+  notHarvestError,
+  statusError,
+  type HarvestErrorCode,
+} from './errors.js';
 import {
   DEFAULT_RATE_LIMIT,
   RateLimiter,
@@ -21,14 +28,16 @@ import type {
   SourceStats,
 } from './types.js';
 
-export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
 export const MAX_PER_PAGE = 2000;
 
 export interface HarvestClientOptions {
   /** Personal access token. Only ever sent, as a Bearer header, to `baseUrl`'s origin. */
   readonly token: string;
   readonly accountId: string;
-  /** API root; default https://api.harvestapp.com. Tests and demos point it at a local server. */
+  /**
+   * API root, with or without `/v2` (see normaliseBaseUrl); default Harvest's. Tests and demos
+   * point it at a local server.
+   */
   readonly baseUrl?: string;
   /** Harvest requires one naming the product and a contact URL or e-mail. */
   readonly userAgent?: string;
@@ -138,19 +147,8 @@ export class HarvestClient implements HarvestSource {
     if (!/^\d+$/.test(accountId)) {
       throw new ConfigError(`the Harvest account id must be a number (got "${accountId.slice(0, 40)}")`);
     }
-    let base: URL;
-    try {
-      base = new URL(options.baseUrl ?? DEFAULT_BASE_URL);
-    } catch {
-      throw new ConfigError(`the Harvest API root is not a URL: "${options.baseUrl}"`);
-    }
-    if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-      throw new ConfigError(`the Harvest API root must be an http(s) URL (got "${base.protocol}")`);
-    }
-    if (base.username || base.password)
-      throw new ConfigError('the Harvest API root must not hold credentials');
-    this.baseUrl = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
-    this.origin = base.origin;
+    this.baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
+    this.origin = new URL(this.baseUrl).origin;
     this.token = token;
     this.headers = {
       Authorization: `Bearer ${token}`,
@@ -243,6 +241,16 @@ export class HarvestClient implements HarvestSource {
    */
   async checkConnection(objects: readonly ObjectSpec[], signal?: AbortSignal): Promise<ConnectionCheck> {
     const me = await this.me(signal);
+    if (typeof me.id !== 'number') {
+      // users/me is open to every token: an answer without a user id did not come from Harvest
+      throw notHarvestError({
+        status: 200,
+        object: 'users/me',
+        origin: this.origin,
+        path: new URL(`${this.baseUrl}/v2/users/me`).pathname,
+        what: 'JSON that is not a Harvest user',
+      });
+    }
     const accessRoles = Array.isArray(me.access_roles)
       ? me.access_roles.filter((role): role is string => typeof role === 'string')
       : legacyRoles(me);
@@ -253,26 +261,12 @@ export class HarvestClient implements HarvestSource {
         throw error;
       },
     );
-    const results = await Promise.all(
-      objects.map(async (object) => {
-        try {
-          await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1 }), signal);
-          return { name: object.name, readable: true };
-        } catch (error) {
-          if (!(error instanceof HarvestApiError) || error.code === 'HARVEST_UNAUTHORIZED') throw error;
-          const prefix = `${object.name}: `;
-          const reason = error.message.startsWith(prefix)
-            ? error.message.slice(prefix.length)
-            : error.message;
-          return { name: object.name, readable: false, reason };
-        }
-      }),
-    );
+    const results = await Promise.all(objects.map((object) => this.checkObject(object, signal)));
     const first = typeof me.first_name === 'string' ? me.first_name : '';
     const last = typeof me.last_name === 'string' ? me.last_name : '';
     return {
       user: {
-        id: typeof me.id === 'number' ? me.id : 0,
+        id: me.id,
         name: `${first} ${last}`.trim(),
         email: typeof me.email === 'string' ? me.email : '',
       },
@@ -281,6 +275,20 @@ export class HarvestClient implements HarvestSource {
       company,
       objects: results,
     };
+  }
+
+  /** One per_page=1 call: readable, or why not. */
+  private async checkObject(object: ObjectSpec, signal?: AbortSignal): Promise<ConnectionCheck['objects'][number]> {
+    try {
+      await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1 }), signal);
+      return { name: object.name, readable: true };
+    } catch (error) {
+      // a rejected token or an answer that is not Harvest's is about the connection, not this object
+      if (!(error instanceof HarvestApiError) || FATAL_CHECK_CODES.has(error.code)) throw error;
+      const prefix = `${object.name}: `;
+      const reason = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+      return { name: object.name, readable: false, reason };
+    }
   }
 
   private async getObject(name: string, endpoint: string, signal?: AbortSignal): Promise<JsonObject> {
@@ -471,36 +479,51 @@ export class HarvestClient implements HarvestSource {
       bytes = new Uint8Array();
     }
     report(response.status);
-    const text = new TextDecoder().decode(bytes);
-
-    if (response.ok) {
-      const declared = response.headers.get('content-length');
-      if (
-        declared !== null &&
-        !response.headers.has('content-encoding') &&
-        Number(declared) !== bytes.byteLength
-      ) {
-        throw new TransientFailure(
-          'unavailable',
-          `response body cut short (${bytes.byteLength} of ${declared} bytes)`,
-          response.status,
-        );
-      }
-      try {
-        return { body: JSON.parse(text) as unknown, headers: response.headers };
-      } catch {
-        throw new TransientFailure(
-          'bad-response',
-          `invalid JSON (${bytes.byteLength} bytes${bytes.byteLength === 0 ? '' : ', cut short or not JSON'})`,
-          response.status,
-        );
-      }
-    }
-    return this.failure(caller, path, response, text, grant);
+    if (response.ok) return this.success(caller, url, response, bytes);
+    return this.failure(caller, url, response, new TextDecoder().decode(bytes), grant);
   }
 
-  private failure(caller: Caller, path: string, response: Response, text: string, grant: Grant): never {
+  /** The JSON of a 2xx answer; a cut-short or unreadable body is a failure worth another attempt. */
+  private success(caller: Caller, url: URL, response: Response, bytes: Uint8Array): JsonResponse {
+    const text = new TextDecoder().decode(bytes);
+    // Harvest's API answers JSON; a web page (a site's home page, a login portal) is not the API
+    const contentType = response.headers.get('content-type');
+    if (contentType !== null && /^\s*text\/html/i.test(contentType)) {
+      throw notHarvestError({
+        status: response.status,
+        object: caller.object,
+        origin: url.origin,
+        path: safePath(url),
+        what: describeForeignBody(text, contentType),
+        listEndpoint: caller.access !== undefined,
+      });
+    }
+    const declared = response.headers.get('content-length');
+    if (
+      declared !== null &&
+      !response.headers.has('content-encoding') &&
+      Number(declared) !== bytes.byteLength
+    ) {
+      throw new TransientFailure(
+        'unavailable',
+        `response body cut short (${bytes.byteLength} of ${declared} bytes)`,
+        response.status,
+      );
+    }
+    try {
+      return { body: JSON.parse(text) as unknown, headers: response.headers };
+    } catch {
+      throw new TransientFailure(
+        'bad-response',
+        `invalid JSON (${bytes.byteLength} bytes${bytes.byteLength === 0 ? '' : ', cut short or not JSON'})`,
+        response.status,
+      );
+    }
+  }
+
+  private failure(caller: Caller, url: URL, response: Response, text: string, grant: Grant): never {
     const { status } = response;
+    const path = safePath(url);
     if (status === 429) {
       const retryAfter = parseRetryAfter(
         response.headers.get('retry-after'),
@@ -525,7 +548,7 @@ export class HarvestClient implements HarvestSource {
     if (status >= 300 && status < 400) {
       throw new HarvestApiError(
         'HARVEST_BAD_RESPONSE',
-        `${caller.object}: Harvest answered GET ${path} with a redirect (${status}): check the API root (--base-url / HARVEST_BASE_URL)`,
+        `${caller.object}: GET ${url.origin}${path} answered with a redirect (${status}): check the Harvest API URL (--base-url, HARVEST_BASE_URL or the pipeline's baseUrl); Harvest's own is ${DEFAULT_BASE_URL}`,
         { status, object: caller.object, path, listEndpoint: caller.access !== undefined },
       );
     }
@@ -534,7 +557,9 @@ export class HarvestClient implements HarvestSource {
       statusText: response.statusText,
       object: caller.object,
       path,
+      origin: url.origin,
       bodyText: this.scrub(text),
+      contentType: response.headers.get('content-type'),
       access: caller.access,
     });
     throw error;
@@ -561,6 +586,8 @@ export class HarvestClient implements HarvestSource {
     }
   }
 }
+
+const FATAL_CHECK_CODES = new Set<HarvestErrorCode>(['HARVEST_UNAUTHORIZED', 'HARVEST_NOT_API']);
 
 /** access_roles from the pre-2020 permission flags, for accounts that still send them. */
 function legacyRoles(me: JsonObject): string[] {

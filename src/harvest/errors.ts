@@ -1,5 +1,6 @@
 import type { AccessLevel } from '../catalog/types.js';
 import { HarvestSyncError } from '../errors.js';
+import { DEFAULT_BASE_URL } from './base-url.js';
 
 /** Stable codes of HarvestApiError, one per way a Harvest call can end badly. */
 export const HARVEST_ERROR_CODES = [
@@ -11,6 +12,7 @@ export const HARVEST_ERROR_CODES = [
   'HARVEST_RATE_LIMITED', // still 429 after bounded waits, or asked to wait too long
   'HARVEST_UNAVAILABLE', // 5xx, network errors, resets, timeouts after bounded retries
   'HARVEST_BAD_RESPONSE', // a 2xx whose body is not what the endpoint promises, or a bad links.next
+  'HARVEST_NOT_API', // an answer that is not Harvest's (an HTML 404, a proxy's page): the API root is wrong
 ] as const;
 export type HarvestErrorCode = (typeof HARVEST_ERROR_CODES)[number];
 
@@ -50,11 +52,12 @@ export class HarvestApiError extends HarvestSyncError {
 /**
  * True when the token simply may not read this object: the engine then skips the object and
  * reports why instead of failing the run. Harvest documents 403 for this; it has also answered
- * 404 on list endpoints for missing permissions, so a 404 there counts too.
+ * 404 on list endpoints for missing permissions, so a 404 there counts too. Only Harvest's own
+ * answers count (a JSON error body): an HTML 404 means the URL is wrong, not the permissions.
  */
 export function isPermissionError(error: unknown): error is HarvestApiError {
   if (!(error instanceof HarvestApiError)) return false;
-  return error.status === 403 || (error.status === 404 && error.listEndpoint);
+  return error.code === 'HARVEST_FORBIDDEN' || (error.code === 'HARVEST_NOT_FOUND' && error.listEndpoint);
 }
 
 const TOKEN_HELP = 'create a new personal access token at https://id.getharvest.com/developers';
@@ -82,6 +85,70 @@ export function harvestMessage(bodyText: string): string {
   return '';
 }
 
+/**
+ * Whether an error body is Harvest's own: JSON with a `message` (403, 422), an `error` (401, and 404
+ * as `{"status":404,"error":"Not Found"}`). Harvest's unknown routes answer an HTML page instead, and
+ * so do proxies and web servers that are not the API.
+ */
+export function isHarvestErrorBody(bodyText: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bodyText);
+  } catch {
+    return false;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const { message, error } = parsed as Record<string, unknown>;
+  return (
+    (typeof message === 'string' && message.trim() !== '') || (typeof error === 'string' && error.trim() !== '')
+  );
+}
+
+/** What an answer that is not Harvest's held, in a few words: never its text (it may be anyone's). */
+export function describeForeignBody(bodyText: string, contentType: string | null): string {
+  if (bodyText.trim() === '') return 'an empty body';
+  if (/html/i.test(contentType ?? '') || /^\s*<(!doctype|html)/i.test(bodyText)) return 'an HTML page';
+  return "a body that is not Harvest's JSON";
+}
+
+/**
+ * The error for an answer that did not come from Harvest's API (or from a route it does not have),
+ * naming the URL asked (origin and path, never a credential) but never repeating the body.
+ */
+export function notHarvestError(input: {
+  readonly status: number;
+  readonly object: string;
+  /** Scheme, host and port of the URL requested. */
+  readonly origin: string;
+  /** Its path and query, without credentials (safePath). */
+  readonly path: string;
+  readonly what: string;
+  readonly listEndpoint?: boolean;
+}): HarvestApiError {
+  const { status, object, path, what } = input;
+  return new HarvestApiError(
+    'HARVEST_NOT_API',
+    `${object}: GET ${input.origin}${path} answered ${status} with ${what}, not an answer of Harvest's API: check the Harvest API URL (--base-url, HARVEST_BASE_URL or the pipeline's baseUrl); Harvest's own is ${DEFAULT_BASE_URL}`,
+    { status, object, path, listEndpoint: input.listEndpoint ?? false },
+  );
+}
+
+/**
+ * Why objects could not be read, on one line: "clients: …; contacts: … (and 12 more)". Reasons
+ * already starting with the object's name are kept as they are.
+ */
+export function reasonsLine(
+  items: ReadonlyArray<{ readonly name: string; readonly reason?: string | null }>,
+  max = 3,
+): string {
+  const shown = items.slice(0, max).map(({ name, reason }) => {
+    const text = reason ?? 'no reason given';
+    return text.startsWith(`${name}:`) ? text : `${name}: ${text}`;
+  });
+  const more = items.length - shown.length;
+  return `${shown.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`;
+}
+
 function oneLine(text: string, max = 200): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
@@ -92,15 +159,25 @@ export interface StatusErrorInput {
   readonly statusText: string;
   readonly object: string;
   readonly path: string;
+  /** Where the request went (scheme, host, port), to name the URL when the answer is not Harvest's. */
+  readonly origin?: string;
   readonly bodyText: string;
+  readonly contentType?: string | null;
   /** Set for list endpoints: which role the catalog says can read the object. */
   readonly access?: AccessLevel;
 }
+
+/** Statuses whose Harvest meaning (bad token, no permission, no such thing) holds only for Harvest's own answer. */
+const HARVEST_BODY_REQUIRED = new Set([401, 403, 404]);
 
 /** The final error for a non-retryable HTTP status (400/401/403/404/422 and other 4xx). */
 export function statusError(input: StatusErrorInput): HarvestApiError {
   const { status, object, path } = input;
   const listEndpoint = input.access !== undefined;
+  if (HARVEST_BODY_REQUIRED.has(status) && !isHarvestErrorBody(input.bodyText)) {
+    const what = describeForeignBody(input.bodyText, input.contentType ?? null);
+    return notHarvestError({ status, object, origin: input.origin ?? '', path, what, listEndpoint });
+  }
   const said = harvestMessage(input.bodyText);
   const details = { status, object, path, listEndpoint };
   const statusLabel = `${status}${said ? ` ${said}` : input.statusText ? ` ${input.statusText}` : ''}`;

@@ -4,6 +4,7 @@ import { OBJECTS } from '../catalog/objects.js';
 import { parsePipelineCreate, parsePipelineUpdate, pipelineCreateSchema } from '../control/validation.js';
 import type { ConnectionTestResult } from '../control/connection-test.js';
 import type { ControlStore, Pipeline } from '../control/types.js';
+import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 import type { AppScheduler } from './app.js';
 import type { DestinationTestResult } from './destination-test.js';
 import { HttpError } from './errors.js';
@@ -145,6 +146,8 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   routes.get('/catalog', (c) =>
     c.json({
+      // the UI's default for a new pipeline's Harvest API URL: defined once, here on the server
+      defaultBaseUrl: DEFAULT_BASE_URL,
       objects: OBJECTS.map((o) => ({
         name: o.name,
         description: o.description,

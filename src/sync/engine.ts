@@ -11,7 +11,7 @@ import type {
   StreamState,
 } from '../destinations/destination.js';
 import { userMessage } from '../errors.js';
-import { HarvestApiError, isPermissionError } from '../harvest/errors.js';
+import { HarvestApiError, isPermissionError, reasonsLine } from '../harvest/errors.js';
 import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
 import { SyncDataError } from './errors.js';
 import { PageBudget } from './page-budget.js';
@@ -44,7 +44,8 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
  *
  * Objects are independent: one that fails (a broken endpoint, bad data) does not stop the others,
  * and the run ends `failed` with the first error. Objects the token may not read are `skipped` and
- * the run can still succeed. A rejected token (401) stops every object at once.
+ * the run can still succeed, unless every object was skipped: nothing synced is a failure, never an
+ * empty success. A rejected token (401) stops every object at once.
  */
 export async function runSync(options: SyncOptions): Promise<SyncResult> {
   const run = new SyncRun(options);
@@ -53,6 +54,26 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
   } finally {
     run.dispose();
   }
+}
+
+/**
+ * How a run ended, from its objects: failed if one failed, interrupted if one was, else succeeded,
+ * except that a run in which every object was skipped synced nothing: it fails, saying why.
+ */
+function runOutcome(
+  results: readonly ObjectResult[],
+  firstError: string | undefined,
+): { status: SyncResult['status']; error?: string } {
+  if (results.some((r) => r.status === 'failed')) return { status: 'failed', error: firstError };
+  if (results.some((r) => r.status === 'interrupted')) return { status: 'interrupted' };
+  if (results.length > 0 && results.every((r) => r.status === 'skipped')) {
+    const reasons = reasonsLine(results.map((r) => ({ name: r.object, reason: r.reason })));
+    return {
+      status: 'failed',
+      error: `nothing was synced: every selected object was skipped — ${reasons}`,
+    };
+  }
+  return { status: 'succeeded' };
 }
 
 class SyncRun {
@@ -138,15 +159,11 @@ class SyncRun {
         results[index] = await new ObjectSync(this, spec).execute();
       });
     }
-    const status = results.some((r) => r.status === 'failed')
-      ? 'failed'
-      : results.some((r) => r.status === 'interrupted')
-        ? 'interrupted'
-        : 'succeeded';
+    const { status, error } = runOutcome(results, this.firstError);
     const result: SyncResult = {
       status,
       objects: results,
-      ...(status === 'failed' && this.firstError !== undefined ? { error: this.firstError } : {}),
+      ...(error !== undefined ? { error } : {}),
       startedAt,
       finishedAt: iso(this.clock.now()),
     };

@@ -52,7 +52,10 @@ export interface ObjectResult {
 }
 
 export interface SyncResult {
-  /** `succeeded` also when some objects were skipped for lack of permission (see their reasons). */
+  /**
+   * `succeeded` also when some objects were skipped for lack of permission (see their reasons), but
+   * `failed` when every object was: a run that synced nothing is not a success.
+   */
   readonly status: 'succeeded' | 'failed' | 'interrupted';
   readonly objects: readonly ObjectResult[];
   /** First failure, one line, safe to show. */

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { OBJECTS } from '../../catalog/objects.js';
 import { HarvestClient } from '../../harvest/client.js';
+import { reasonsLine } from '../../harvest/errors.js';
 import { action, EXIT } from '../exit.js';
 import { addHarvestOptions, parseHarvestFlags, type HarvestFlags } from '../harvest-options.js';
 
@@ -32,7 +33,10 @@ export function checkCommand(): Command {
         ];
         process.stdout.write(lines.join('\n') + '\n');
       }
-      return readable > 0 ? EXIT.ok : EXIT.failed;
+      if (readable > 0) return EXIT.ok;
+      const reasons = reasonsLine(check.objects.map((o) => ({ name: o.name, reason: o.reason })));
+      process.stderr.write(`error: nothing can be synced: this token can read none of the objects — ${reasons}\n`);
+      return EXIT.failed;
     }),
   );
 }

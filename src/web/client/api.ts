@@ -83,7 +83,8 @@ export const getPipeline = (ref: string) =>
 export const getRuns = (ref: string, limit: number) =>
   api<{ runs: RunView[] }>('GET', `/api/pipelines/${encodeURIComponent(ref)}/runs?limit=${limit}`);
 export const getRun = (id: string) => api<{ run: RunView }>('GET', `/api/runs/${encodeURIComponent(id)}`);
-export const getCatalog = () => api<{ objects: CatalogObject[] }>('GET', '/api/catalog');
+export const getCatalog = () =>
+  api<{ objects: CatalogObject[]; defaultBaseUrl: string }>('GET', '/api/catalog');
 export const getDestination = (ref: string) =>
   api<{ destination: DestinationReport & { description: string } }>(
     'GET',

@@ -10,7 +10,6 @@ import type { Field } from './forms.js';
  * the API's messages are shown beside the field they are about.
  */
 
-const HARVEST_API = 'https://api.harvestapp.com';
 const STEP_TITLES = ['Source type', 'Source settings', 'Destination', 'Objects & schedule'] as const;
 
 function sqlitePathFor(name: string): string {
@@ -59,7 +58,7 @@ export function objectResults(result: ConnectionTestResult): HTMLElement {
 
 export async function renderWizard(main: HTMLElement): Promise<void> {
   document.title = 'New pipeline · harvest-sync';
-  const catalog = (await getCatalog()).objects;
+  const { objects: catalog, defaultBaseUrl } = await getCatalog();
   let step = 0;
   let connection: ConnectionTestResult | null = null;
 
@@ -152,8 +151,8 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
     label: 'Harvest API URL',
     name: 'baseUrl',
     type: 'url',
-    value: HARVEST_API,
-    hint: 'Leave as it is unless you go through a proxy or use the simulator.',
+    value: defaultBaseUrl,
+    hint: 'Leave as it is unless you go through a proxy or use the simulator; with or without /v2.',
   });
   const testMessage = messageArea();
   const testResults = h('div');

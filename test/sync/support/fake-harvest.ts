@@ -4,6 +4,13 @@ import type { FirstPageQuery, HarvestPage, HarvestSource, SourceStats } from '..
 
 const ORIGIN = 'https://fake-harvest.test';
 
+/** Harvest's own error bodies (harvest-api-v2.md §5): without one, a 401/403/404 is not Harvest's answer. */
+const HARVEST_ERROR_BODIES: Record<number, string> = {
+  401: '{"error":"invalid_token","error_description":"The access token provided is expired, revoked, malformed or invalid for other reasons."}',
+  403: '{"message":"Not authorized!"}',
+  404: '{"status":404,"error":"Not Found"}',
+};
+
 /** Builds a record of `spec` from its field tree, every value derived from `id` (and `salt`). */
 export function makeRecord(spec: ObjectSpec, id: number, updatedAt: string, salt = ''): JsonObject {
   const record = fill(spec.fields, id, salt);
@@ -152,7 +159,7 @@ export class FakeHarvest implements HarvestSource {
         statusText: '',
         object: object.name,
         path: `${url.pathname}${url.search}`,
-        bodyText: status === 403 ? '{"message":"Not authorized!"}' : '',
+        bodyText: HARVEST_ERROR_BODIES[status] ?? '',
         access: object.access,
       });
     }
