@@ -33,9 +33,6 @@ export function normaliseBaseUrl(input: string, field = 'the Harvest API root'):
   const problem = baseUrlProblem(input);
   if (problem !== null) throw new ConfigError(`${field} ${problem}`);
   const url = new URL(input.trim());
-  const prefix = url.pathname
-    .replace(/\/+$/, '')
-    .replace(/\/v2$/, '')
-    .replace(/\/+$/, '');
+  const prefix = url.pathname.replace(/\/+$/, '').replace(/\/v2$/, '').replace(/\/+$/, '');
   return `${url.origin}${prefix}`;
 }

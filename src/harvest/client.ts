@@ -278,7 +278,10 @@ export class HarvestClient implements HarvestSource {
   }
 
   /** One per_page=1 call: readable, or why not. */
-  private async checkObject(object: ObjectSpec, signal?: AbortSignal): Promise<ConnectionCheck['objects'][number]> {
+  private async checkObject(
+    object: ObjectSpec,
+    signal?: AbortSignal,
+  ): Promise<ConnectionCheck['objects'][number]> {
     try {
       await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1 }), signal);
       return { name: object.name, readable: true };

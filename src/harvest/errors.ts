@@ -100,7 +100,8 @@ export function isHarvestErrorBody(bodyText: string): boolean {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
   const { message, error } = parsed as Record<string, unknown>;
   return (
-    (typeof message === 'string' && message.trim() !== '') || (typeof error === 'string' && error.trim() !== '')
+    (typeof message === 'string' && message.trim() !== '') ||
+    (typeof error === 'string' && error.trim() !== '')
   );
 }
 

@@ -109,6 +109,18 @@ describe('pipeline validation refuses bad input with a message naming the field 
       /baseUrl must be an http\(s\) URL/,
     ],
     ['a base URL that is not a URL', { baseUrl: 'harvest' }, 'baseUrl', /baseUrl must be an http\(s\) URL/],
+    [
+      'a base URL with a query',
+      { baseUrl: 'https://api.harvestapp.com/v2?account_id=1' },
+      'baseUrl',
+      'baseUrl must not have a query (?…) or a fragment (#…)',
+    ],
+    [
+      'a base URL with credentials',
+      { baseUrl: 'https://user:pw@api.harvestapp.com' },
+      'baseUrl',
+      'baseUrl must not hold a user name or password',
+    ],
     ['enabled as a string', { enabled: 'yes' }, 'enabled', 'enabled must be true or false'],
     ['an unknown field', { colour: 'red' }, 'colour', 'unknown field "colour"'],
   ])('refuses %s', (_label, change, field, message) => {
@@ -175,6 +187,21 @@ describe('pipeline validation accepts good input and normalises it', () => {
       'a simulator base URL, trailing slash dropped',
       { baseUrl: 'http://127.0.0.1:4010/' },
       { baseUrl: 'http://127.0.0.1:4010' },
+    ],
+    ...[
+      'https://api.harvestapp.com/v2',
+      'https://api.harvestapp.com/v2/',
+      'https://api.harvestapp.com/',
+      ' https://API.harvestapp.com:443/v2// ',
+    ].map((baseUrl): [string, object, object] => [
+      `Harvest's documented base URL as ${JSON.stringify(baseUrl)}`,
+      { baseUrl },
+      { baseUrl: 'https://api.harvestapp.com' },
+    ]),
+    [
+      'a proxy base URL with a path prefix and /v2',
+      { baseUrl: 'http://proxy.local:8080/harvest/v2/' },
+      { baseUrl: 'http://proxy.local:8080/harvest' },
     ],
     ['a paused pipeline', { enabled: false }, { enabled: false }],
   ])('accepts %s', (_label, change, expected) => {

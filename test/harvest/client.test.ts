@@ -1,12 +1,19 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { ConfigError, InterruptedError } from '../../src/errors.js';
 import { HarvestClient, type HarvestClientOptions } from '../../src/harvest/client.js';
 import { HarvestApiError, isPermissionError } from '../../src/harvest/errors.js';
 import type { ClientEvent } from '../../src/harvest/types.js';
-import { InstantClock, envelope, sendJson, spec, startServer, type TestServer } from './helpers.js';
+import {
+  InstantClock,
+  envelope,
+  sendJson,
+  serversClosedAfterEach,
+  spec,
+  type TestServer,
+} from './helpers.js';
 
 const TOKEN = 'pat.SECRET-9f8e7d6c5b4a';
 const ACCOUNT = '123456';
@@ -22,16 +29,7 @@ function fromRecording(scenario: string) {
   };
 }
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function serve(handler: Parameters<typeof startServer>[0]): Promise<TestServer> {
-  const server = await startServer(handler);
-  servers.push(server);
-  return server;
-}
+const serve = serversClosedAfterEach();
 
 function makeClient(server: TestServer, extra: Partial<HarvestClientOptions> = {}) {
   const clock = new InstantClock();

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import { findObject } from '../../src/catalog/objects.js';
 import type { Clock } from '../../src/clock.js';
@@ -45,6 +46,21 @@ export async function startServer(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(state, { url: `http://127.0.0.1:${port}` });
+}
+
+/** `startServer` for the tests of one file: every server started is closed after each test. */
+export function serversClosedAfterEach(): (
+  handler: Parameters<typeof startServer>[0],
+) => Promise<TestServer> {
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (handler) => {
+    const server = await startServer(handler);
+    servers.push(server);
+    return server;
+  };
 }
 
 export function sendJson(

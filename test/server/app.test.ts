@@ -530,6 +530,8 @@ describe('pipelines', () => {
   it('lists the catalog for the object picker', async () => {
     const res = await call(h, '/api/catalog', { headers: bearer() });
     expect(res.body.objects.map((o: { name: string }) => o.name)).toContain('time_entries');
+    // the wizard's default for the Harvest API URL comes from here: defined once, on the server
+    expect(res.body.defaultBaseUrl).toBe('https://api.harvestapp.com');
     expect(res.body.objects.find((o: { name: string }) => o.name === 'invoices').childTables).toEqual([
       'invoice_line_items',
     ]);

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
+import { startHtmlNotFoundServer } from '../support/harvest-answers.js';
 
 /*
  * `harvest-sync serve` as a user runs it: a real process, a real port, the simulator as Harvest and a
@@ -343,5 +344,88 @@ describe('serve credentials', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     expect(await new Promise((done) => child.once('exit', done))).toBe(2);
     expect(stderr).toBe('error: --port must be a port number (0-65535), not "http"\n');
+  });
+});
+
+describe('no empty success through the API', () => {
+  it('tests base URLs honestly, and fails runs that synced nothing or met something else than Harvest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hs-empty-'));
+    const notHarvest = await startHtmlNotFoundServer();
+    try {
+      const serve = await startServe(dir);
+      serves.push(serve);
+      const connection = (baseUrl: string) =>
+        api(serve, 'POST', '/api/connection-test', {
+          token: HARVEST_TOKEN,
+          accountId: sim.accountId,
+          baseUrl,
+        });
+
+      // the documented form with /v2 passes; an HTML 404 gets the one generic line, nothing of the page
+      const good = await connection(`${sim.url}/v2/`);
+      expect(good.body).toMatchObject({ ok: true, admin: true });
+      const bad = await connection(`${notHarvest.url}/v2`);
+      expect(bad.status).toBe(200);
+      expect(bad.body).toEqual({
+        ok: false,
+        user: null,
+        company: null,
+        admin: false,
+        objects: [],
+        message: `connection test failed: could not reach Harvest at ${notHarvest.url}: check the Harvest API URL (Harvest's own is https://api.harvestapp.com), or try again later`,
+      });
+
+      const runOf = async (name: string, token: string, baseUrl: string, objects: string[]) => {
+        const created = await api(serve, 'POST', '/api/pipelines', {
+          name,
+          token,
+          accountId: sim.accountId,
+          baseUrl,
+          destination: `sqlite:${name}.db`,
+          objects,
+          enabled: false,
+        });
+        expect(created.status, created.text).toBe(201);
+        const started = await api(serve, 'POST', `/api/pipelines/${created.body.pipeline.id}/run`);
+        const run = await waitForRun(serve, started.body.run.id, (r) => r.status !== 'running');
+        return { pipeline: created.body.pipeline, run };
+      };
+
+      // a member token: only objects it may not read → failed, with Harvest's reasons
+      const skipped = await runOf('member-admin-objects', sim.memberToken, `${sim.url}/v2/`, [
+        'clients',
+        'contacts',
+      ]);
+      expect(skipped.pipeline.baseUrl).toBe(sim.url);
+      expect(skipped.run.status).toBe('failed');
+      expect(skipped.run.error).toMatch(
+        /^nothing was synced: every selected object was skipped — clients: this token may not read clients \(403 Not authorized!\).*; contacts: /,
+      );
+      expect(skipped.run.objects.map((o: { status: string }) => o.status)).toEqual(['skipped', 'skipped']);
+
+      // one readable object is enough for a success; the other is still skipped
+      const some = await runOf('member-mixed', sim.memberToken, sim.url, ['clients', 'time_entries']);
+      expect(some.run.status).toBe('succeeded');
+      expect(some.run.objects.map((o: { status: string }) => o.status)).toEqual(['skipped', 'succeeded']);
+
+      // something else than Harvest answering: failed, naming the URL, no object succeeded
+      const wrong = await runOf('wrong-url', HARVEST_TOKEN, notHarvest.url, ['clients', 'users']);
+      expect(wrong.run.status).toBe('failed');
+      expect(wrong.run.error).toMatch(
+        new RegExp(
+          `^(clients|users): GET ${notHarvest.url}/v2/(clients|users)\\?per_page=2000 answered 404 with an HTML page`,
+        ),
+      );
+      expect(wrong.run.objects.map((o: { status: string }) => o.status)).toEqual(['failed', 'failed']);
+      expect(JSON.stringify(wrong.run)).not.toMatch(/<|Can.t find page/);
+
+      const runs = await api(serve, 'GET', '/api/pipelines/member-admin-objects/runs');
+      expect(runs.body.runs.map((r: { status: string }) => r.status)).toEqual(['failed']);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exit).toBe(0);
+    } finally {
+      await notHarvest.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -377,6 +377,18 @@ describe('failures', () => {
     expect(liveIds(db, 'time_entries')).toEqual([1, 2, 3]);
   });
 
+  it('fails a run in which every object was skipped, with the reasons: nothing synced is no success', async () => {
+    const objects = [clients, roles, invoices, spec('tasks'), spec('users')];
+    const source = new FakeHarvest(objects);
+    for (const o of objects) source.failWith(o.name, 403);
+    const { result } = await syncSqlite(db, source, { objects });
+    expect(result.objects.map((o) => o.status)).toEqual(objects.map(() => 'skipped'));
+    expect(result.status).toBe('failed');
+    expect(result.error).toBe(
+      'nothing was synced: every selected object was skipped — clients: this token may not read clients (403 Not authorized!): an administrator token (or a manager with the matching permission) is needed; roles: this token may not read roles (403 Not authorized!): an administrator token is needed; invoices: this token may not read invoices (403 Not authorized!): an administrator token (or a manager with the matching permission) is needed (and 2 more)',
+    );
+  });
+
   it('fails every object at once on a 401, with the message', async () => {
     const objects = [clients, roles, timeEntries, invoices];
     const source = new FakeHarvest(objects);

@@ -5,6 +5,8 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, startUiStack } from '../../src/web/dev-stack.js';
 import type { UiStack } from '../../src/web/dev-stack.js';
+import type { TestServer } from '../harvest/helpers.js';
+import { startHtmlNotFoundServer } from '../support/harvest-answers.js';
 
 /*
  * The web UI in a real browser (Debian's chromium, driven by playwright-core) against a real
@@ -24,6 +26,7 @@ const gone = (locator: Locator) => locator.first().waitFor({ state: 'hidden', ti
 
 let stack: UiStack;
 let browser: Browser;
+let notHarvest: TestServer;
 
 beforeAll(async () => {
   // `npm test` builds first; a lone `vitest run test/web` may find no build at all
@@ -34,11 +37,13 @@ beforeAll(async () => {
   }
   stack = await startUiStack({ scale: 0.05 });
   browser = await launchChromium();
+  notHarvest = await startHtmlNotFoundServer();
 });
 
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
+  await notHarvest?.close();
 });
 
 interface Session {
@@ -127,6 +132,16 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await gone(page.getByRole('heading', { name: /Step 3 of 4/ }));
 
   await page.getByLabel('Personal access token').fill(sim.adminToken);
+  if (options.checkWrongPassword) {
+    // something else than Harvest answers there (an HTML 404): blocked, with the one generic line
+    await page.getByLabel('Harvest API URL').fill(notHarvest.url);
+    await page.getByRole('button', { name: 'TEST & CONTINUE' }).click();
+    await shown(page.getByRole('alert').filter({ hasText: `could not reach Harvest at ${notHarvest.url}` }));
+    await shown(page.getByRole('heading', { name: /Step 2 of 4/ }));
+    await gone(page.getByRole('heading', { name: /Step 3 of 4/ }));
+  }
+  // Harvest's documented form of the API root, with /v2 and a trailing slash
+  await page.getByLabel('Harvest API URL').fill(`${sim.url}/v2/`);
   await page.getByRole('button', { name: 'TEST & CONTINUE' }).click();
   await page.getByRole('heading', { name: /Step 3 of 4/ }).waitFor();
   const step3 = visibleSection(page);
@@ -167,6 +182,8 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await page.getByRole('heading', { name, level: 1 }).waitFor();
   await shown(page.getByText(`••••${sim.adminToken.slice(-4)}`));
   expect(await page.content()).not.toContain(sim.adminToken);
+  // stored normalised: the form given (…/v2/) reaches the same endpoints as the bare root
+  await shown(page.getByText(sim.url, { exact: true }));
   await shown(page.getByText('every 2 hours'));
   // the scheduler starts a first run at once; wait for it to land before starting one by hand
   await shown(page.locator('.title-row').getByText('Healthy'), 30_000);

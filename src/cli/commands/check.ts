@@ -35,7 +35,9 @@ export function checkCommand(): Command {
       }
       if (readable > 0) return EXIT.ok;
       const reasons = reasonsLine(check.objects.map((o) => ({ name: o.name, reason: o.reason })));
-      process.stderr.write(`error: nothing can be synced: this token can read none of the objects — ${reasons}\n`);
+      process.stderr.write(
+        `error: nothing can be synced: this token can read none of the objects — ${reasons}\n`,
+      );
       return EXIT.failed;
     }),
   );
