@@ -28,6 +28,8 @@ import type {
   SourceStats,
 } from './types.js';
 
+// defined in base-url.ts; re-exported for callers that import it with the client
+export { DEFAULT_BASE_URL };
 export const MAX_PER_PAGE = 2000;
 
 export interface HarvestClientOptions {
@@ -236,8 +238,9 @@ export class HarvestClient implements HarvestSource {
 
   /**
    * Hevo's TEST & CONTINUE: is the token valid, which user and roles, and which objects it can read
-   * (one per_page=1 call each, through the same limiter). A rejected token throws (401); an object
-   * the token may not read is listed as unreadable with the reason.
+   * (one per_page=1 call each, through the same limiter). A rejected token throws (401), and so does
+   * an answer that is not Harvest's (HARVEST_NOT_API: the API root is wrong); an object the token
+   * may not read is listed as unreadable with the reason.
    */
   async checkConnection(objects: readonly ObjectSpec[], signal?: AbortSignal): Promise<ConnectionCheck> {
     const me = await this.me(signal);
