@@ -20,6 +20,8 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<Command>>> =
   runs: async () => (await import('./commands/runs.js')).runsCommand(),
   serve: async () => (await import('./commands/serve.js')).serveCommand(),
   simulate: async () => (await import('./commands/simulate.js')).simulateCommand(),
+  tap: async () => (await import('./commands/tap.js')).tapCommand(),
+  airbyte: async () => (await import('./commands/airbyte.js')).airbyteCommand(),
 };
 
 /** The whole program (every command loaded): for help, unknown commands, and tests. */

@@ -7,6 +7,8 @@ import { runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
+import { tapCommand } from './commands/tap.js';
+import { airbyteCommand } from './commands/airbyte.js';
 import { programWith } from './root.js';
 
 /** The whole `harvest-sync` program; each command lives in its own file under commands/. */
@@ -20,5 +22,7 @@ export function buildProgram(): Command {
     runsCommand(),
     serveCommand(),
     simulateCommand(),
+    tapCommand(),
+    airbyteCommand(),
   ]);
 }

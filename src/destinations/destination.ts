@@ -1,4 +1,4 @@
-import type { Column, Row, TableSchema } from '../catalog/types.js';
+import type { Column, JsonObject, Row, TableSchema } from '../catalog/types.js';
 import type { ValueEncoders } from '../catalog/schema.js';
 
 /**
@@ -84,6 +84,12 @@ export interface Batch {
   readonly table: string;
   readonly rows: readonly Row[];
   readonly children: readonly ChildRows[];
+  /**
+   * The page's records as Harvest sent them (the same ones `rows` and `children` were mapped from),
+   * for destinations that forward records in their nested shape rather than store rows (the Singer
+   * tap and the Airbyte source). Table destinations ignore it.
+   */
+  readonly records?: readonly JsonObject[];
   readonly state: ObjectState;
   /**
    * Set on the last page of a full pass: rows of these tables not written since `since` (the pass
@@ -118,7 +124,8 @@ export interface TableInfo {
  * every implementation must pass test/destinations/conformance.test.ts.
  */
 export interface Destination {
-  readonly kind: 'sqlite' | 'postgres';
+  /** `messages`: the Singer tap's and Airbyte source's stdout (src/connectors/message-destination.ts). */
+  readonly kind: 'sqlite' | 'postgres' | 'messages';
   /** Display form of the destination, with any password removed. */
   readonly description: string;
   /** How this destination wants values bound; the row mappers are compiled with these. */

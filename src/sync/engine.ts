@@ -397,6 +397,7 @@ class ObjectSync {
         table: tables.main.table,
         rows: batch.rows,
         children: batch.children,
+        records,
         state,
         ...(sweep ? { sweep } : {}),
       });

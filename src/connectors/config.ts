@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { URL_MAX_LENGTH } from '../control/validation.js';
+import { ConfigError } from '../errors.js';
+import { DEFAULT_BASE_URL } from '../harvest/client.js';
+import type { RateLimit } from '../harvest/rate-limiter.js';
+import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
+
+/**
+ * The configuration the Singer tap (`--config`) and the Airbyte source (`--config`, described by
+ * SPEC) share: one JSON object with snake_case keys, validated before anything is read or emitted.
+ */
+export interface ConnectorConfig {
+  readonly token: string;
+  readonly accountId: string;
+  readonly baseUrl: string;
+  readonly userAgent?: string;
+  /** YYYY-MM-DD: time entries, expenses, invoices and estimates dated from then on. */
+  readonly since?: string;
+  readonly perPage?: number;
+  readonly concurrency?: number;
+  readonly rateLimit?: RateLimit;
+}
+
+const TOKEN_HELP = 'a Harvest personal access token (https://id.getharvest.com/developers)';
+const DATE = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function wholeNumber(field: string, min: number, max: number) {
+  const message = `${field} must be a whole number from ${min} to ${max}`;
+  return z
+    .union([z.number(), z.string().regex(/^\d+$/, message).transform(Number)], { error: message })
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, message)
+    .optional();
+}
+
+const configSchema = z.object({
+  access_token: z
+    .string({ error: `access_token is required: ${TOKEN_HELP}` })
+    .trim()
+    .min(1, `access_token is required: ${TOKEN_HELP}`)
+    .max(TOKEN_MAX_LENGTH, `access_token is too long (more than ${TOKEN_MAX_LENGTH} characters)`)
+    .refine((t) => TOKEN_PATTERN.test(t), 'access_token may only hold letters, digits and . _ - ~ + / ='),
+  account_id: z
+    .union([z.string(), z.number()], {
+      error: 'account_id is required: the Harvest account id shown beside your personal access token',
+    })
+    .transform((v) => String(v).trim())
+    .refine((v) => /^\d{1,19}$/.test(v), 'account_id must be a number (Harvest shows it beside your token)'),
+  start_date: z
+    .string({ error: 'start_date must be a date such as 2024-01-31 (or an RFC 3339 date-time)' })
+    .trim()
+    .refine((d) => {
+      const day = DATE.exec(d)?.[1];
+      return day !== undefined && new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
+    }, 'start_date must be a date such as 2024-01-31 (or an RFC 3339 date-time)')
+    .transform((d) => d.slice(0, 10))
+    .optional(),
+  base_url: z
+    .string({ error: 'base_url must be an http(s) URL such as https://api.harvestapp.com' })
+    .trim()
+    .max(URL_MAX_LENGTH, `base_url is too long (at most ${URL_MAX_LENGTH} characters)`)
+    .refine((u) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(u).protocol);
+      } catch {
+        return false;
+      }
+    }, 'base_url must be an http(s) URL such as https://api.harvestapp.com')
+    .optional(),
+  user_agent: z
+    .string({ error: 'user_agent must be text naming your product and a contact' })
+    .trim()
+    .min(1, 'user_agent must not be empty')
+    .max(200, 'user_agent is too long (at most 200 characters)')
+    .refine((u) => !/[\r\n]/.test(u), 'user_agent must be one line')
+    .optional(),
+  per_page: wholeNumber('per_page', 1, 2000),
+  concurrency: wholeNumber('concurrency', 1, 16),
+  rate_limit: z
+    .string({ error: 'rate_limit must look like REQUESTS/SECONDS, e.g. 100/15' })
+    .regex(/^\d+\/\d+(\.\d+)?$/, 'rate_limit must look like REQUESTS/SECONDS, e.g. 100/15')
+    .transform((v) => {
+      const [requests, seconds] = v.split('/').map(Number);
+      return { requests, windowMs: Math.round(seconds * 1000) };
+    })
+    .refine((r) => r.requests >= 1 && r.windowMs >= 1, 'rate_limit must allow at least 1 request per window')
+    .optional(),
+});
+
+/** Validates a parsed config file; a ConfigError names the first problem (never the token). */
+export function parseConfig(value: unknown): ConnectorConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      'the config must be a JSON object such as {"access_token": "…", "account_id": "…"}',
+    );
+  }
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`config: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  const c = parsed.data;
+  return {
+    token: c.access_token,
+    accountId: c.account_id,
+    baseUrl: c.base_url ?? DEFAULT_BASE_URL,
+    ...(c.user_agent !== undefined ? { userAgent: c.user_agent } : {}),
+    ...(c.start_date !== undefined ? { since: c.start_date } : {}),
+    ...(c.per_page !== undefined ? { perPage: c.per_page } : {}),
+    ...(c.concurrency !== undefined ? { concurrency: c.concurrency } : {}),
+    ...(c.rate_limit !== undefined ? { rateLimit: c.rate_limit } : {}),
+  };
+}
+
+/** Reads a JSON file named on the command line; a ConfigError says which file and what is wrong. */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new ConfigError(`cannot read the ${what} file ${JSON.stringify(path)}: ${why}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    // JSON.parse's message can quote the file (and so a token): only its position is repeated
+    const position = error instanceof Error ? /position (\d+)/.exec(error.message)?.[1] : undefined;
+    const where =
+      position !== undefined ? ` at character ${position}` : text.trim() === '' ? ': it is empty' : '';
+    throw new ConfigError(`the ${what} file ${JSON.stringify(path)} is not valid JSON${where}`);
+  }
+}
