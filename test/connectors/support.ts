@@ -68,7 +68,11 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  /** SIGKILL the process once this many stdout lines match `killOn`. */
+  /**
+   * SIGKILL the process once this many stdout lines match, and take its output as ending with that
+   * line: the process died right after writing it (what it wrote after is not delivered). A page of
+   * records is one write, but a long one reaches a pipe in parts, so a death can fall mid-batch.
+   */
   readonly killAfter?: { readonly count: number; readonly match: (message: JsonObject) => boolean };
   readonly timeoutMs?: number;
 }
@@ -81,6 +85,8 @@ export function runNode(file: string, args: readonly string[], options: RunOptio
     let stdout = '';
     let stderr = '';
     let seen = 0;
+    let lines = 0;
+    let cut: number | undefined;
     let pending = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     // decoded as a stream: a character split across two chunks stays whole
@@ -88,15 +94,16 @@ export function runNode(file: string, args: readonly string[], options: RunOptio
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (text: string) => {
       stdout += text;
-      if (!options.killAfter || child.killed) return;
+      if (!options.killAfter || cut !== undefined) return;
       pending += text;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.trim() === '') continue;
+      const complete = pending.split('\n');
+      pending = complete.pop() ?? '';
+      for (const line of complete) {
+        lines++;
         const message = parseLine(line);
         if (message && options.killAfter.match(message)) seen++;
         if (seen >= options.killAfter.count) {
+          cut = lines;
           child.kill('SIGKILL');
           break;
         }
@@ -106,8 +113,8 @@ export function runNode(file: string, args: readonly string[], options: RunOptio
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const lines = stdout.split('\n');
-      const complete = stdout.endsWith('\n') ? lines : lines.slice(0, -1);
+      const all = stdout.split('\n');
+      const complete = (stdout.endsWith('\n') ? all : all.slice(0, -1)).slice(0, cut);
       const filled = complete.filter((l) => l.trim() !== '');
       const messages = filled.map(parseLine).filter((m): m is JsonObject => m !== null);
       const invalid = filled.filter((l) => parseLine(l) === null);
