@@ -75,13 +75,15 @@ export interface RunOptions {
    */
   readonly killAfter?: { readonly count: number; readonly match: (message: JsonObject) => boolean };
   readonly timeoutMs?: number;
+  /** Flags for node itself, before the file. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** Runs a bin (`node FILE args…`) with a clean environment, collecting its JSON lines. */
 export function runNode(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARVEST_')));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let seen = 0;
