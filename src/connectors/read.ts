@@ -23,6 +23,8 @@ export interface ReadOptions {
   readonly versions: boolean;
   readonly onEvent?: (event: SyncEvent) => void;
   readonly signal?: AbortSignal;
+  /** Runs once the token and account are known good, before any record (the tap's SCHEMA messages). */
+  readonly onConnected?: () => Promise<void>;
 }
 
 /** What a read ended with, and the error each failed stream met (to classify it for the user). */
@@ -51,6 +53,7 @@ export async function readStreams(options: ReadOptions): Promise<ReadOutcome> {
   const { config, streams } = options;
   const client = connectorClient(config);
   await client.me(options.signal);
+  await options.onConnected?.();
   const source = new ErrorRecordingSource(client);
   const destination = new MessageDestination({
     streams,

@@ -65,7 +65,6 @@ async function sync(
     const schemas = streams.map((s) =>
       schemaMessage(s.spec, withoutFields(recordSchema(s.spec), s.excluded), s.fullTable),
     );
-    await sink.write(schemas.join('\n') + '\n');
     const { result } = await readStreams({
       config,
       streams,
@@ -75,6 +74,7 @@ async function sync(
       versions: true,
       onEvent: logEvent,
       signal: lifetime.signal,
+      onConnected: () => sink.write(schemas.join('\n') + '\n'),
     });
     await sink.flush();
     return finish(result);
