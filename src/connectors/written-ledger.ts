@@ -55,6 +55,7 @@ export class WrittenLedger {
   private dir: string | null = null;
   private upsert: Database.Statement | null = null;
   private select: Database.Statement | null = null;
+  private tally: Database.Statement | null = null;
   private readonly counters = new Map<string, Map<string, Counter>>();
 
   open(): void {
@@ -76,6 +77,9 @@ export class WrittenLedger {
       this.select = db.prepare(
         `SELECT id, stamp, day FROM written WHERE tbl = ? AND id IN (SELECT value FROM json_each(?))`,
       );
+      this.tally = db.prepare(
+        `SELECT count(*) FROM written WHERE tbl = ? AND stamp >= ? AND (? IS NULL OR day BETWEEN ? AND ?)`,
+      );
       this.db = db;
       this.dir = dir;
     } catch (error) {
@@ -89,6 +93,7 @@ export class WrittenLedger {
     this.db = null;
     this.upsert = null;
     this.select = null;
+    this.tally = null;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
     this.counters.clear();
@@ -106,13 +111,15 @@ export class WrittenLedger {
 
   /**
    * Records a page of `table` emitted at `stamp` (later than every `since` of `live`), and updates
-   * the counters of the live stream attempts: a record counts once per attempt whose range holds it.
+   * the counter of every stream attempt seen so far (the live ones of the state written with the
+   * page, and those counted before): a record counts once per attempt whose range holds it.
    */
   apply(table: string, live: readonly CountKey[], rows: readonly WrittenRow[], stamp: number): void {
-    if (live.length === 0 || rows.length === 0) return;
+    if (rows.length === 0) return;
     const db = this.requireOpen();
     const upsert = this.upsert as Database.Statement;
-    const counters = live.map((key) => this.counter(table, key));
+    for (const key of live) this.counter(table, key);
+    const counters = [...(this.counters.get(table)?.values() ?? [])];
     const page = new Map(rows.map((row) => [row.id, row]));
     const before = this.lookup(table, [...page.keys()]);
     for (const row of page.values()) {
@@ -139,6 +146,7 @@ export class WrittenLedger {
   }
 
   private counter(table: string, key: CountKey): Counter {
+    this.requireOpen();
     let byKey = this.counters.get(table);
     if (!byKey) this.counters.set(table, (byKey = new Map()));
     const id = countKeyId(key);
@@ -146,7 +154,11 @@ export class WrittenLedger {
     if (!counter) {
       const sinceMs = Date.parse(key.since);
       if (Number.isNaN(sinceMs)) throw new DestinationError(`count since is not a time: ${key.since}`);
-      counter = { ...key, sinceMs, n: 0 };
+      // a stream attempt first seen now: what this read already wrote for it (none, for a new one)
+      const n = (this.tally as Database.Statement)
+        .pluck()
+        .get(table, sinceMs, key.from ?? null, key.from ?? null, key.to ?? null) as number;
+      counter = { ...key, sinceMs, n };
       byKey.set(id, counter);
     }
     return counter;

@@ -5,7 +5,15 @@ import { OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { applyRecords, expectSameAsSqlite, type Replica } from '../connectors/compare.js';
-import { CLI, ProtocolValidator, REPO_ROOT, runNode, scratch, simConfig, type RunResult } from '../connectors/support.js';
+import {
+  CLI,
+  ProtocolValidator,
+  REPO_ROOT,
+  runNode,
+  scratch,
+  simConfig,
+  type RunResult,
+} from '../connectors/support.js';
 
 /*
  * The Airbyte source as the platform runs it: `spec`, `check`, `discover` and `read` as real
@@ -26,7 +34,8 @@ afterAll(async () => {
   files.cleanup();
 });
 
-const config = (extra: JsonObject = {}) => files.file('config.json', simConfig(sim, { per_page: 30, ...extra }));
+const config = (extra: JsonObject = {}) =>
+  files.file('config.json', simConfig(sim, { per_page: 30, ...extra }));
 
 function airbyte(...args: string[]): Promise<RunResult> {
   return runNode(CLI, ['airbyte', ...args]);
@@ -35,7 +44,8 @@ function airbyte(...args: string[]): Promise<RunResult> {
 /** Every line is a valid AirbyteMessage; returns them. */
 function checked(result: RunResult): JsonObject[] {
   expect(result.invalid).toEqual([]);
-  for (const message of result.messages) validator.check('airbyte.schema.json#/definitions/AirbyteMessage', message);
+  for (const message of result.messages)
+    validator.check('airbyte.schema.json#/definitions/AirbyteMessage', message);
   return result.messages;
 }
 
@@ -54,7 +64,11 @@ describe('harvest-sync airbyte', () => {
     const form = spec.connectionSpecification as JsonObject;
     expect((form.properties as JsonObject).access_token).toMatchObject({ airbyte_secret: true });
     expect(form.required).toEqual(['access_token', 'account_id']);
-    validator.checkAgainst(form, JSON.parse(readFileSync(config({ start_date: '2024-01-01' }), 'utf8')), 'config');
+    validator.checkAgainst(
+      form,
+      JSON.parse(readFileSync(config({ start_date: '2024-01-01' }), 'utf8')),
+      'config',
+    );
   });
 
   it('check: CONNECTION_STATUS SUCCEEDED for a good token, FAILED with Harvest’s reason for a wrong account', async () => {
@@ -66,7 +80,10 @@ describe('harvest-sync airbyte', () => {
     const failed = await airbyte('check', '--config', wrong);
     expect(failed.code).toBe(0);
     const [status] = checked(failed);
-    expect(status.connectionStatus).toMatchObject({ status: 'FAILED', message: expect.stringContaining('401') });
+    expect(status.connectionStatus).toMatchObject({
+      status: 'FAILED',
+      message: expect.stringContaining('401'),
+    });
   });
 
   it('discover: every catalog object, with sync modes, source-defined cursor and primary key', async () => {
@@ -75,8 +92,11 @@ describe('harvest-sync airbyte', () => {
     for (const stream of streams) {
       const spec = OBJECTS.find((o) => o.name === stream.name);
       expect(stream.source_defined_primary_key).toEqual([['id']]);
-      expect(stream.supported_sync_modes).toEqual(spec?.incremental ? ['full_refresh', 'incremental'] : ['full_refresh']);
-      if (spec?.incremental) expect(stream).toMatchObject({ source_defined_cursor: true, default_cursor_field: ['updated_at'] });
+      expect(stream.supported_sync_modes).toEqual(
+        spec?.incremental ? ['full_refresh', 'incremental'] : ['full_refresh'],
+      );
+      if (spec?.incremental)
+        expect(stream).toMatchObject({ source_defined_cursor: true, default_cursor_field: ['updated_at'] });
     }
   });
 
@@ -85,7 +105,9 @@ describe('harvest-sync airbyte', () => {
     const configured = {
       streams: streams.map((stream) => ({
         stream,
-        sync_mode: (stream.supported_sync_modes as string[]).includes('incremental') ? 'incremental' : 'full_refresh',
+        sync_mode: (stream.supported_sync_modes as string[]).includes('incremental')
+          ? 'incremental'
+          : 'full_refresh',
         destination_sync_mode: 'append_dedup',
         ...(stream.default_cursor_field ? { cursor_field: stream.default_cursor_field } : {}),
         primary_key: [['id']],
@@ -95,17 +117,30 @@ describe('harvest-sync airbyte', () => {
     const catalog = files.file('configured.json', configured);
     const schemas = new Map(streams.map((s) => [s.name as string, s.json_schema as JsonObject]));
     const read = async (state?: unknown) => {
-      const result = await airbyte('read', '--config', config(), '--catalog', catalog, ...(state ? ['--state', files.file('state.json', state)] : []));
+      const result = await airbyte(
+        'read',
+        '--config',
+        config(),
+        '--catalog',
+        catalog,
+        ...(state ? ['--state', files.file('state.json', state)] : []),
+      );
       expect(result.code, result.stdout.slice(-500)).toBe(0);
       const messages = checked(result);
       const records = messages.filter((m) => m.type === 'RECORD').map((m) => m.record as JsonObject);
-      for (const r of records) validator.checkAgainst(schemas.get(r.stream as string) as JsonObject, r.data, r.stream as string);
+      for (const r of records)
+        validator.checkAgainst(schemas.get(r.stream as string) as JsonObject, r.data, r.stream as string);
       const states = messages.filter((m) => m.type === 'STATE').map((m) => m.state as JsonObject);
       expect(states.every((s) => s.type === 'STREAM')).toBe(true);
       // every stream read ends with a state of its own, and COMPLETE
-      const statuses = messages.filter((m) => m.type === 'TRACE').map((m) => (m.trace as JsonObject).stream_status as JsonObject);
+      const statuses = messages
+        .filter((m) => m.type === 'TRACE')
+        .map((m) => (m.trace as JsonObject).stream_status as JsonObject);
       expect(statuses.filter((s) => s.status === 'COMPLETE').length).toBe(OBJECTS.length);
-      return { records: records.map((r) => ({ stream: r.stream as string, data: r.data as JsonObject })), states };
+      return {
+        records: records.map((r) => ({ stream: r.stream as string, data: r.data as JsonObject })),
+        states,
+      };
     };
     const db = join(files.dir, 'run.db');
     const full = await read();
@@ -116,7 +151,9 @@ describe('harvest-sync airbyte', () => {
 
     const task = sim.records('tasks').next().value as JsonObject;
     sim.update('tasks', task.id as number, { name: 'Renamed between reads' });
-    const latest = new Map(full.states.map((s) => [((s.stream as JsonObject).stream_descriptor as JsonObject).name, s]));
+    const latest = new Map(
+      full.states.map((s) => [((s.stream as JsonObject).stream_descriptor as JsonObject).name, s]),
+    );
     const incremental = await read([...latest.values()]);
     const byStream = (stream: string) => incremental.records.filter((r) => r.stream === stream);
     expect(byStream('tasks').map((r) => r.data.name)).toEqual(['Renamed between reads']);
@@ -130,7 +167,8 @@ describe('harvest-sync airbyte', () => {
 
   it('the Dockerfile: Airbyte labels and entrypoint; its ENTRYPOINT command answers spec', async () => {
     const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
     expect(dockerfile).toMatch(/^FROM node:20/m);
     expect(dockerfile).toMatch(/RUN npm ci/);
     expect(dockerfile).toMatch(/^LABEL io\.airbyte\.name=\S+$/m);
@@ -142,12 +180,23 @@ describe('harvest-sync airbyte', () => {
     const [node, ...args] = entrypoint.map((a) => a.replace('/airbyte/integration_code/', REPO_ROOT));
     expect(node).toBe('node');
     const file = args.findIndex((a) => a.endsWith('.js'));
-    const result = await runNode(args[file], [...args.slice(file + 1), 'spec'], { nodeFlags: args.slice(0, file) });
+    const result = await runNode(args[file], [...args.slice(file + 1), 'spec'], {
+      nodeFlags: args.slice(0, file),
+    });
     expect(result.code).toBe(0);
     expect(checked(result).map((m) => m.type)).toEqual(['SPEC']);
   });
 });
 
 function simFlags(): string[] {
-  return ['--token', sim.adminToken, '--account-id', sim.accountId, '--base-url', sim.url, '--rate-limit', '100000/1'];
+  return [
+    '--token',
+    sim.adminToken,
+    '--account-id',
+    sim.accountId,
+    '--base-url',
+    sim.url,
+    '--rate-limit',
+    '100000/1',
+  ];
 }

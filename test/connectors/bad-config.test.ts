@@ -68,7 +68,10 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'a catalog naming an unknown stream',
-    files: (mode) => ({ config: good(), catalog: files.file('catalog-unknown.json', catalogOf('payslips', mode)) }),
+    files: (mode) => ({
+      config: good(),
+      catalog: files.file('catalog-unknown.json', catalogOf('payslips', mode)),
+    }),
     says: /unknown stream "payslips"; streams: clients/,
     failure: 'config_error',
   },
@@ -114,41 +117,55 @@ function clean(output: string): void {
 }
 
 describe('bad configuration, catalog or state', () => {
-  it.each(CASES)('the Singer tap: $name → a CRITICAL line on stderr, nothing on stdout, exit non-zero', async (c) => {
-    const f = c.files('singer');
-    const args = ['--config', f.config ?? good(), ...(f.catalog ? ['--catalog', f.catalog] : [])];
-    const result = await runNode(TAP_BIN, [...args, ...(f.state ? ['--state', f.state] : [])]);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout).toBe('');
-    const lines = result.stderr.trim().split('\n');
-    expect(lines.at(-1)).toMatch(/^CRITICAL /);
-    expect(lines.at(-1)).toMatch(c.says);
-    clean(result.stderr);
-  });
+  it.each(CASES)(
+    'the Singer tap: $name → a CRITICAL line on stderr, nothing on stdout, exit non-zero',
+    async (c) => {
+      const f = c.files('singer');
+      const args = ['--config', f.config ?? good(), ...(f.catalog ? ['--catalog', f.catalog] : [])];
+      const result = await runNode(TAP_BIN, [...args, ...(f.state ? ['--state', f.state] : [])]);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toBe('');
+      const lines = result.stderr.trim().split('\n');
+      expect(lines.at(-1)).toMatch(/^CRITICAL /);
+      expect(lines.at(-1)).toMatch(c.says);
+      clean(result.stderr);
+    },
+  );
 
-  it.each(CASES)('the Airbyte source: $name → a TRACE ERROR on stdout, no record, exit non-zero', async (c) => {
-    const f = c.files('airbyte');
-    const catalog = f.catalog ?? files.file('catalog-good.json', catalogOf('clients', 'airbyte'));
-    const args = ['airbyte', 'read', '--config', f.config ?? good(), '--catalog', catalog];
-    const result = await runNode(CLI, [...args, ...(f.state ? ['--state', f.state] : [])]);
-    expect(result.code).not.toBe(0);
-    expect(result.invalid).toEqual([]);
-    expect(result.messages.map((m) => m.type)).toEqual(['TRACE']);
-    const [trace] = result.messages;
-    validator.check('airbyte.schema.json#/definitions/AirbyteMessage', trace);
-    const error = (trace.trace as JsonObject).error as JsonObject;
-    expect(error.message).toMatch(c.says);
-    expect(error.failure_type).toBe(c.failure);
-    clean(result.stdout + result.stderr);
-  });
+  it.each(CASES)(
+    'the Airbyte source: $name → a TRACE ERROR on stdout, no record, exit non-zero',
+    async (c) => {
+      const f = c.files('airbyte');
+      const catalog = f.catalog ?? files.file('catalog-good.json', catalogOf('clients', 'airbyte'));
+      const args = ['airbyte', 'read', '--config', f.config ?? good(), '--catalog', catalog];
+      const result = await runNode(CLI, [...args, ...(f.state ? ['--state', f.state] : [])]);
+      expect(result.code).not.toBe(0);
+      expect(result.invalid).toEqual([]);
+      expect(result.messages.map((m) => m.type)).toEqual(['TRACE']);
+      const [trace] = result.messages;
+      validator.check('airbyte.schema.json#/definitions/AirbyteMessage', trace);
+      const error = (trace.trace as JsonObject).error as JsonObject;
+      expect(error.message).toMatch(c.says);
+      expect(error.failure_type).toBe(c.failure);
+      clean(result.stdout + result.stderr);
+    },
+  );
 
   it('the Airbyte source: usage errors are TRACE messages too; check reports a bad config as FAILED', async () => {
     const usage = await runNode(CLI, ['airbyte', 'read', '--config']);
     expect(usage.code).not.toBe(0);
     expect((usage.messages[0].trace as JsonObject).error).toMatchObject({ failure_type: 'config_error' });
-    const check = await runNode(CLI, ['airbyte', 'check', '--config', files.file('no-token.json', { account_id: '1' })]);
+    const check = await runNode(CLI, [
+      'airbyte',
+      'check',
+      '--config',
+      files.file('no-token.json', { account_id: '1' }),
+    ]);
     expect(check.messages).toEqual([
-      { type: 'CONNECTION_STATUS', connectionStatus: { status: 'FAILED', message: expect.stringMatching(/access_token is required/) } },
+      {
+        type: 'CONNECTION_STATUS',
+        connectionStatus: { status: 'FAILED', message: expect.stringMatching(/access_token is required/) },
+      },
     ]);
   });
 });

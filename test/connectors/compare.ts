@@ -7,7 +7,10 @@ import { expectedTables, project, readTable } from '../sync/support/sqlite-helpe
 /** Each stream's records by id, the last emitted winning (what a target that upserts by key holds). */
 export type Replica = Map<string, Map<number, JsonObject>>;
 
-export function applyRecords(replica: Replica, records: ReadonlyArray<{ stream: string; data: JsonObject }>): Replica {
+export function applyRecords(
+  replica: Replica,
+  records: ReadonlyArray<{ stream: string; data: JsonObject }>,
+): Replica {
   for (const { stream, data } of records) {
     let byId = replica.get(stream);
     if (!byId) replica.set(stream, (byId = new Map()));
@@ -31,7 +34,10 @@ export function expectSameAsSqlite(replica: Replica, db: string): void {
         rows,
       );
       expect(live.length, `${table}: rows`).toBeGreaterThan(0);
-      expect(live.map((r) => r.id), `${table}: ids`).toEqual(rows.map((r) => r.id));
+      expect(
+        live.map((r) => r.id),
+        `${table}: ids`,
+      ).toEqual(rows.map((r) => r.id));
       // the first differing row, column by column, rather than two whole tables
       const at = rows.findIndex((row, i) => JSON.stringify(row) !== JSON.stringify(live[i]));
       if (at >= 0) expect(live[at], `${table} row ${String(rows[at].id)}`).toEqual(rows[at]);

@@ -52,9 +52,12 @@ const config = () => files.file('config.json', simConfig(sim, { per_page: PER_PA
 
 const singer: Mode = {
   name: 'Singer tap',
-  run: (state, options) => runNode(TAP_BIN, ['--config', config(), ...(state ? ['--state', state] : [])], options),
+  run: (state, options) =>
+    runNode(TAP_BIN, ['--config', config(), ...(state ? ['--state', state] : [])], options),
   records: (messages) =>
-    messages.filter((m) => m.type === 'RECORD').map((m) => ({ stream: m.stream as string, data: m.record as JsonObject })),
+    messages
+      .filter((m) => m.type === 'RECORD')
+      .map((m) => ({ stream: m.stream as string, data: m.record as JsonObject })),
   nextState: (previous, messages) => messages.filter((m) => m.type === 'STATE').at(-1)?.value ?? previous,
 };
 
@@ -82,7 +85,8 @@ const airbyte: Mode = {
   nextState: (previous, messages) => {
     const byStream = new Map<string, JsonObject>();
     for (const state of (previous ?? []) as JsonObject[]) byStream.set(streamOf(state), state);
-    for (const m of messages) if (m.type === 'STATE') byStream.set(streamOf(m.state as JsonObject), m.state as JsonObject);
+    for (const m of messages)
+      if (m.type === 'STATE') byStream.set(streamOf(m.state as JsonObject), m.state as JsonObject);
     return [...byStream.values()];
   },
 };

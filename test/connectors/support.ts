@@ -40,7 +40,8 @@ export class ProtocolValidator {
   check(ref: string, value: unknown): void {
     const validate = this.ajv.getSchema(`https://harvest-sync.test/protocols/${ref}`);
     if (!validate) throw new Error(`no schema ${ref}`);
-    if (!validate(value)) throw new Error(`${ref}: ${this.ajv.errorsText(validate.errors)} in ${preview(value)}`);
+    if (!validate(value))
+      throw new Error(`${ref}: ${this.ajv.errorsText(validate.errors)} in ${preview(value)}`);
   }
 
   /** Throws when `data` does not follow `schema` (a stream's record schema). */
@@ -48,7 +49,8 @@ export class ProtocolValidator {
     const key = JSON.stringify(schema);
     let validate = this.compiled.get(key);
     if (!validate) this.compiled.set(key, (validate = this.ajv.compile(schema)));
-    if (!validate(data)) throw new Error(`${what}: ${this.ajv.errorsText(validate.errors)} in ${preview(data)}`);
+    if (!validate(data))
+      throw new Error(`${what}: ${this.ajv.errorsText(validate.errors)} in ${preview(data)}`);
   }
 }
 
@@ -83,7 +85,10 @@ export interface RunOptions {
 export function runNode(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARVEST_')));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), file, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let seen = 0;
@@ -128,14 +133,20 @@ export function runNode(file: string, args: readonly string[], options: RunOptio
 function parseLine(line: string): JsonObject | null {
   try {
     const value = JSON.parse(line) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : null;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as JsonObject)
+      : null;
   } catch {
     return null;
   }
 }
 
 /** A scratch directory with JSON files; removed by `cleanup`. */
-export function scratch(): { dir: string; file: (name: string, value: unknown) => string; cleanup: () => void } {
+export function scratch(): {
+  dir: string;
+  file: (name: string, value: unknown) => string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'harvest-sync-connector-'));
   return {
     dir,

@@ -4,7 +4,15 @@ import { OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { applyRecords, expectSameAsSqlite, type Replica } from '../connectors/compare.js';
-import { CLI, ProtocolValidator, runNode, scratch, simConfig, TAP_BIN, type RunResult } from '../connectors/support.js';
+import {
+  CLI,
+  ProtocolValidator,
+  runNode,
+  scratch,
+  simConfig,
+  TAP_BIN,
+  type RunResult,
+} from '../connectors/support.js';
 
 /*
  * The Singer tap as Meltano runs it: the `tap-harvest-sync` bin, a real process, over HTTP against
@@ -73,11 +81,15 @@ describe('tap-harvest-sync', () => {
       const properties = (stream.schema as JsonObject).properties as JsonObject;
       expect(stream.key_properties).toEqual(['id']);
       expect(stream.replication_method).toBe(spec?.incremental ? 'INCREMENTAL' : 'FULL_TABLE');
-      for (const { breadcrumb, metadata } of stream.metadata as Array<{ breadcrumb: string[]; metadata: JsonObject }>) {
+      for (const { breadcrumb, metadata } of stream.metadata as Array<{
+        breadcrumb: string[];
+        metadata: JsonObject;
+      }>) {
         if (breadcrumb.length === 0) expect(metadata.selected).toBe(true);
         else expect(properties).toHaveProperty(breadcrumb[1]);
       }
-      for (const child of spec?.children ?? []) expect(properties[child.field]).toMatchObject({ type: ['null', 'array'] });
+      for (const child of spec?.children ?? [])
+        expect(properties[child.field]).toMatchObject({ type: ['null', 'array'] });
     }
   });
 
@@ -96,7 +108,9 @@ describe('tap-harvest-sync', () => {
     const entry = sim.records('time_entries').next().value as JsonObject;
     sim.update('time_entries', entry.id as number, { notes: 'edited for the incremental read' });
     const client = sim.create('clients', { name: 'Created Between Reads' });
-    const invoice = [...sim.records('invoices')].find((i) => (i.line_items as JsonObject[]).length > 1) as JsonObject;
+    const invoice = [...sim.records('invoices')].find(
+      (i) => (i.line_items as JsonObject[]).length > 1,
+    ) as JsonObject;
     const kept = (invoice.line_items as JsonObject[]).slice(1);
     sim.updateLineItems('invoices', invoice.id as number, kept);
 
@@ -110,7 +124,9 @@ describe('tap-harvest-sync', () => {
     expect((reread?.line_items as JsonObject[]).map((i) => i.id)).toEqual(kept.map((i) => i.id));
     // roles have no updated_since: read in full, with a new table version
     expect(ids('roles').length).toBe([...sim.records('roles')].length);
-    expect(incremental.messages.filter((m) => m.type === 'ACTIVATE_VERSION').map((m) => m.stream)).toEqual(['roles']);
+    expect(incremental.messages.filter((m) => m.type === 'ACTIVATE_VERSION').map((m) => m.stream)).toEqual([
+      'roles',
+    ]);
 
     applyRecords(replica, changed);
     const runIncremental = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...simFlags()]);
@@ -119,19 +135,23 @@ describe('tap-harvest-sync', () => {
   });
 
   it('reads only the selected streams and fields; FULL_TABLE re-reads in full under a new table version', async () => {
-    const discovered = JSON.parse((await tap('--config', config(), '--discover')).stdout) as { streams: JsonObject[] };
+    const discovered = JSON.parse((await tap('--config', config(), '--discover')).stdout) as {
+      streams: JsonObject[];
+    };
     const catalog = {
       streams: discovered.streams.map((stream) => {
-        const metadata = (stream.metadata as Array<{ breadcrumb: string[]; metadata: JsonObject }>).map((m) => {
-          if (m.breadcrumb.length === 0) {
-            const selected = ['clients', 'tasks'].includes(stream.tap_stream_id as string);
-            const method = stream.tap_stream_id === 'clients' ? { 'replication-method': 'FULL_TABLE' } : {};
-            return { ...m, metadata: { ...m.metadata, selected, ...method } };
-          }
-          return m.breadcrumb[1] === 'address' || m.breadcrumb[1] === 'id'
-            ? { ...m, metadata: { ...m.metadata, selected: false } }
-            : m;
-        });
+        const metadata = (stream.metadata as Array<{ breadcrumb: string[]; metadata: JsonObject }>).map(
+          (m) => {
+            if (m.breadcrumb.length === 0) {
+              const selected = ['clients', 'tasks'].includes(stream.tap_stream_id as string);
+              const method = stream.tap_stream_id === 'clients' ? { 'replication-method': 'FULL_TABLE' } : {};
+              return { ...m, metadata: { ...m.metadata, selected, ...method } };
+            }
+            return m.breadcrumb[1] === 'address' || m.breadcrumb[1] === 'id'
+              ? { ...m, metadata: { ...m.metadata, selected: false } }
+              : m;
+          },
+        );
         return { ...stream, metadata };
       }),
     };
@@ -143,19 +163,32 @@ describe('tap-harvest-sync', () => {
     // a deselected field is left out; the key is automatic, so it stays
     for (const { data } of clients) expect(Object.keys(data)).toEqual(expect.arrayContaining(['id', 'name']));
     for (const { data } of clients) expect(data).not.toHaveProperty('address');
-    const schema = first.messages.find((m) => m.type === 'SCHEMA' && m.stream === 'clients')?.schema as JsonObject;
+    const schema = first.messages.find((m) => m.type === 'SCHEMA' && m.stream === 'clients')
+      ?.schema as JsonObject;
     expect(schema.properties).not.toHaveProperty('address');
 
     // a client deleted in Harvest is absent from the next full version; ACTIVATE_VERSION drops it
     const gone = clients[0].data.id as number;
     sim.remove('clients', gone);
-    const second = await tap('--config', config(), '--catalog', catalogPath, '--state', files.file('s.json', lastState(first)));
+    const second = await tap(
+      '--config',
+      config(),
+      '--catalog',
+      catalogPath,
+      '--state',
+      files.file('s.json', lastState(first)),
+    );
     const again = checkMessages(second).filter((r) => r.stream === 'clients');
-    const versionOf = (run: RunResult) => run.messages.find((m) => m.type === 'ACTIVATE_VERSION' && m.stream === 'clients')?.version as number;
+    const versionOf = (run: RunResult) =>
+      run.messages.find((m) => m.type === 'ACTIVATE_VERSION' && m.stream === 'clients')?.version as number;
     expect(versionOf(second)).toBeGreaterThan(versionOf(first));
     expect(again.every((r) => r.message.version === versionOf(second))).toBe(true);
-    const activate = second.messages.findIndex((m) => m.type === 'ACTIVATE_VERSION' && m.stream === 'clients');
-    expect(second.messages.findLastIndex((m) => m.type === 'RECORD' && m.stream === 'clients')).toBeLessThan(activate);
+    const activate = second.messages.findIndex(
+      (m) => m.type === 'ACTIVATE_VERSION' && m.stream === 'clients',
+    );
+    expect(second.messages.findLastIndex((m) => m.type === 'RECORD' && m.stream === 'clients')).toBeLessThan(
+      activate,
+    );
     expect(again.map((r) => r.data.id).sort()).toEqual([...sim.records('clients')].map((c) => c.id).sort());
     expect(again.map((r) => r.data.id)).not.toContain(gone);
     // tasks stay incremental: nothing changed, nothing emitted, no new version
@@ -164,5 +197,14 @@ describe('tap-harvest-sync', () => {
 });
 
 function simFlags(): string[] {
-  return ['--token', sim.adminToken, '--account-id', sim.accountId, '--base-url', sim.url, '--rate-limit', '100000/1'];
+  return [
+    '--token',
+    sim.adminToken,
+    '--account-id',
+    sim.accountId,
+    '--base-url',
+    sim.url,
+    '--rate-limit',
+    '100000/1',
+  ];
 }
