@@ -91,7 +91,7 @@ const CASES: readonly Case[] = [
 
 /** A catalog selecting `stream`: a Singer catalog, or an Airbyte configured catalog. */
 function catalogOf(stream: string, mode: Mode): JsonObject {
-  const entry =
+  const entry: JsonObject =
     mode === 'singer'
       ? {
           tap_stream_id: stream,
