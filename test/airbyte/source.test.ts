@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { applyRecords, expectSameAsSqlite, type Replica } from '../connectors/compare.js';
 import {
   CLI,
   ProtocolValidator,
   REPO_ROOT,
   runNode,
-  scratch,
   simConfig,
   type RunResult,
+  connectorWorld,
+  runFlags,
 } from '../connectors/support.js';
 
 /*
@@ -21,21 +21,11 @@ import {
  * every record against its stream's json_schema; the records equal what `harvest-sync run` writes.
  */
 
-let sim: Simulator;
-let files: ReturnType<typeof scratch>;
 const validator = new ProtocolValidator();
-
-beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.02, seed: 3, rateLimit: null });
-  files = scratch();
-});
-afterAll(async () => {
-  await sim.stop();
-  files.cleanup();
-});
+const world = connectorWorld({ scale: 0.02, seed: 3 });
 
 const config = (extra: JsonObject = {}) =>
-  files.file('config.json', simConfig(sim, { per_page: 30, ...extra }));
+  world.files.file('config.json', simConfig(world.sim, { per_page: 30, ...extra }));
 
 function airbyte(...args: string[]): Promise<RunResult> {
   return runNode(CLI, ['airbyte', ...args]);
@@ -76,7 +66,7 @@ describe('harvest-sync airbyte', () => {
     expect(checked(good)).toEqual([
       { type: 'CONNECTION_STATUS', connectionStatus: { status: 'SUCCEEDED', message: expect.any(String) } },
     ]);
-    const wrong = files.file('wrong.json', simConfig(sim, { account_id: '424242' }));
+    const wrong = world.files.file('wrong.json', simConfig(world.sim, { account_id: '424242' }));
     const failed = await airbyte('check', '--config', wrong);
     expect(failed.code).toBe(0);
     const [status] = checked(failed);
@@ -114,7 +104,7 @@ describe('harvest-sync airbyte', () => {
       })),
     };
     validator.check('airbyte.schema.json#/definitions/ConfiguredAirbyteCatalog', configured);
-    const catalog = files.file('configured.json', configured);
+    const catalog = world.files.file('configured.json', configured);
     const schemas = new Map(streams.map((s) => [s.name as string, s.json_schema as JsonObject]));
     const read = async (state?: unknown) => {
       const result = await airbyte(
@@ -123,7 +113,7 @@ describe('harvest-sync airbyte', () => {
         config(),
         '--catalog',
         catalog,
-        ...(state ? ['--state', files.file('state.json', state)] : []),
+        ...(state ? ['--state', world.files.file('state.json', state)] : []),
       );
       expect(result.code, result.stdout.slice(-500)).toBe(0);
       const messages = checked(result);
@@ -142,15 +132,15 @@ describe('harvest-sync airbyte', () => {
         states,
       };
     };
-    const db = join(files.dir, 'run.db');
+    const db = join(world.files.dir, 'run.db');
     const full = await read();
     const replica: Replica = applyRecords(new Map(), full.records);
-    const run = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...simFlags()]);
+    const run = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...runFlags(world.sim)]);
     expect(run.code, run.stderr).toBe(0);
     expectSameAsSqlite(replica, db);
 
-    const task = sim.records('tasks').next().value as JsonObject;
-    sim.update('tasks', task.id as number, { name: 'Renamed between reads' });
+    const task = world.sim.records('tasks').next().value as JsonObject;
+    world.sim.update('tasks', task.id as number, { name: 'Renamed between reads' });
     const latest = new Map(
       full.states.map((s) => [((s.stream as JsonObject).stream_descriptor as JsonObject).name, s]),
     );
@@ -158,9 +148,9 @@ describe('harvest-sync airbyte', () => {
     const byStream = (stream: string) => incremental.records.filter((r) => r.stream === stream);
     expect(byStream('tasks').map((r) => r.data.name)).toEqual(['Renamed between reads']);
     expect(byStream('time_entries')).toEqual([]);
-    expect(byStream('roles').length).toBe([...sim.records('roles')].length);
+    expect(byStream('roles').length).toBe([...world.sim.records('roles')].length);
     applyRecords(replica, incremental.records);
-    const runAgain = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...simFlags()]);
+    const runAgain = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...runFlags(world.sim)]);
     expect(runAgain.code, runAgain.stderr).toBe(0);
     expectSameAsSqlite(replica, db);
   });
@@ -187,16 +177,3 @@ describe('harvest-sync airbyte', () => {
     expect(checked(result).map((m) => m.type)).toEqual(['SPEC']);
   });
 });
-
-function simFlags(): string[] {
-  return [
-    '--token',
-    sim.adminToken,
-    '--account-id',
-    sim.accountId,
-    '--base-url',
-    sim.url,
-    '--rate-limit',
-    '100000/1',
-  ];
-}

@@ -1,7 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { CLI, ProtocolValidator, runNode, scratch, simConfig, STACK_LINE, TAP_BIN } from './support.js';
+import {
+  CLI,
+  ProtocolValidator,
+  runNode,
+  simConfig,
+  STACK_LINE,
+  TAP_BIN,
+  connectorWorld,
+} from './support.js';
 
 /*
  * Bad input to the tap and the source ends in the protocol's own error form, one clear line and a
@@ -9,18 +16,8 @@ import { CLI, ProtocolValidator, runNode, scratch, simConfig, STACK_LINE, TAP_BI
  * stdout), an Airbyte TRACE ERROR message on stdout (and no record).
  */
 
-let sim: Simulator;
-let files: ReturnType<typeof scratch>;
 const validator = new ProtocolValidator();
-
-beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.01, seed: 2, rateLimit: null });
-  files = scratch();
-});
-afterAll(async () => {
-  await sim.stop();
-  files.cleanup();
-});
+const world = connectorWorld({ scale: 0.01, seed: 2 });
 
 type Mode = 'singer' | 'airbyte';
 
@@ -34,35 +31,39 @@ interface Case {
   readonly failure: string;
 }
 
-const good = () => files.file('good.json', simConfig(sim));
+const good = () => world.files.file('good.json', simConfig(world.sim));
 const CASES: readonly Case[] = [
   {
     name: 'a config without access_token',
-    files: () => ({ config: files.file('no-token.json', { account_id: sim.accountId, base_url: sim.url }) }),
+    files: () => ({
+      config: world.files.file('no-token.json', { account_id: world.sim.accountId, base_url: world.sim.url }),
+    }),
     says: /access_token is required/,
     failure: 'config_error',
   },
   {
     name: 'an account the token does not belong to',
-    files: () => ({ config: files.file('wrong-account.json', simConfig(sim, { account_id: '424242' })) }),
+    files: () => ({
+      config: world.files.file('wrong-account.json', simConfig(world.sim, { account_id: '424242' })),
+    }),
     says: /rejected the access token \(401\).*account id/,
     failure: 'config_error',
   },
   {
     name: 'a config file that is not JSON (and holds the token)',
-    files: () => ({ config: files.file('broken.json', `{"access_token": "${sim.adminToken}",`) }),
+    files: () => ({ config: world.files.file('broken.json', `{"access_token": "${world.sim.adminToken}",`) }),
     says: /config file ".*broken\.json" is not valid JSON/,
     failure: 'config_error',
   },
   {
     name: 'a config file that does not exist',
-    files: () => ({ config: `${files.dir}/missing.json` }),
+    files: () => ({ config: `${world.files.dir}/missing.json` }),
     says: /cannot read the config file ".*missing\.json": no such file/,
     failure: 'config_error',
   },
   {
     name: 'a catalog file that is not JSON',
-    files: () => ({ config: good(), catalog: files.file('catalog-broken.json', '{"streams": [') }),
+    files: () => ({ config: good(), catalog: world.files.file('catalog-broken.json', '{"streams": [') }),
     says: /catalog file ".*catalog-broken\.json" is not valid JSON/,
     failure: 'config_error',
   },
@@ -70,20 +71,20 @@ const CASES: readonly Case[] = [
     name: 'a catalog naming an unknown stream',
     files: (mode) => ({
       config: good(),
-      catalog: files.file('catalog-unknown.json', catalogOf('payslips', mode)),
+      catalog: world.files.file('catalog-unknown.json', catalogOf('payslips', mode)),
     }),
     says: /unknown stream "payslips"; streams: clients/,
     failure: 'config_error',
   },
   {
     name: 'a state file that is not JSON',
-    files: () => ({ config: good(), state: files.file('state-broken.json', '[{"type": "STREAM"') }),
+    files: () => ({ config: good(), state: world.files.file('state-broken.json', '[{"type": "STREAM"') }),
     says: /state file ".*state-broken\.json" is not valid JSON/,
     failure: 'config_error',
   },
   {
     name: 'a state this connector did not write',
-    files: () => ({ config: good(), state: files.file('state-alien.json', alienState()) }),
+    files: () => ({ config: good(), state: world.files.file('state-alien.json', alienState()) }),
     says: /state of stream clients is not one this connector wrote at pass\.mode/,
     failure: 'config_error',
   },
@@ -113,7 +114,7 @@ function alienState(): unknown {
 
 function clean(output: string): void {
   expect(output).not.toMatch(STACK_LINE);
-  expect(output).not.toContain(sim.adminToken);
+  expect(output).not.toContain(world.sim.adminToken);
 }
 
 describe('bad configuration, catalog or state', () => {
@@ -136,7 +137,7 @@ describe('bad configuration, catalog or state', () => {
     'the Airbyte source: $name → a TRACE ERROR on stdout, no record, exit non-zero',
     async (c) => {
       const f = c.files('airbyte');
-      const catalog = f.catalog ?? files.file('catalog-good.json', catalogOf('clients', 'airbyte'));
+      const catalog = f.catalog ?? world.files.file('catalog-good.json', catalogOf('clients', 'airbyte'));
       const args = ['airbyte', 'read', '--config', f.config ?? good(), '--catalog', catalog];
       const result = await runNode(CLI, [...args, ...(f.state ? ['--state', f.state] : [])]);
       expect(result.code).not.toBe(0);
@@ -159,7 +160,7 @@ describe('bad configuration, catalog or state', () => {
       'airbyte',
       'check',
       '--config',
-      files.file('no-token.json', { account_id: '1' }),
+      world.files.file('no-token.json', { account_id: '1' }),
     ]);
     expect(check.messages).toEqual([
       {

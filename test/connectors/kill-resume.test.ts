@@ -1,8 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { CLI, runNode, scratch, simConfig, TAP_BIN, type RunOptions, type RunResult } from './support.js';
+import {
+  CLI,
+  runNode,
+  simConfig,
+  TAP_BIN,
+  type RunOptions,
+  type RunResult,
+  connectorWorld,
+} from './support.js';
 
 /*
  * Kill -9 at sampled points of a read (mid-batch and right after a STATE), resume each time from
@@ -36,19 +43,10 @@ interface Mode {
   nextState(previous: unknown, messages: readonly JsonObject[]): unknown;
 }
 
-let sim: Simulator;
-let files: ReturnType<typeof scratch>;
+const world = connectorWorld({ scale: 0.03, seed: 5 });
 
-beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.03, seed: 5, rateLimit: null });
-  files = scratch();
-});
-afterAll(async () => {
-  await sim.stop();
-  files.cleanup();
-});
-
-const config = () => files.file('config.json', simConfig(sim, { per_page: PER_PAGE, concurrency: 3 }));
+const config = () =>
+  world.files.file('config.json', simConfig(world.sim, { per_page: PER_PAGE, concurrency: 3 }));
 
 const singer: Mode = {
   name: 'Singer tap',
@@ -64,7 +62,7 @@ const singer: Mode = {
 const airbyte: Mode = {
   name: 'Airbyte source',
   run: (state, options) => {
-    const catalog = files.file('configured.json', {
+    const catalog = world.files.file('configured.json', {
       streams: OBJECTS.map((o) => ({
         stream: { name: o.name, json_schema: {}, supported_sync_modes: ['full_refresh', 'incremental'] },
         sync_mode: o.incremental ? 'incremental' : 'full_refresh',
@@ -109,7 +107,7 @@ describe.each([singer, airbyte])('$name killed with SIGKILL and resumed from its
     let kills = 0;
     let cutShort = 0;
     for (const [i, point] of KILLS.entries()) {
-      const statePath = state === undefined ? undefined : files.file(`state-${i}.json`, state);
+      const statePath = state === undefined ? undefined : world.files.file(`state-${i}.json`, state);
       const run = await mode.run(statePath, {
         killAfter: { count: point.count, match: (m) => m.type === point.type },
       });
@@ -125,7 +123,7 @@ describe.each([singer, airbyte])('$name killed with SIGKILL and resumed from its
       cutShort += tail.filter((r) => !FULL_TABLE.has(r.stream)).length;
     }
     expect(kills).toBeGreaterThanOrEqual(4);
-    const last = await mode.run(files.file('state-final.json', state));
+    const last = await mode.run(world.files.file('state-final.json', state));
     expect(last.code, last.stderr).toBe(0);
     emitted.push(...mode.records(last.messages));
 

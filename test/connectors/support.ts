@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
-import type { Simulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 
 /** The built bins, as users run them (`npm test` builds first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -168,6 +169,47 @@ export function simConfig(sim: Simulator, extra: JsonObject = {}): JsonObject {
     user_agent: 'harvest-sync tests (dev@example.com)',
     rate_limit: '100000/1',
     ...extra,
+  };
+}
+
+/** `harvest-sync run`'s flags for a simulator (the same loose limiter as simConfig). */
+export function runFlags(sim: Simulator): string[] {
+  return [
+    '--token',
+    sim.adminToken,
+    '--account-id',
+    sim.accountId,
+    '--base-url',
+    sim.url,
+    '--rate-limit',
+    '100000/1',
+  ];
+}
+
+/** A simulator without rate limit and a scratch directory for one test file, started and removed around it. */
+export function connectorWorld(options: SimulatorOptions): {
+  readonly sim: Simulator;
+  readonly files: ReturnType<typeof scratch>;
+} {
+  let sim: Simulator | undefined;
+  let files: ReturnType<typeof scratch> | undefined;
+  beforeAll(async () => {
+    sim = await startSimulator({ rateLimit: null, ...options });
+    files = scratch();
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    files?.cleanup();
+  });
+  return {
+    get sim() {
+      if (!sim) throw new Error('the simulator is not started yet');
+      return sim;
+    },
+    get files() {
+      if (!files) throw new Error('the scratch directory is not made yet');
+      return files;
+    },
   };
 }
 

@@ -1,17 +1,17 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
-import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { applyRecords, expectSameAsSqlite, type Replica } from '../connectors/compare.js';
 import {
   CLI,
   ProtocolValidator,
   runNode,
-  scratch,
   simConfig,
   TAP_BIN,
   type RunResult,
+  connectorWorld,
+  runFlags,
 } from '../connectors/support.js';
 
 /*
@@ -20,18 +20,8 @@ import {
  * against its stream's SCHEMA; the records equal what `harvest-sync run` writes into SQLite.
  */
 
-let sim: Simulator;
-let files: ReturnType<typeof scratch>;
 const validator = new ProtocolValidator();
-
-beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.03, seed: 11, rateLimit: null });
-  files = scratch();
-});
-afterAll(async () => {
-  await sim.stop();
-  files.cleanup();
-});
+const world = connectorWorld({ scale: 0.03, seed: 11 });
 
 function tap(...args: string[]): Promise<RunResult> {
   return runNode(TAP_BIN, args);
@@ -68,7 +58,8 @@ function lastState(result: RunResult): JsonObject {
 }
 
 describe('tap-harvest-sync', () => {
-  const config = () => files.file('config.json', simConfig(sim, { per_page: 25, concurrency: 4 }));
+  const config = () =>
+    world.files.file('config.json', simConfig(world.sim, { per_page: 25, concurrency: 4 }));
 
   it('--discover prints a Singer catalog of every catalog object, with keys, replication and metadata', async () => {
     const result = await tap('--config', config(), '--discover');
@@ -94,27 +85,27 @@ describe('tap-harvest-sync', () => {
   });
 
   it('reads every stream in full, then incrementally from its STATE; the records equal what `run` writes to SQLite', async () => {
-    const db = join(files.dir, 'run.db');
+    const db = join(world.files.dir, 'run.db');
     const full = await tap('--config', config());
     const replica: Replica = applyRecords(new Map(), checkMessages(full));
     // a full pass that may mark deletions activates its table version after its last record
     const activated = full.messages.filter((m) => m.type === 'ACTIVATE_VERSION').map((m) => m.stream);
     expect(activated.sort()).toEqual(OBJECTS.map((o) => o.name).sort());
-    const runFull = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...simFlags()]);
+    const runFull = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...runFlags(world.sim)]);
     expect(runFull.code, runFull.stderr).toBe(0);
     expectSameAsSqlite(replica, db);
 
     // Harvest changes: an edit, a creation, a line item removed from its invoice
-    const entry = sim.records('time_entries').next().value as JsonObject;
-    sim.update('time_entries', entry.id as number, { notes: 'edited for the incremental read' });
-    const client = sim.create('clients', { name: 'Created Between Reads' });
-    const invoice = [...sim.records('invoices')].find(
+    const entry = world.sim.records('time_entries').next().value as JsonObject;
+    world.sim.update('time_entries', entry.id as number, { notes: 'edited for the incremental read' });
+    const client = world.sim.create('clients', { name: 'Created Between Reads' });
+    const invoice = [...world.sim.records('invoices')].find(
       (i) => (i.line_items as JsonObject[]).length > 1,
     ) as JsonObject;
     const kept = (invoice.line_items as JsonObject[]).slice(1);
-    sim.updateLineItems('invoices', invoice.id as number, kept);
+    world.sim.updateLineItems('invoices', invoice.id as number, kept);
 
-    const statePath = files.file('state.json', lastState(full));
+    const statePath = world.files.file('state.json', lastState(full));
     const incremental = await tap('--config', config(), '--state', statePath);
     const changed = checkMessages(incremental);
     const ids = (stream: string) => changed.filter((r) => r.stream === stream).map((r) => r.data.id);
@@ -123,13 +114,18 @@ describe('tap-harvest-sync', () => {
     const reread = changed.find((r) => r.stream === 'invoices' && r.data.id === invoice.id)?.data;
     expect((reread?.line_items as JsonObject[]).map((i) => i.id)).toEqual(kept.map((i) => i.id));
     // roles have no updated_since: read in full, with a new table version
-    expect(ids('roles').length).toBe([...sim.records('roles')].length);
+    expect(ids('roles').length).toBe([...world.sim.records('roles')].length);
     expect(incremental.messages.filter((m) => m.type === 'ACTIVATE_VERSION').map((m) => m.stream)).toEqual([
       'roles',
     ]);
 
     applyRecords(replica, changed);
-    const runIncremental = await runNode(CLI, ['run', '--destination', `sqlite:${db}`, ...simFlags()]);
+    const runIncremental = await runNode(CLI, [
+      'run',
+      '--destination',
+      `sqlite:${db}`,
+      ...runFlags(world.sim),
+    ]);
     expect(runIncremental.code, runIncremental.stderr).toBe(0);
     expectSameAsSqlite(replica, db);
   });
@@ -155,7 +151,7 @@ describe('tap-harvest-sync', () => {
         return { ...stream, metadata };
       }),
     };
-    const catalogPath = files.file('catalog.json', catalog);
+    const catalogPath = world.files.file('catalog.json', catalog);
     const first = await tap('--config', config(), '--catalog', catalogPath);
     const records = checkMessages(first);
     expect(new Set(records.map((r) => r.stream))).toEqual(new Set(['clients', 'tasks']));
@@ -169,14 +165,14 @@ describe('tap-harvest-sync', () => {
 
     // a client deleted in Harvest is absent from the next full version; ACTIVATE_VERSION drops it
     const gone = clients[0].data.id as number;
-    sim.remove('clients', gone);
+    world.sim.remove('clients', gone);
     const second = await tap(
       '--config',
       config(),
       '--catalog',
       catalogPath,
       '--state',
-      files.file('s.json', lastState(first)),
+      world.files.file('s.json', lastState(first)),
     );
     const again = checkMessages(second).filter((r) => r.stream === 'clients');
     const versionOf = (run: RunResult) =>
@@ -189,22 +185,11 @@ describe('tap-harvest-sync', () => {
     expect(second.messages.findLastIndex((m) => m.type === 'RECORD' && m.stream === 'clients')).toBeLessThan(
       activate,
     );
-    expect(again.map((r) => r.data.id).sort()).toEqual([...sim.records('clients')].map((c) => c.id).sort());
+    expect(again.map((r) => r.data.id).sort()).toEqual(
+      [...world.sim.records('clients')].map((c) => c.id).sort(),
+    );
     expect(again.map((r) => r.data.id)).not.toContain(gone);
     // tasks stay incremental: nothing changed, nothing emitted, no new version
     expect(checkMessages(second).filter((r) => r.stream === 'tasks')).toEqual([]);
   });
 });
-
-function simFlags(): string[] {
-  return [
-    '--token',
-    sim.adminToken,
-    '--account-id',
-    sim.accountId,
-    '--base-url',
-    sim.url,
-    '--rate-limit',
-    '100000/1',
-  ];
-}
