@@ -62,9 +62,13 @@ export function airbyteSpec(): Promise<number> {
 /** CONNECTION_STATUS FAILED (exit 0, as the protocol has it) for a config or token Harvest refuses. */
 export function airbyteCheck(args: AirbyteArgs): Promise<number> {
   return guard(async () => {
+    // a file that cannot be read is a failed command (TRACE); a config Harvest cannot use, a failed check
+    if (args.config === undefined)
+      throw new ConfigError('--config is required: the source configuration file');
+    const raw = readJsonFile(args.config, 'config');
     let config: ConnectorConfig;
     try {
-      config = loadConfig(args);
+      config = parseConfig(raw);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       print(connectionStatus(false, userMessage(error)));

@@ -109,16 +109,23 @@ export function parseConfig(value: unknown): ConnectorConfig {
   };
 }
 
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENAMETOOLONG: 'the name is too long',
+};
+
 /** Reads a JSON file named on the command line; a ConfigError says which file and what is wrong. */
 export function readJsonFile(path: string, what: string): unknown {
+  const named = JSON.stringify(path.length > 120 ? `${path.slice(0, 119)}…` : path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new ConfigError(`cannot read the ${what} file ${JSON.stringify(path)}: ${why}`);
+    const why = (code !== undefined && FILE_ERRORS[code]) || 'it cannot be read';
+    throw new ConfigError(`cannot read the ${what} file ${named}: ${why}`);
   }
   try {
     return JSON.parse(text) as unknown;
@@ -127,6 +134,6 @@ export function readJsonFile(path: string, what: string): unknown {
     const position = error instanceof Error ? /position (\d+)/.exec(error.message)?.[1] : undefined;
     const where =
       position !== undefined ? ` at character ${position}` : text.trim() === '' ? ': it is empty' : '';
-    throw new ConfigError(`the ${what} file ${JSON.stringify(path)} is not valid JSON${where}`);
+    throw new ConfigError(`the ${what} file ${named} is not valid JSON${where}`);
   }
 }

@@ -80,7 +80,7 @@ const catalogSchema = z.object(
     streams: z.array(
       z.object({
         tap_stream_id: z.string().optional(),
-        stream: z.string().optional(),
+        stream: z.unknown().optional(),
         replication_method: z.string().optional(),
         schema: z.object({ selected: z.boolean().optional() }).loose().optional(),
         metadata: z
@@ -106,7 +106,7 @@ export function selectedStreams(value: unknown): StreamPlan[] {
   if (!parsed.success) throw new ConfigError(`catalog: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const chosen = new Map<string, StreamPlan>();
   for (const entry of parsed.data.streams) {
-    const name = entry.tap_stream_id ?? entry.stream ?? '';
+    const name = entry.tap_stream_id ?? (typeof entry.stream === 'string' ? entry.stream : '');
     const spec = OBJECTS.find((o) => o.name === name);
     if (!spec) {
       throw new ConfigError(

@@ -31,10 +31,14 @@ export async function runTap(args: TapArgs): Promise<number> {
       process.stdout.write(JSON.stringify(discoverCatalog(), null, 2) + '\n');
       return 0;
     }
+    if (args.catalog !== undefined && args.properties !== undefined) {
+      throw new ConfigError('give --catalog or --properties (its legacy name), not both');
+    }
     const catalogPath = args.catalog ?? args.properties;
-    const streams = catalogPath
-      ? selectedStreams(readJsonFile(catalogPath, 'catalog'))
-      : OBJECTS.map((spec) => ({ spec, fullTable: !spec.incremental, excluded: new Set<string>() }));
+    const streams =
+      catalogPath !== undefined
+        ? selectedStreams(readJsonFile(catalogPath, 'catalog'))
+        : OBJECTS.map((spec) => ({ spec, fullTable: !spec.incremental, excluded: new Set<string>() }));
     const bookmarks = args.state === undefined ? {} : stateBookmarks(readJsonFile(args.state, 'state'));
     const book = new StateBook(
       bookmarks,

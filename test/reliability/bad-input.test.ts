@@ -77,7 +77,8 @@ type Kind =
   | 'host'
   | 'path'
   | 'name'
-  | 'ref';
+  | 'ref'
+  | 'jsonFile';
 
 const a = (n: number) => 'a'.repeat(n);
 const VALUES: Record<Kind, Partial<Record<ValueClass, string>>> = {
@@ -112,6 +113,13 @@ const VALUES: Record<Kind, Partial<Record<ValueClass, string>>> = {
   path: { huge: a(HUGE_ARG), traversal: '../elsewhere', unicode: '\u202edata 🎉' },
   name: { huge: a(HUGE_ARG), unicode: '\u202eevil 🎉' },
   ref: { 'wrong type': '12345', huge: a(HUGE_ARG), unicode: '\u202e🎉' },
+  // the Singer tap's and Airbyte source's --config, --catalog, --state: JSON files
+  jsonFile: {
+    'wrong type': '.',
+    huge: a(HUGE_ARG),
+    traversal: '../../decoy',
+    unicode: '\u202econfig 🎉.json',
+  },
 };
 for (const values of Object.values(VALUES)) {
   values.empty ??= '';
@@ -143,6 +151,10 @@ const KIND_OF_FLAG: Record<string, Kind> = {
   '--seed': 'int',
   '--admin-token': 'token',
   '--member-token': 'token',
+  '--config': 'jsonFile',
+  '--catalog': 'jsonFile',
+  '--properties': 'jsonFile',
+  '--state': 'jsonFile',
 };
 
 /**
@@ -210,6 +222,9 @@ const SAME_CHECKS_AS: Record<string, string> = {
   check: 'run',
   'pipelines update': 'pipelines create',
   runs: 'pipelines',
+  'airbyte check': 'tap',
+  'airbyte discover': 'tap',
+  'airbyte read': 'tap',
 };
 const SHARED_CLASSES: readonly ValueClass[] = ['empty', 'huge', 'html'];
 
@@ -309,6 +324,12 @@ function commandLine(c: CliCase, work: string): { args: string[]; env: Record<st
     'pipelines run': ['seed', '--data-dir', data],
     'runs list': ['--data-dir', data, '--limit', '5'],
     'runs show': ['1', '--data-dir', data],
+    // data/config.json and data/catalog.json are made in the seed directory (beforeAll)
+    tap: ['--config', 'data/config.json', '--catalog', 'data/catalog.json'],
+    'airbyte spec': [],
+    'airbyte check': ['--config', 'data/config.json'],
+    'airbyte discover': ['--config', 'data/config.json'],
+    'airbyte read': ['--config', 'data/config.json', '--catalog', 'data/catalog.json'],
   };
   const baseline = baselines[c.leaf.join(' ')];
   if (baseline === undefined) throw new Error(`no baseline command line for "${c.leaf.join(' ')}"`);
@@ -345,12 +366,7 @@ async function runCase(c: CliCase): Promise<CliOutcome> {
   if (c.accepted === null) {
     if (run.timedOut) problems.push('kept running: the value was accepted');
     else if (run.code === 0) problems.push('exited 0: the value was accepted');
-    const errors = run.stderr.split('\n').filter((l) => l.startsWith('error: '));
-    if (errors.length !== 1) problems.push(`wrote ${errors.length} "error: " lines`);
-    const others = run.stderr
-      .split('\n')
-      .filter((l) => l !== '' && !l.startsWith('error: ') && l !== '(run with --help for usage)');
-    if (others.length > 0) problems.push(`stderr has more than the error: ${others[0].slice(0, 120)}`);
+    problems.push(...errorForm(c, run));
     const after = { files: filesUnder(nested), rows: controlRows(join(nested, 'data')) };
     const added = after.files.filter((f) => !before.files.includes(f) && !/control\.db-(wal|shm)$/.test(f));
     if (added.length > 0) problems.push(`created ${added.slice(0, 3).join(', ')}`);
@@ -370,6 +386,29 @@ async function runCase(c: CliCase): Promise<CliOutcome> {
   return { c, run, problems };
 }
 
+/**
+ * A refusal is one error line: `error: …` on stderr; the Singer tap's is a `CRITICAL …` log line
+ * on stderr, the Airbyte source's a TRACE ERROR message on stdout (their protocols' own forms).
+ */
+function errorForm(c: CliCase, run: CliRun): string[] {
+  const usage = (l: string) => l === '' || l === '(run with --help for usage)';
+  const prefix = c.leaf[0] === 'tap' ? 'CRITICAL ' : 'error: ';
+  if (c.leaf[0] === 'airbyte') {
+    const lines = run.stdout.split('\n').filter((l) => l !== '');
+    const traces = lines.filter((l) => l.startsWith('{"type":"TRACE","trace":{"type":"ERROR"'));
+    if (traces.length !== 1 || lines.length !== 1)
+      return [`wrote ${lines.length} lines, ${traces.length} TRACE errors`];
+    const other = run.stderr.split('\n').find((l) => !usage(l));
+    return other === undefined ? [] : [`stderr has more than the usage hint: ${other.slice(0, 120)}`];
+  }
+  const errors = run.stderr.split('\n').filter((l) => l.startsWith(prefix));
+  const problems = errors.length === 1 ? [] : [`wrote ${errors.length} "${prefix}" lines`];
+  const others = run.stderr.split('\n').filter((l) => !usage(l) && !l.startsWith(prefix));
+  if (others.length > 0) problems.push(`stderr has more than the error: ${others[0].slice(0, 120)}`);
+  if (c.leaf[0] === 'tap' && run.stdout !== '') problems.push('wrote to stdout');
+  return problems;
+}
+
 /** Accepted values whose command would start a server or a demo: listed, not run. */
 const notRun = (c: CliCase) => c.accepted !== null && ['serve', 'demo'].includes(c.leaf[0]);
 
@@ -377,6 +416,29 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'hs-bad-input-'));
   sim = await startSimulator({ scale: 0.01, adminToken: TOKEN, rateLimit: null });
   seedDir = join(root, 'seed');
+  mkdirSync(seedDir, { recursive: true });
+  const connector = {
+    access_token: TOKEN,
+    account_id: sim.accountId,
+    base_url: sim.url,
+    rate_limit: '100000/1',
+  };
+  writeFileSync(join(seedDir, 'config.json'), JSON.stringify(connector));
+  writeFileSync(
+    join(seedDir, 'catalog.json'),
+    JSON.stringify({
+      streams: [
+        {
+          tap_stream_id: 'clients',
+          schema: { type: 'object', properties: {} },
+          metadata: [{ breadcrumb: [], metadata: { selected: true } }],
+          stream: { name: 'clients', json_schema: {}, supported_sync_modes: ['full_refresh'] },
+          sync_mode: 'full_refresh',
+          destination_sync_mode: 'overwrite',
+        },
+      ],
+    }),
+  );
   const created = await runCliProcess(
     [
       'pipelines',

@@ -104,12 +104,22 @@ describe('tap-harvest-sync', () => {
     ) as JsonObject;
     const kept = (invoice.line_items as JsonObject[]).slice(1);
     world.sim.updateLineItems('invoices', invoice.id as number, kept);
+    // and Harvest starts sending a field the catalog does not know
+    world.sim.addField('time_entries', 'approval_note', () => 'approved by the tests');
 
     const statePath = world.files.file('state.json', lastState(full));
     const incremental = await tap('--config', config(), '--state', statePath);
     const changed = checkMessages(incremental);
     const ids = (stream: string) => changed.filter((r) => r.stream === stream).map((r) => r.data.id);
     expect(ids('time_entries')).toEqual([entry.id]);
+    // the new field is announced by a new SCHEMA before the record that carries it
+    const schemas = incremental.messages.filter((m) => m.type === 'SCHEMA' && m.stream === 'time_entries');
+    expect(
+      schemas.map((m) => Object.hasOwn((m.schema as JsonObject).properties as JsonObject, 'approval_note')),
+    ).toEqual([false, true]);
+    expect(changed.find((r) => r.stream === 'time_entries')?.data.approval_note).toBe(
+      'approved by the tests',
+    );
     expect(ids('clients')).toEqual([client.id]);
     const reread = changed.find((r) => r.stream === 'invoices' && r.data.id === invoice.id)?.data;
     expect((reread?.line_items as JsonObject[]).map((i) => i.id)).toEqual(kept.map((i) => i.id));
