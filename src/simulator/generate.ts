@@ -1,6 +1,6 @@
-import type { JsonObject } from '../catalog/types.js';
+import type { JsonObject, JsonValue } from '../catalog/types.js';
 import type { Rng } from './random.js';
-import { hash32, hex, intBelow, pick, rng, round2 } from './random.js';
+import { hash32, hex, intBelow, pick, rng, round2, unit } from './random.js';
 import {
   ADDRESSES,
   CLIENT_NAMES,
@@ -64,6 +64,11 @@ export interface Account {
   readonly company: JsonObject;
   readonly adminUserId: number;
   readonly memberUserId: number;
+  readonly managerUserId: number;
+  /** Projects where the manager's user assignment says is_project_manager. */
+  readonly managedProjectIds: ReadonlySet<number>;
+  /** Users assigned to the manager as teammates (the member). */
+  readonly teammateIds: ReadonlySet<number>;
   /** Small objects, ascending id (= creation order). */
   readonly materialized: ReadonlyMap<string, JsonObject[]>;
   readonly generated: ReadonlyMap<string, GeneratedObject>;
@@ -73,7 +78,16 @@ export interface GenerateOptions {
   readonly seed: number;
   readonly scale: number;
   readonly epochMs: number;
+  /** Sub-permissions of the manager (user 2), after `manager` in its access_roles. */
+  readonly managerPermissions?: readonly string[];
 }
+
+/** The user indices the three tokens belong to. */
+const ADMIN = 0;
+const MEMBER = 1;
+const MANAGER = 2;
+/** Only the newest few time entries can be running timers (one per user at most, as in Harvest). */
+const RUNNING_WINDOW = 6;
 
 /** Record counts for a scale: time entries grow linearly, reference data with √scale beyond 1. */
 export function countsFor(scale: number): Record<string, number> {
@@ -200,13 +214,15 @@ export function generateAccount(options: GenerateOptions): Account {
     const first = FIRST_NAMES[(i + seed) % FIRST_NAMES.length];
     const last = LAST_NAMES[(i * 7 + seed) % LAST_NAMES.length];
     const access =
-      i === 0
+      i === ADMIN
         ? ['administrator']
-        : i === 1
+        : i === MEMBER
           ? ['member']
-          : r() < 0.3
-            ? ['manager', 'project_creator', 'time_and_expenses_manager']
-            : ['member'];
+          : i === MANAGER
+            ? ['manager', ...(options.managerPermissions ?? [])]
+            : r() < 0.3
+              ? ['manager', 'project_creator', 'time_and_expenses_manager']
+              : ['member'];
     const t = times(r, i, counts.users);
     return {
       id,
@@ -323,7 +339,8 @@ export function generateAccount(options: GenerateOptions): Account {
   });
   const projectRef = (p: JsonObject) => ({ id: p.id, name: p.name, code: p.code });
 
-  // --- assignments: each project gets 2–4 users (the member on two projects in three) and 2–4 tasks
+  // --- assignments: each project gets 2–4 users and 2–4 tasks; the member is on two projects in
+  // three, the manager manages one in three and is a plain assignee on another
   const userAssignments: JsonObject[] = [];
   const taskAssignments: JsonObject[] = [];
   const uaByProject: JsonObject[][] = [];
@@ -331,7 +348,8 @@ export function generateAccount(options: GenerateOptions): Account {
   projects.forEach((project, p) => {
     const r = rng(seed, S.ua, p);
     const chosen = new Set<number>();
-    if (p % 3 !== 2) chosen.add(1);
+    if (p % 3 !== 2) chosen.add(MEMBER);
+    if (p % 3 !== 2) chosen.add(MANAGER);
     const k = 2 + intBelow(r, 3);
     while (chosen.size < Math.min(k, users.length)) chosen.add(intBelow(r, users.length));
     const projectCreated = Date.parse(project.created_at as string);
@@ -342,7 +360,7 @@ export function generateAccount(options: GenerateOptions): Account {
       const at = isoSeconds(projectCreated + (mine.length + 1) * 60_000);
       const ua: JsonObject = {
         id: idAt(seed, S.ua, 520_000_000, 3, seq),
-        is_project_manager: u === 0 || r() < 0.1,
+        is_project_manager: u === ADMIN || (u === MANAGER ? p % 3 === 0 : u !== MEMBER && r() < 0.1),
         is_active: (project.is_active as boolean) && r() < 0.95,
         use_default_rates: r() < 0.7,
         budget: maybe(r, 0.1, () => 20 + intBelow(r, 10) * 5),
@@ -533,6 +551,17 @@ export function generateAccount(options: GenerateOptions): Account {
   };
   const clock24 = (minutes: number) =>
     `${String(Math.floor(minutes / 60) % 24).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+  // a running timer per user at most, among the newest entries; the newest is always running
+  const runningIndices = new Set<number>();
+  const runningUsers = new Set<JsonValue>();
+  for (let i = 0; i < Math.min(RUNNING_WINDOW, counts.time_entries); i++) {
+    const ua = userAssignments[intBelow(rng(seed, S.te, i), userAssignments.length)];
+    const user = (ua.user as JsonObject).id;
+    if ((i === 0 || unit(seed, S.te, i, 0x7e) < 0.4) && !runningUsers.has(user)) {
+      runningIndices.add(i);
+      runningUsers.add(user);
+    }
+  }
   const timeEntries: GeneratedObject = {
     ...teShape,
     render(i) {
@@ -547,7 +576,7 @@ export function generateAccount(options: GenerateOptions): Account {
       const { created, updated } = teShape.timesOf(i);
       const day = teShape.dayOf(i);
       const hours = r() < 0.3 ? 1 + intBelow(r, 8) : round2(0.05 + r() * 7.95);
-      const running = i < 2 && r() < 0.5;
+      const running = runningIndices.has(i);
       const timed = r() < 0.5;
       const start = 7 * 60 + intBelow(r, 10 * 60);
       const fmt = r() < 0.15 ? clock12 : clock24;
@@ -579,8 +608,8 @@ export function generateAccount(options: GenerateOptions): Account {
             : null,
         is_closed: status === 'approved',
       };
-      // older API versions did not send approval_status; real replicas see both
-      if (r() >= 0.25) record.approval_status = status;
+      // vintage accounts leave it out (see vintage.ts): presence is the account's, not the record's
+      record.approval_status = status;
       record.is_billed = billed;
       record.timer_started_at = running ? isoSeconds(created) : null;
       record.started_time = timed || running ? fmt(start) : null;
@@ -634,7 +663,7 @@ export function generateAccount(options: GenerateOptions): Account {
         units,
         is_closed: status === 'approved',
       };
-      if (r() >= 0.25) record.approval_status = status;
+      record.approval_status = status;
       Object.assign(record, {
         is_locked: billed,
         is_billed: billed,
@@ -781,9 +810,7 @@ export function generateAccount(options: GenerateOptions): Account {
         currency: client.currency,
       };
       if (record.period_start !== null) record.period_end = dayToDate(day - 1);
-      // payment_options is missing from some real responses altogether
-      if (r() >= 0.3)
-        record.payment_options = pick(r, [[], ['credit_card'], ['ach', 'credit_card', 'paypal']]);
+      record.payment_options = pick(r, [[], ['credit_card'], ['ach', 'credit_card', 'paypal']]);
       record.client = clientEmbedShort.get(cid) as JsonObject;
       record.estimate =
         counts.estimates > 0 && r() < 0.2 ? { id: estimateShape.idOf(intBelow(r, counts.estimates)) } : null;
@@ -839,8 +866,15 @@ export function generateAccount(options: GenerateOptions): Account {
   return {
     epochMs,
     company,
-    adminUserId: users[0].id as number,
-    memberUserId: users[1].id as number,
+    adminUserId: users[ADMIN].id as number,
+    memberUserId: users[MEMBER].id as number,
+    managerUserId: users[MANAGER].id as number,
+    managedProjectIds: new Set(
+      userAssignments
+        .filter((ua) => (ua.user as JsonObject).id === users[MANAGER].id && ua.is_project_manager === true)
+        .map((ua) => (ua.project as JsonObject).id as number),
+    ),
+    teammateIds: new Set([users[MEMBER].id as number]),
     materialized: new Map<string, JsonObject[]>([
       ['clients', clients],
       ['contacts', contacts],

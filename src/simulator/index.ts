@@ -1,15 +1,17 @@
 import { systemClock } from '../clock.js';
 import { SimulatorError } from './errors.js';
 import { SimulatorServer } from './server.js';
-import type { Simulator, SimulatorOptions, SimulatorRateLimit } from './types.js';
+import type { Simulator, SimulatorOptions, SimulatorRateLimit, Vintage } from './types.js';
 
 export type {
   Counters,
   Faults,
+  ManagerPermission,
   RateLimitVariant,
   Simulator,
   SimulatorOptions,
   SimulatorRateLimit,
+  Vintage,
 } from './types.js';
 export { SimulatorError } from './errors.js';
 export { countsFor } from './generate.js';
@@ -17,6 +19,8 @@ export { countsFor } from './generate.js';
 /** Tokens and account id a simulator accepts unless told otherwise; `simulate` prints them. */
 export const DEFAULT_ADMIN_TOKEN = 'sim-admin-token';
 export const DEFAULT_MEMBER_TOKEN = 'sim-member-token';
+export const DEFAULT_MANAGER_TOKEN = 'sim-manager-token';
+const VINTAGES: readonly Vintage[] = ['current', '2024', '2019'];
 export const DEFAULT_ACCOUNT_ID = '1000001';
 export const DEFAULT_SIMULATOR_RATE_LIMIT: SimulatorRateLimit = { requests: 100, windowMs: 15_000 };
 /** Fixed, so that one seed gives the same bytes whenever it runs. */
@@ -39,19 +43,30 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (!(scale > 0) || !Number.isFinite(scale)) throw new SimulatorError('scale must be a positive number');
   if (!Number.isInteger(seed)) throw new SimulatorError('seed must be an integer');
   if (Number.isNaN(epochMs)) throw new SimulatorError('epoch must be an ISO 8601 date-time');
+  const vintage = options.vintage ?? 'current';
+  if (!VINTAGES.includes(vintage)) throw new SimulatorError(`vintage must be one of ${VINTAGES.join(', ')}`);
+  const tokens = {
+    adminToken: options.adminToken ?? DEFAULT_ADMIN_TOKEN,
+    memberToken: options.memberToken ?? DEFAULT_MEMBER_TOKEN,
+    managerToken: options.managerToken ?? DEFAULT_MANAGER_TOKEN,
+  };
+  if (new Set(Object.values(tokens)).size !== 3) throw new SimulatorError('the three tokens must differ');
   const rateLimit = options.rateLimit === undefined ? DEFAULT_SIMULATOR_RATE_LIMIT : options.rateLimit;
   const server = new SimulatorServer({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     seed,
     scale,
-    adminToken: options.adminToken ?? DEFAULT_ADMIN_TOKEN,
-    memberToken: options.memberToken ?? DEFAULT_MEMBER_TOKEN,
+    ...tokens,
+    managerPermissions: options.managerPermissions ?? [],
     accountId: options.accountId ?? DEFAULT_ACCOUNT_ID,
     rateLimit: null,
     faults: options.faults ?? null,
     clock: options.clock ?? systemClock,
     epochMs,
+    vintage,
+    renameTouchesEmbedding: options.renameTouchesEmbedding ?? false,
+    timersGrow: options.timersGrow ?? true,
   });
   server.setRateLimit(rateLimit);
   await server.listen();

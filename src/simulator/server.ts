@@ -5,13 +5,27 @@ import type { AddressInfo } from 'node:net';
 import type { JsonObject, JsonValue, ObjectSpec } from '../catalog/types.js';
 import { OBJECTS, findObject } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
-import { DAY_MS, generateAccount } from './generate.js';
+import { generateAccount } from './generate.js';
 import type { Account } from './generate.js';
 import { SimulatorError } from './errors.js';
 import { generatedStore, materializedStore } from './store.js';
-import type { ListFilter, ObjectStore } from './store.js';
+import type { ObjectStore, RecordView } from './store.js';
 import { hash32, unit } from './random.js';
-import type { Counters, Faults, RateLimitVariant, Simulator, SimulatorRateLimit } from './types.js';
+import { scopeOf } from './access.js';
+import type { Caller, Role } from './access.js';
+import { EmbeddedCopies } from './embeds.js';
+import { InvalidParameter, listFilter } from './filters.js';
+import { timerView } from './timers.js';
+import { vintageView } from './vintage.js';
+import type {
+  Counters,
+  Faults,
+  ManagerPermission,
+  RateLimitVariant,
+  Simulator,
+  SimulatorRateLimit,
+  Vintage,
+} from './types.js';
 
 /*
  * HTTP side of the simulator: Harvest's auth, envelope, paging, filters, rate limit and faults,
@@ -58,11 +72,16 @@ export interface ServerConfig {
   readonly scale: number;
   readonly adminToken: string;
   readonly memberToken: string;
+  readonly managerToken: string;
+  readonly managerPermissions: readonly ManagerPermission[];
   readonly accountId: string;
   readonly rateLimit: SimulatorRateLimit | null;
   readonly faults: Faults | null;
   readonly clock: Clock;
   readonly epochMs: number;
+  readonly vintage: Vintage;
+  readonly renameTouchesEmbedding: boolean;
+  readonly timersGrow: boolean;
 }
 
 interface Reply {
@@ -72,8 +91,6 @@ interface Reply {
   /** Whether a data fault (truncation, invalid JSON) may spoil it. */
   data?: boolean;
 }
-
-type Role = 'admin' | 'member';
 
 const emptyCounters = (): Counters => ({ total: 0, byPath: {}, byStatus: {}, rateLimited: 0, listPages: 0 });
 
@@ -87,33 +104,25 @@ function json(status: number, body: JsonValue, headers: OutgoingHttpHeaders = {}
   return { status, headers: { 'Content-Type': JSON_TYPE, ...headers }, body: JSON.stringify(body) };
 }
 
-const unprocessable = (message: string) => new HttpError(json(422, { message }));
+/** Harvest's 422: one `message`, repeated in a Hint header (as recorded). */
+const unprocessable = (message: string) => new HttpError(json(422, { message }, { Hint: message }));
 
-function parseDate(value: string, name: string): number {
-  const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(value);
-  const ms = m ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;
-  if (!m || Number.isNaN(ms) || new Date(ms).getUTCDate() !== +m[3]) {
-    throw unprocessable(`${name} must be a date (YYYY-MM-DD)`);
-  }
-  return Math.floor(ms / DAY_MS);
-}
-
-/** ISO 8601 date or date-time; a date-time without offset is taken as UTC. */
-export function parseUpdatedSince(value: string): number | null {
-  const m = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value);
-  if (!m) return null;
-  const withZone = value.length > 10 && !m[1] ? `${value}Z` : value;
-  const ms = Date.parse(withZone.replace(' ', 'T'));
-  return Number.isNaN(ms) ? null : ms;
+/** Views applied in this order: embedded copies first, the account's vintage last. */
+function compose(views: (RecordView | null)[]): RecordView | null {
+  const active = views.filter((v): v is RecordView => v !== null);
+  if (active.length === 0) return null;
+  return (record) => active.reduce((r, view) => view(r), record);
 }
 
 export class SimulatorServer implements Simulator {
   readonly accountId: string;
   readonly adminToken: string;
   readonly memberToken: string;
+  readonly managerToken: string;
   url = '';
   private readonly account: Account;
   private readonly stores = new Map<string, ObjectStore>();
+  private readonly embeds = new EmbeddedCopies(OBJECTS);
   private readonly revoked = new Set<string>();
   private rateLimit: SimulatorRateLimit | null;
   private faults: Faults | null;
@@ -129,16 +138,26 @@ export class SimulatorServer implements Simulator {
     this.accountId = config.accountId;
     this.adminToken = config.adminToken;
     this.memberToken = config.memberToken;
+    this.managerToken = config.managerToken;
     this.rateLimit = config.rateLimit;
     this.faults = null;
     this.setFaults(config.faults);
-    this.account = generateAccount({ seed: config.seed, scale: config.scale, epochMs: config.epochMs });
+    this.account = generateAccount({
+      seed: config.seed,
+      scale: config.scale,
+      epochMs: config.epochMs,
+      managerPermissions: config.managerPermissions,
+    });
     for (const spec of OBJECTS) {
       const source = this.account.generated.get(spec.name);
       const records = this.account.materialized.get(spec.name);
-      if (source) this.stores.set(spec.name, generatedStore(spec, source, config.epochMs, config.seed));
-      else if (records) this.stores.set(spec.name, materializedStore(spec, records, config.seed));
+      let store: ObjectStore;
+      if (source) store = generatedStore(spec, source, config.epochMs, config.seed);
+      else if (records) store = materializedStore(spec, records, config.seed);
       else throw new SimulatorError(`the simulator has no generator for ${spec.name}`);
+      const timers = config.timersGrow && 'is_running' in spec.fields ? timerView(config.clock) : null;
+      store.setView(compose([this.embeds.view(spec.name), timers, vintageView(config.vintage, spec.name)]));
+      this.stores.set(spec.name, store);
     }
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
@@ -177,7 +196,33 @@ export class SimulatorServer implements Simulator {
   }
 
   update(object: string, id: number, patch: JsonObject): JsonObject {
-    return this.store(object).update(id, patch, this.config.clock.now());
+    return this.change(object, id, patch, new Set());
+  }
+
+  /**
+   * An update, and what it does to the copies other records embed of this one: they show the new
+   * values at once; with renameTouchesEmbedding their records' updated_at moves too (each record
+   * once per change, however many of its copies it touches).
+   */
+  private change(object: string, id: number, patch: JsonObject, touched: Set<string>): JsonObject {
+    const store = this.store(object);
+    const before = store.get(id);
+    const now = this.config.clock.now();
+    const after = store.update(id, patch, now);
+    touched.add(`${object}:${id}`);
+    if (before && this.embeds.changed(object, before, after) && this.config.renameTouchesEmbedding) {
+      for (const [embedder, slots] of this.embeds.embeddersOf(object)) {
+        const ids: number[] = [];
+        for (const record of this.store(embedder).records()) {
+          const rid = record.id as number;
+          if (!touched.has(`${embedder}:${rid}`) && EmbeddedCopies.embeds(record, slots, id)) ids.push(rid);
+        }
+        for (const rid of ids) {
+          if (!touched.has(`${embedder}:${rid}`)) this.change(embedder, rid, {}, touched);
+        }
+      }
+    }
+    return after;
   }
 
   create(object: string, fields: JsonObject = {}): JsonObject {
@@ -373,18 +418,35 @@ export class SimulatorServer implements Simulator {
       return 'admin';
     }
     if (token === this.memberToken) return 'member';
+    if (token === this.managerToken) return 'manager';
     throw unauthorized();
+  }
+
+  private caller(role: Role): Caller {
+    const a = this.account;
+    const userId = { admin: a.adminUserId, member: a.memberUserId, manager: a.managerUserId }[role];
+    const users = this.store('users');
+    const me = users.get(userId);
+    const roles = Array.isArray(me?.access_roles) ? me.access_roles : [];
+    return {
+      role,
+      userId,
+      permissions: roles.filter((r): r is string => typeof r === 'string'),
+      managedProjectIds: a.managedProjectIds,
+      teammateIds: a.teammateIds,
+    };
   }
 
   /** Rolling window over accepted requests; a refused request does not use up the budget. */
   private checkRateLimit(): void {
     const limit = this.rateLimit;
     if (!limit) return;
-    const now = Date.now();
+    // the injected clock: a test moves the window by moving its clock, not by waiting
+    const now = this.config.clock.now();
     while (this.accepted.length > 0 && this.accepted[0] <= now - limit.windowMs) this.accepted.shift();
     if (this.accepted.length >= limit.requests) {
       const retryAfter = Math.max(1, Math.ceil((this.accepted[0] + limit.windowMs - now) / 1000));
-      throw new HttpError(this.tooMany(limit.variant ?? 'retry-after', retryAfter));
+      throw new HttpError(this.tooMany(limit.variant ?? 'no-retry-after', retryAfter));
     }
     this.accepted.push(now);
   }
@@ -406,20 +468,12 @@ export class SimulatorServer implements Simulator {
     const role = this.authenticate(req, url);
     this.checkRateLimit();
 
-    const users = this.store('users');
-    const userId = role === 'admin' ? this.account.adminUserId : this.account.memberUserId;
+    const caller = this.caller(role);
     if (resource === 'users' && sub === 'me') {
-      const me = users.get(userId);
-      if (!me)
-        throw new HttpError(
-          json(
-            404,
-            { status: 404, error: 'Not Found' },
-            { 'Content-Type': 'application/json; charset=UTF-8' },
-          ),
-        );
-      if (role === 'member') {
-        // a member's own record comes without the rate fields (as recorded from Harvest)
+      const me = this.store('users').get(caller.userId);
+      if (!me) throw notFoundJson();
+      if (role !== 'admin' && !caller.permissions.includes('billable_rates_manager')) {
+        // a non-admin's own record comes without the rate fields (as recorded from Harvest)
         const { default_hourly_rate: _rate, cost_rate: _cost, ...rest } = me;
         return { ...json(200, rest), data: true };
       }
@@ -432,26 +486,17 @@ export class SimulatorServer implements Simulator {
     if (!spec) {
       return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
     }
-    if (role === 'member' && spec.access !== 'member') {
+    const scope = scopeOf(caller, spec);
+    if (scope === 'forbidden') {
       throw new HttpError(json(403, { message: 'Not authorized!' }, { Hint: 'Not authorized!' }));
     }
-    const ownOnly =
-      role === 'member' ? (r: JsonObject) => (r.user as JsonObject | null)?.id === userId : undefined;
     const store = this.store(spec.name);
     if (sub !== undefined) {
       const record = /^\d+$/.test(sub) ? store.get(Number(sub)) : undefined;
-      if (!record || (ownOnly && !ownOnly(record))) {
-        throw new HttpError(
-          json(
-            404,
-            { status: 404, error: 'Not Found' },
-            { 'Content-Type': 'application/json; charset=UTF-8' },
-          ),
-        );
-      }
+      if (!record || (scope && !scope(record))) throw notFoundJson();
       return { ...json(200, record), data: true };
     }
-    return this.list(spec, store, url, `${this.url}${prefix}/v2/${spec.name}`, ownOnly);
+    return this.list(spec, store, url, `${this.url}${prefix}/v2/${spec.name}`, scope);
   }
 
   private list(
@@ -459,7 +504,7 @@ export class SimulatorServer implements Simulator {
     store: ObjectStore,
     url: URL,
     base: string,
-    ownOnly: ((r: JsonObject) => boolean) | undefined,
+    scope: ((r: JsonObject) => boolean) | null,
   ): Reply {
     const q = url.searchParams;
     const perPageRaw = q.get('per_page');
@@ -467,7 +512,13 @@ export class SimulatorServer implements Simulator {
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
       throw unprocessable(`per_page must be between 1 and ${MAX_PER_PAGE}`);
     }
-    const filter = this.filterOf(spec, q, ownOnly);
+    let filter;
+    try {
+      filter = listFilter(spec, q, scope);
+    } catch (error) {
+      if (error instanceof InvalidParameter) throw unprocessable(error.message);
+      throw error;
+    }
 
     // links repeat the caller's filters; credentials in the query are left out of them
     const reserved = new Set(['page', 'per_page', 'cursor', 'ref', 'access_token', 'account_id']);
@@ -539,47 +590,6 @@ export class SimulatorServer implements Simulator {
     // the record array is stringified once, straight into the envelope
     const body = `{"${spec.envelope}":${JSON.stringify(items)},${JSON.stringify(envelope).slice(1)}`;
     return { status: 200, headers: { 'Content-Type': JSON_TYPE }, body, data: true };
-  }
-
-  /** The filters the endpoint documents, driven by the catalog's field list. */
-  private filterOf(
-    spec: ObjectSpec,
-    q: URLSearchParams,
-    ownOnly: ((r: JsonObject) => boolean) | undefined,
-  ): ListFilter {
-    let updatedSince: number | undefined;
-    const since = q.get('updated_since');
-    if (since !== null && spec.incremental) {
-      const ms = parseUpdatedSince(since);
-      if (ms === null) throw unprocessable('updated_since must be an ISO 8601 date-time');
-      updatedSince = ms;
-    }
-    let fromDay: number | undefined;
-    let toDay: number | undefined;
-    if (spec.sinceField) {
-      const from = q.get('from');
-      const to = q.get('to');
-      if (from !== null) fromDay = parseDate(from, 'from');
-      if (to !== null) toDay = parseDate(to, 'to');
-    }
-    const tests: ((r: JsonObject) => boolean)[] = ownOnly ? [ownOnly] : [];
-    for (const [param, raw] of q.entries()) {
-      const field = spec.fields[param];
-      const nested = param.endsWith('_id') ? spec.fields[param.slice(0, -3)] : undefined;
-      if (typeof nested === 'object' && nested.id === 'bigint') {
-        const key = param.slice(0, -3);
-        const want = Number(raw);
-        tests.push((r) => (r[key] as JsonObject | null)?.id === want);
-      } else if (field === 'boolean' && param !== 'billable') {
-        if (raw !== 'true' && raw !== 'false') throw unprocessable(`${param} must be true or false`);
-        const want = raw === 'true';
-        tests.push((r) => r[param] === want);
-      } else if (param === 'state' || param === 'approval_status') {
-        if (field === 'text') tests.push((r) => r[param] === raw);
-      }
-    }
-    const predicate = tests.length === 0 ? undefined : (r: JsonObject) => tests.every((t) => t(r));
-    return { updatedSince, fromDay, toDay, predicate };
   }
 
   // --- control routes
@@ -670,6 +680,12 @@ export class SimulatorServer implements Simulator {
     }
     throw notFound();
   }
+}
+
+function notFoundJson(): HttpError {
+  return new HttpError(
+    json(404, { status: 404, error: 'Not Found' }, { 'Content-Type': 'application/json; charset=UTF-8' }),
+  );
 }
 
 function decodeCursor(cursor: string): number {

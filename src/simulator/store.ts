@@ -41,8 +41,13 @@ export interface ObjectStore {
   create(fields: JsonObject, nowMs: number): JsonObject;
   remove(id: number): boolean;
   addField(field: DriftField): void;
+  /** How every record is shown, on top of what is stored (embedded copies, timers, vintage). */
+  setView(view: RecordView | null): void;
   records(): Generator<JsonObject>;
 }
+
+/** Turns a stored record into what the API sends now; returns a new object, never mutates. */
+export type RecordView = (record: JsonObject) => JsonObject;
 
 const dayOfDate = (value: JsonValue | undefined): number | null =>
   typeof value === 'string' ? Math.floor(Date.parse(value.slice(0, 10)) / DAY_MS) : null;
@@ -93,6 +98,7 @@ function matches(record: JsonObject, filter: ListFilter, dateField: string | und
 /** Shared by both stores: timestamps, fresh child ids and schema drift. */
 abstract class BaseStore implements ObjectStore {
   protected readonly drift: DriftField[] = [];
+  private view: RecordView | null = null;
   protected nextChildId = 900_000_000;
   protected readonly dateField: string | undefined;
 
@@ -120,12 +126,20 @@ abstract class BaseStore implements ObjectStore {
 
   slice(filter: ListFilter, offset: number, limit: number): Slice {
     const s = this.rawSlice(filter, offset, limit);
-    return this.drift.length === 0 ? s : { total: s.total, items: s.items.map((r) => this.decorate(r)) };
+    return this.plain() ? s : { total: s.total, items: s.items.map((r) => this.decorate(r)) };
   }
 
   after(filter: ListFilter, beforeId: number | null, limit: number): Slice & { more: boolean } {
     const s = this.rawAfter(filter, beforeId, limit);
-    return this.drift.length === 0 ? s : { ...s, items: s.items.map((r) => this.decorate(r)) };
+    return this.plain() ? s : { ...s, items: s.items.map((r) => this.decorate(r)) };
+  }
+
+  setView(view: RecordView | null): void {
+    this.view = view;
+  }
+
+  private plain(): boolean {
+    return this.drift.length === 0 && this.view === null;
   }
 
   *records(): Generator<JsonObject> {
@@ -186,7 +200,8 @@ abstract class BaseStore implements ObjectStore {
     return out;
   }
 
-  private decorate(record: JsonObject): JsonObject {
+  private decorate(stored: JsonObject): JsonObject {
+    const record = this.view ? this.view(stored) : stored;
     if (this.drift.length === 0) return record;
     const out: JsonObject = { ...record };
     for (const { path, valueOf } of this.drift) {
@@ -351,7 +366,10 @@ class GeneratedStore extends BaseStore {
 
   protected template(): JsonObject {
     const n = this.source.count;
-    return this.source.render((this.seed * 7919 + this.created++ * 104729) % n);
+    let i = (this.seed * 7919 + this.created++ * 104729) % n;
+    // one running timer per user: a new record is never modelled on a running one
+    for (let k = 0; k < n && this.source.render(i).is_running === true; k++) i = (i + 1) % n;
+    return this.source.render(i);
   }
 
   protected nextId(): number {

@@ -5,10 +5,37 @@ export type RateLimitVariant = 'retry-after' | 'no-retry-after' | 'html' | 'empt
 
 export interface SimulatorRateLimit {
   readonly requests: number;
+  /** Rolling window, measured on the simulator's clock. */
   readonly windowMs: number;
-  /** How the 429 looks; default `retry-after` (Retry-After header in whole seconds, rounded up). */
+  /**
+   * How the 429 looks. Default `no-retry-after`: what Harvest was recorded sending (text/html, empty
+   * body, no Retry-After). `retry-after` is the documented form (JSON body, Retry-After in whole
+   * seconds, rounded up): tests that need a fast 429 use it.
+   */
   readonly variant?: RateLimitVariant;
 }
+
+/**
+ * Which fields the account's API sends, as a property of the account (never random per record):
+ * - `current`: the shapes of today's docs (approval_status on every time entry and expense,
+ *   payment_options on every invoice, users with access_roles);
+ * - `2024`: as recorded in May 2024: time entries and expenses without approval_status;
+ * - `2019`: as recorded in 2019–2020: also no hours_without_timer or rounded_hours, no
+ *   use_default_rates in assignments, no statement_key on clients, no payment_options on invoices,
+ *   and users with the legacy permission flags (is_admin, is_project_manager, can_see_rates,
+ *   can_create_projects, can_create_invoices) instead of access_roles.
+ */
+export type Vintage = 'current' | '2024' | '2019';
+
+/** Harvest's manager sub-permissions (users' access_roles beside `manager`). */
+export type ManagerPermission =
+  | 'project_creator'
+  | 'billable_rates_manager'
+  | 'managed_projects_invoice_drafter'
+  | 'managed_projects_invoice_manager'
+  | 'client_and_task_manager'
+  | 'time_and_expenses_manager'
+  | 'estimates_manager';
 
 /**
  * Faults on demand. Rates are probabilities per request, drawn from `seed` and the request's
@@ -47,11 +74,31 @@ export interface SimulatorOptions {
   readonly scale?: number;
   readonly adminToken?: string;
   readonly memberToken?: string;
+  /**
+   * A manager's token: sees the projects they manage, their teammates (the member) and their own
+   * records, and gets 403 where managers may not read (harvest-api-v2.md §8).
+   */
+  readonly managerToken?: string;
+  /** The manager's sub-permissions; default none (a plain manager). */
+  readonly managerPermissions?: readonly ManagerPermission[];
   readonly accountId?: string;
+  /** Which fields the account sends; default `current`. */
+  readonly vintage?: Vintage;
+  /**
+   * Whether renaming a client, project, task or user (or changing any record others embed a copy
+   * of) also moves the updated_at of the records that embed it. Harvest does not document it;
+   * default false: embedded copies change, their records' updated_at stays.
+   */
+  readonly renameTouchesEmbedding?: boolean;
+  /**
+   * Whether running timers' hours grow with the simulator's clock (default true, as Harvest's do,
+   * without moving updated_at). False freezes them at the value they had when generated.
+   */
+  readonly timersGrow?: boolean;
   /** Default 100 requests / 15 s; null turns rate limiting off. */
   readonly rateLimit?: SimulatorRateLimit | null;
   readonly faults?: Faults | null;
-  /** Stamps changed records and the Date header. Default: the system clock. */
+  /** Stamps changed records and the Date header, runs timers and the rate-limit window. Default: the system clock. */
   readonly clock?: Clock;
   /** When the generated data was "made" (ISO 8601): every generated updated_at is before it. */
   readonly epoch?: string;
@@ -73,6 +120,7 @@ export interface Simulator {
   readonly accountId: string;
   readonly adminToken: string;
   readonly memberToken: string;
+  readonly managerToken: string;
   stop(): Promise<void>;
   update(object: string, id: number, patch: JsonObject): JsonObject;
   create(object: string, fields?: JsonObject): JsonObject;

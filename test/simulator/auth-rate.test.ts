@@ -3,7 +3,7 @@ import type { JsonObject } from '../../src/catalog/types.js';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { RateLimitVariant, Simulator } from '../../src/simulator/index.js';
-import { USER_AGENT, get, walk } from './helpers.js';
+import { USER_AGENT, get, manualClock, walk } from './helpers.js';
 
 let sim: Simulator;
 
@@ -106,7 +106,7 @@ describe('authentication', () => {
 
 describe('rate limiting', () => {
   it('allows the configured number of requests per window, then 429 with Retry-After in whole seconds', async () => {
-    sim.setRateLimit({ requests: 3, windowMs: 10_000 });
+    sim.setRateLimit({ requests: 3, windowMs: 10_000, variant: 'retry-after' });
     const statuses = [];
     for (let k = 0; k < 4; k++) statuses.push((await get(sim, '/v2/company')).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
@@ -126,7 +126,7 @@ describe('rate limiting', () => {
     expect((await get(sim, '/v2/company')).status).toBe(200);
   });
 
-  it('counts a default of 100 requests per 15 s', async () => {
+  it('counts a default of 100 requests per 15 s, then answers as Harvest was recorded: empty text/html, no Retry-After', async () => {
     const fresh = await startSimulator({ scale: 0.02 });
     try {
       let ok = 0;
@@ -136,10 +136,32 @@ describe('rate limiting', () => {
         if (res.status === 200) ok++;
       } while (res.status === 200 && ok < 200);
       expect(ok).toBe(100);
-      expect(Number(res.headers.get('retry-after'))).toBe(15);
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(res.headers.get('content-type')).toBe('text/html');
+      expect(res.text).toBe('');
       expect(fresh.counters.rateLimited).toBe(1);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it("measures the window on the simulator's clock, not the machine's", async () => {
+    const clock = manualClock('2026-03-01T09:00:00Z');
+    const timed = await startSimulator({ scale: 0.02, clock, rateLimit: { requests: 2, windowMs: 60 } });
+    try {
+      expect((await get(timed, '/v2/company')).status).toBe(200);
+      expect((await get(timed, '/v2/company')).status).toBe(200);
+      expect((await get(timed, '/v2/company')).status).toBe(429);
+      // real time passing frees nothing while the simulator's clock stands still
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await get(timed, '/v2/company')).status).toBe(429);
+      clock.advance(59);
+      expect((await get(timed, '/v2/company')).status).toBe(429);
+      clock.advance(1);
+      expect((await get(timed, '/v2/company')).status).toBe(200);
+    } finally {
+      await timed.stop();
     }
   });
 
