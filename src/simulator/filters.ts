@@ -71,7 +71,8 @@ export class InvalidParameter extends Error {}
 function parseDate(value: string, name: string): number {
   const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(value);
   const ms = m ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;
-  if (!m || Number.isNaN(ms) || new Date(ms).getUTCDate() !== +m[3]) {
+  // Date.UTC rolls 2024-13-01 over into 2025: only a date that comes back unchanged is one
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== `${m[1]}-${m[2]}-${m[3]}`) {
     throw new InvalidParameter(`${name} must be a date (YYYY-MM-DD)`);
   }
   return Math.floor(ms / DAY_MS);
