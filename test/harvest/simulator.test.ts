@@ -98,7 +98,8 @@ describe('HarvestClient against the simulator', () => {
   });
 
   it('learns a limit lower than configured: a few 429s at first, then none', async () => {
-    const sim = await simulator({ rateLimit: { requests: 10, windowMs: 1000 } });
+    // the documented 429 (Retry-After): the recorded one, without it, would make the client wait 15 s
+    const sim = await simulator({ rateLimit: { requests: 10, windowMs: 1000, variant: 'retry-after' } });
     const client = clientFor(sim, { rateLimit: { requests: 20, windowMs: 1000 } });
     const objects = OBJECTS.filter((o) => ['time_entries', 'users', 'projects', 'tasks'].includes(o.name));
     await Promise.all(objects.map((o) => walk(client, o, 10)));

@@ -206,7 +206,13 @@ describe('/_simulator routes', () => {
 describe('determinism', () => {
   it('gives the same bytes for the same seed and different ones for another seed', async () => {
     const body = async (seed: number) => {
-      const s = await startSimulator({ scale: 0.03, seed, rateLimit: null });
+      // same seed, same clock: running timers' hours depend on the clock
+      const s = await startSimulator({
+        scale: 0.03,
+        seed,
+        rateLimit: null,
+        clock: manualClock('2026-03-01T00:00:00Z'),
+      });
       try {
         const parts = [];
         for (const path of ['/v2/time_entries', '/v2/invoices', '/v2/users', '/v2/projects', '/v2/company']) {
