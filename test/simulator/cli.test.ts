@@ -18,6 +18,8 @@ describe('harvest-sync simulate', () => {
         '0.02',
         '--admin-token',
         'tok-a',
+        '--manager-token',
+        'tok-pm',
         '--account-id',
         '777',
       ],
@@ -41,6 +43,11 @@ describe('harvest-sync simulate', () => {
       headers: { Authorization: 'Bearer tok-a', 'Harvest-Account-Id': '777', 'User-Agent': USER_AGENT },
     });
     expect(res.status).toBe(200);
+    expect(out).toContain('manager token: tok-pm');
+    const managed = await fetch(`${url}/v2/users/me`, {
+      headers: { Authorization: 'Bearer tok-pm', 'Harvest-Account-Id': '777', 'User-Agent': USER_AGENT },
+    });
+    expect(((await managed.json()) as { access_roles: string[] }).access_roles).toEqual(['manager']);
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);

@@ -4,6 +4,7 @@ import { TOKEN_MAX_LENGTH, isPlausibleToken } from '../../harvest/token.js';
 import {
   DEFAULT_ACCOUNT_ID,
   DEFAULT_ADMIN_TOKEN,
+  DEFAULT_MANAGER_TOKEN,
   DEFAULT_MEMBER_TOKEN,
   startSimulator,
 } from '../../simulator/index.js';
@@ -17,6 +18,7 @@ interface SimulateFlags {
   scale: string;
   adminToken: string;
   memberToken: string;
+  managerToken: string;
   accountId: string;
   /** commander turns `--no-rate-limit` into false. */
   rateLimit: string | boolean;
@@ -58,6 +60,7 @@ export function simulateCommand(): Command {
     .option('--scale <x>', 'size: round(10000 × x) time entries, other objects in proportion', '1')
     .option('--admin-token <token>', 'token accepted as the administrator', DEFAULT_ADMIN_TOKEN)
     .option('--member-token <token>', 'token accepted as a member', DEFAULT_MEMBER_TOKEN)
+    .option('--manager-token <token>', 'token accepted as a project manager', DEFAULT_MANAGER_TOKEN)
     .option('--account-id <id>', 'account id to require in Harvest-Account-Id', DEFAULT_ACCOUNT_ID)
     .option('--rate-limit <n/seconds>', 'requests allowed per rolling window', '100/15')
     .option('--no-rate-limit', 'never answer 429')
@@ -74,7 +77,9 @@ export function simulateCommand(): Command {
           throw new ConfigError('host must be an address such as 127.0.0.1');
         const adminToken = secretLike(flags.adminToken, 'admin-token');
         const memberToken = secretLike(flags.memberToken, 'member-token');
-        if (adminToken === memberToken) throw new ConfigError('admin-token and member-token must differ');
+        const managerToken = secretLike(flags.managerToken, 'manager-token');
+        if (new Set([adminToken, memberToken, managerToken]).size !== 3)
+          throw new ConfigError('admin-token, member-token and manager-token must differ');
         const sim = await startSimulator({
           port,
           host: flags.host,
@@ -82,6 +87,7 @@ export function simulateCommand(): Command {
           scale,
           adminToken,
           memberToken,
+          managerToken,
           accountId: flags.accountId,
           rateLimit: rateLimitOf(flags.rateLimit),
         }).catch((error: unknown) => {
@@ -97,6 +103,7 @@ export function simulateCommand(): Command {
             `Harvest API simulator listening on ${sim.url}`,
             `  admin token:  ${sim.adminToken}`,
             `  member token: ${sim.memberToken}`,
+            `  manager token: ${sim.managerToken}`,
             `  account id:   ${sim.accountId}`,
             '',
             'Try:',
