@@ -332,6 +332,7 @@ export class SimulatorServer implements Simulator {
 
   private errorReply(error: unknown): Reply {
     if (error instanceof HttpError) return error.reply;
+    if (error instanceof InvalidParameter) return unprocessable(error.message).reply;
     if (error instanceof SimulatorError) return json(400, { error: error.message });
     return json(500, { status: 500, error: 'Internal Server Error' });
   }
@@ -512,13 +513,7 @@ export class SimulatorServer implements Simulator {
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
       throw unprocessable(`per_page must be between 1 and ${MAX_PER_PAGE}`);
     }
-    let filter;
-    try {
-      filter = listFilter(spec, q, scope);
-    } catch (error) {
-      if (error instanceof InvalidParameter) throw unprocessable(error.message);
-      throw error;
-    }
+    const filter = listFilter(spec, q, scope);
 
     // links repeat the caller's filters; credentials in the query are left out of them
     const reserved = new Set(['page', 'per_page', 'cursor', 'ref', 'access_token', 'account_id']);

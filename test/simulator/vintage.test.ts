@@ -77,17 +77,8 @@ const RECORDED_2019: Record<string, string[]> = {
     'weekly_capacity',
   ],
   clients: ['address', 'created_at', 'currency', 'id', 'is_active', 'name', 'updated_at'],
-  user_assignments: [
-    'budget',
-    'created_at',
-    'hourly_rate',
-    'id',
-    'is_active',
-    'is_project_manager',
-    'project',
-    'updated_at',
-    'user',
-  ],
+  // the assignment embedded in a 2019 time entry, plus its project and user
+  user_assignments: [...UA_IN_ENTRY_2019, 'project', 'user'].sort(),
 };
 
 const sims: Simulator[] = [];
