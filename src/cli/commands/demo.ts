@@ -37,7 +37,8 @@ export function demoCommand(): Command {
           throw new ConfigError('scale must be a number above 0 and at most 100');
         const path = resolve(flags.database);
         for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-        const simulator = await startSimulator({ scale, rateLimit: null });
+        // the account was "made" at a fixed date: timers left running since would show months of hours
+        const simulator = await startSimulator({ scale, rateLimit: null, timersGrow: false });
         process.stderr.write(
           `Harvest simulator listening on ${simulator.url} (account ${simulator.accountId})\n`,
         );
