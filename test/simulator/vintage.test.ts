@@ -1,7 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator, Vintage } from '../../src/simulator/index.js';
+import { simulatorClient } from '../sync/support/simulator-helpers.js';
+import { expectTablesMatch, readTable, syncSqlite, tempDir } from '../sync/support/sqlite-helpers.js';
 import { get } from './helpers.js';
 
 /*
@@ -84,7 +88,8 @@ const RECORDED_2019: Record<string, string[]> = {
 const sims: Simulator[] = [];
 afterAll(() => Promise.all(sims.map((s) => s.stop())));
 async function account(vintage?: Vintage): Promise<Simulator> {
-  const sim = await startSimulator({ scale: 0.1, seed: 12, rateLimit: null, vintage });
+  // timers held still: a replica below is compared with the simulator after the run
+  const sim = await startSimulator({ scale: 0.1, seed: 12, rateLimit: null, vintage, timersGrow: false });
   sims.push(sim);
   return sim;
 }
@@ -134,6 +139,25 @@ describe('field presence is per account', () => {
     const member = (await get(sim, '/v2/users/me', { token: sim.memberToken })).json;
     expect(member).toMatchObject({ is_admin: false, is_project_manager: false, can_see_rates: false });
     expect('access_roles' in member).toBe(false);
+  });
+
+  it('a 2019 account replicates exactly, the fields it never sends left empty, and its token checks as admin', async () => {
+    const sim = await account('2019');
+    const { dir, cleanup } = tempDir();
+    try {
+      const db = join(dir, 'vintage.db');
+      const { result } = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS });
+      expect(result.status).toBe('succeeded');
+      expectTablesMatch(db, (object) => [...sim.records(object)], OBJECTS);
+      const entries = readTable(db, 'time_entries');
+      expect(entries.every((r) => r.approval_status === null && r.rounded_hours === null)).toBe(true);
+      expect(readTable(db, 'users').every((r) => r.access_roles === null)).toBe(true);
+      const check = await simulatorClient(sim).checkConnection(OBJECTS);
+      expect(check.isAdmin).toBe(true);
+      expect((await simulatorClient(sim, sim.memberToken).checkConnection(OBJECTS)).isAdmin).toBe(false);
+    } finally {
+      cleanup();
+    }
   });
 
   it('refuses an unknown vintage', async () => {
