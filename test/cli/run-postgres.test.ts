@@ -20,7 +20,9 @@ let dir: { dir: string; cleanup: () => void };
 const schema = uniqueSchema('hs_cli');
 
 beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.05, seed: 11, rateLimit: null });
+  // two replicas read at different moments are compared: running timers held still
+  // (their growth without updated_at is test/simulator/replica.test.ts's subject)
+  sim = await startSimulator({ scale: 0.05, seed: 11, rateLimit: null, timersGrow: false });
   dir = tempDir();
 });
 afterAll(async () => {

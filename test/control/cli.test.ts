@@ -258,7 +258,9 @@ describe('SIGTERM during `pipelines run`', () => {
   // 10,000 time entries: five pages, so there is a middle to stop in.
   let big: Simulator;
   beforeAll(async () => {
-    big = await startSimulator({ scale: 1, rateLimit: null, adminToken: TOKEN });
+    // two replicas read at different moments are compared: running timers held still
+    // (their growth without updated_at is test/simulator/replica.test.ts's subject)
+    big = await startSimulator({ scale: 1, rateLimit: null, adminToken: TOKEN, timersGrow: false });
   });
   afterAll(async () => {
     await big?.stop();

@@ -21,7 +21,9 @@ let dir: string;
 let cleanup: () => void;
 
 beforeEach(async () => {
-  sim = await startSimulator({ scale: 0.02, rateLimit: null });
+  // two replicas read at different moments are compared: running timers held still
+  // (their growth without updated_at is test/simulator/replica.test.ts's subject)
+  sim = await startSimulator({ scale: 0.02, rateLimit: null, timersGrow: false });
   ({ dir, cleanup } = tempDir());
 });
 afterEach(async () => {
