@@ -194,7 +194,9 @@ export function connectorWorld(options: SimulatorOptions): {
   let sim: Simulator | undefined;
   let files: ReturnType<typeof scratch> | undefined;
   beforeAll(async () => {
-    sim = await startSimulator({ rateLimit: null, ...options });
+    // records read at different moments are compared: running timers held still (their growth
+    // without updated_at is test/simulator/replica.test.ts's subject)
+    sim = await startSimulator({ rateLimit: null, timersGrow: false, ...options });
     files = scratch();
   });
   afterAll(async () => {
