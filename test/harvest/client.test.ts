@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
@@ -6,6 +5,7 @@ import { ConfigError, InterruptedError } from '../../src/errors.js';
 import { HarvestClient, type HarvestClientOptions } from '../../src/harvest/client.js';
 import { HarvestApiError, isPermissionError } from '../../src/harvest/errors.js';
 import type { ClientEvent } from '../../src/harvest/types.js';
+import { readJsonFixture } from '../support/fixtures.js';
 import {
   InstantClock,
   envelope,
@@ -17,9 +17,9 @@ import {
 
 const TOKEN = 'pat.SECRET-9f8e7d6c5b4a';
 const ACCOUNT = '123456';
-const recordedErrors = JSON.parse(
-  readFileSync(new URL('../../../shared/harvest-examples/errors.json', import.meta.url), 'utf8'),
-) as Record<string, { status: number; headers: Record<string, string>; body: unknown }>;
+const recordedErrors = readJsonFixture<
+  Record<string, { status: number; headers: Record<string, string>; body: unknown }>
+>('harvest-examples/errors.json');
 
 /** Replays an error response recorded from (or documented for) the real Harvest API. */
 function fromRecording(scenario: string) {
@@ -663,9 +663,7 @@ describe('HarvestClient.checkConnection', () => {
   });
 
   it('reads the admin flag of accounts that still send the pre-access_roles user shape', async () => {
-    const legacy = JSON.parse(
-      readFileSync(new URL('../../../shared/harvest-recorded/users_me_admin.json', import.meta.url), 'utf8'),
-    ) as object;
+    const legacy = readJsonFixture<object>('harvest-recorded/users_me_admin.json');
     const server = await harvest(legacy, () => true);
     const { client } = makeClient(server);
     const check = await client.checkConnection([]);

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../../src/catalog/types.js';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import { objectTables } from '../../src/catalog/schema.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
+import { readJsonFixture } from '../support/fixtures.js';
 import { get } from './helpers.js';
 
 /*
@@ -12,9 +12,6 @@ import { get } from './helpers.js';
  * shapes) the simulator's records have the same keys, the same JSON types where both are non-null,
  * and the same nesting, recursively into nested objects and line items.
  */
-
-const EXAMPLES = '/work/shared/harvest-examples';
-const RECORDED = '/work/shared/harvest-recorded';
 
 /**
  * Keys a record may lack while others carry them: none. Presence is the account's (see
@@ -83,7 +80,7 @@ function compare(example: Shape, sim: Shape, path: string, absentOk: readonly st
   return problems;
 }
 
-const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as JsonObject;
+const readJson = (file: string) => readJsonFixture<JsonObject>(file);
 
 let sim: Simulator;
 beforeAll(async () => {
@@ -94,7 +91,7 @@ afterAll(() => sim.stop());
 describe('every example payload validates against the simulator, field by field', () => {
   for (const spec of OBJECTS) {
     it(`${spec.name}: same keys, types and nesting`, async () => {
-      const example = readJson(`${EXAMPLES}/${spec.name}.json`);
+      const example = readJson(`harvest-examples/${spec.name}.json`);
       const problems = compare(
         shapeOf(example[spec.envelope] as JsonObject[]),
         shapeOf(sim.records(spec.name)),
@@ -116,7 +113,7 @@ describe('every example payload validates against the simulator, field by field'
       ['users_me', '/v2/users/me'],
       ['company', '/v2/company'],
     ]) {
-      const example = readJson(`${EXAMPLES}/${file}.json`);
+      const example = readJson(`harvest-examples/${file}.json`);
       const actual = (await get(sim, path)).json;
       expect(compare(shapeOf([example]), shapeOf([actual]), file, [])).toEqual([]);
     }
@@ -224,7 +221,7 @@ describe('recorded Harvest responses share the simulator’s shapes', () => {
     'time_entries',
   ]) {
     it(`${name}: types agree on every common key, and no key is unknown to the simulator`, () => {
-      const recorded = shapeOf(readJson(`${RECORDED}/${name}.json`)[name] as JsonObject[]);
+      const recorded = shapeOf(readJson(`harvest-recorded/${name}.json`)[name] as JsonObject[]);
       const simulated = shapeOf(sim.records(name));
       const problems = compare(recorded, simulated, name, SOMETIMES_ABSENT[name] ?? []).filter(
         (p) =>
