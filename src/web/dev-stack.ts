@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../simulator/index.js';
 import type { Simulator } from '../simulator/index.js';
+import { chromiumPath } from './chromium-path.js';
 
 /*
  * A real `harvest-sync serve` process beside an in-process Harvest simulator: what the browser tests
@@ -99,12 +100,12 @@ function listeningUrl(child: ChildProcess, onLine: (line: string) => void): Prom
 }
 
 /**
- * Debian's chromium (CHROMIUM_PATH overrides /usr/bin/chromium), headless. The background-networking
+ * Debian's chromium (HARVEST_SYNC_CHROMIUM overrides /usr/bin/chromium), headless. The background-networking
  * flags keep it from reaching for Google's hosts, which this machine's closed network refuses.
  */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     args: [
       '--headless',
       '--no-sandbox',

@@ -6,7 +6,7 @@ import { launchChromium, startUiStack } from './dev-stack.js';
 /*
  * Makes the README's screenshots: starts the simulator and a real `serve`, creates pipelines with a
  * few runs through the API, and photographs the UI with Debian's chromium.
- *   npm run build && node dist/web/screenshots.js      (CHROMIUM_PATH overrides /usr/bin/chromium)
+ *   npm run build && node dist/web/screenshots.js      (HARVEST_SYNC_CHROMIUM overrides /usr/bin/chromium)
  * Writes docs/screenshots/{pipelines,wizard,pipeline,run}.png.
  */
 
