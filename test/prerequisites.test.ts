@@ -63,12 +63,12 @@ describe('database servers', () => {
     const [pgLine] = await checkPostgres('postgres://postgres:hunter2@127.0.0.1:1/x');
     expect(pgLine.kind).toBe('problem');
     expect(pgLine.line).toMatch(
-      /^PostgreSQL: no answer at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x \(.*ECONNREFUSED/,
+      /^PostgreSQL: cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/x \(.*ECONNREFUSED/,
     );
     expect(pgLine.line).toContain('HARVEST_SYNC_TEST_PG_URL=');
     expect(pgLine.line).not.toContain('hunter2');
     const [myLine] = await checkMysql('mysql://root:hunter2@127.0.0.1:1/x');
-    expect(myLine.line).toMatch(/^MySQL\/MariaDB: no answer at .*HARVEST_SYNC_TEST_MYSQL_URL=/);
+    expect(myLine.line).toMatch(/^MySQL\/MariaDB: cannot connect to .*HARVEST_SYNC_TEST_MYSQL_URL=/);
     expect(myLine.line).not.toContain('hunter2');
     expect([pgLine.line, myLine.line].every((l) => !l.includes('\n'))).toBe(true);
   });
@@ -107,8 +107,8 @@ describe('npm test without its prerequisites', () => {
     const lines = run.stderr.trim().split('\n');
     expect(lines).toEqual([
       expect.stringMatching(/^chromium: HARVEST_SYNC_CHROMIUM names \/nonexistent\/chromium/),
-      expect.stringMatching(/^PostgreSQL: no answer at .*HARVEST_SYNC_TEST_PG_URL=/),
-      expect.stringMatching(/^MySQL\/MariaDB: no answer at .*HARVEST_SYNC_TEST_MYSQL_URL=/),
+      expect.stringMatching(/^PostgreSQL: cannot connect to .*HARVEST_SYNC_TEST_PG_URL=/),
+      expect.stringMatching(/^MySQL\/MariaDB: cannot connect to .*HARVEST_SYNC_TEST_MYSQL_URL=/),
       'the tests cannot run until the lines above are dealt with',
     ]);
     expect(run.stdout).not.toMatch(/\bat .*:\d+:\d+/);

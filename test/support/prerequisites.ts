@@ -99,76 +99,58 @@ export function ensureChromium(
   return [{ kind: 'note', line: `chromium: installed ${situation.path}` }];
 }
 
-/** How one kind of server is reached, asked and, when its database is missing, given one. */
+/** How one kind of server is reached and, when the test database is missing, given one. */
 interface ServerKind {
   readonly label: string;
   readonly variable: string;
   readonly example: string;
-  /** Runs `select 1` on the URL's database; throws what the driver throws. */
-  ping(url: string): Promise<void>;
+  /** Connects to `url`, runs one statement, disconnects; throws what the driver throws. */
+  execute(url: string, sql: string): Promise<void>;
   missingDatabase(error: unknown): boolean;
-  /** Creates the URL's database, connected to the server without it. */
-  createDatabase(url: string, name: string): Promise<void>;
+  /** The URL of the same server without the test database (to create it from). */
+  serverUrl(url: URL): string;
+  createStatement(name: string): string;
 }
 
 const codeOf = (error: unknown): string | undefined =>
   typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
 
+const withPath = (url: URL, path: string): string => Object.assign(new URL(url), { pathname: path }).href;
+
 const POSTGRES: ServerKind = {
   label: 'PostgreSQL',
   variable: 'HARVEST_SYNC_TEST_PG_URL',
   example: 'postgres://USER@HOST:5432/DB',
-  async ping(url) {
+  async execute(url, sql) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     client.on('error', () => {});
     try {
       await client.connect();
-      await client.query('select 1');
+      await client.query(sql);
     } finally {
       await client.end().catch(() => {});
     }
   },
   missingDatabase: (error) => codeOf(error) === '3D000',
-  async createDatabase(url, name) {
-    const admin = new URL(url);
-    admin.pathname = '/postgres';
-    const client = new pg.Client({
-      connectionString: admin.href,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.query(`create database "${name.replaceAll('"', '""')}"`);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
+  serverUrl: (url) => withPath(url, '/postgres'),
+  createStatement: (name) => `create database "${name.replaceAll('"', '""')}"`,
 };
 
 const MYSQL: ServerKind = {
   label: 'MySQL/MariaDB',
   variable: 'HARVEST_SYNC_TEST_MYSQL_URL',
   example: 'mysql://USER@HOST:3306/DB',
-  async ping(url) {
+  async execute(url, sql) {
     const connection = await mysql.createConnection({ uri: url, connectTimeout: CONNECT_TIMEOUT_MS });
     try {
-      await connection.query('select 1');
+      await connection.query(sql);
     } finally {
       await connection.end().catch(() => {});
     }
   },
   missingDatabase: (error) => codeOf(error) === 'ER_BAD_DB_ERROR',
-  async createDatabase(url, name) {
-    const server = new URL(url);
-    server.pathname = '/';
-    const connection = await mysql.createConnection({ uri: server.href, connectTimeout: CONNECT_TIMEOUT_MS });
-    try {
-      await connection.query(`create database if not exists \`${name.replaceAll('`', '``')}\``);
-    } finally {
-      await connection.end().catch(() => {});
-    }
-  },
+  serverUrl: (url) => withPath(url, '/'),
+  createStatement: (name) => `create database if not exists \`${name.replaceAll('`', '``')}\``,
 };
 
 const oneLine = (error: unknown): string =>
@@ -179,16 +161,18 @@ async function checkServer(kind: ServerKind, url: string): Promise<Finding[]> {
   const shown = redactUrl(url);
   const hint = `start one, or point the tests at one with ${kind.variable}=${kind.example}`;
   try {
-    await kind.ping(url);
+    await kind.execute(url, 'select 1');
     return [];
   } catch (error) {
     if (!kind.missingDatabase(error))
-      return [{ kind: 'problem', line: `${kind.label}: no answer at ${shown} (${oneLine(error)}); ${hint}` }];
+      return [
+        { kind: 'problem', line: `${kind.label}: cannot connect to ${shown} (${oneLine(error)}); ${hint}` },
+      ];
   }
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   try {
-    await kind.createDatabase(url, name);
-    await kind.ping(url);
+    await kind.execute(kind.serverUrl(new URL(url)), kind.createStatement(name));
+    await kind.execute(url, 'select 1');
     return [
       { kind: 'note', line: `${kind.label}: created the database "${name}" at ${shown} for the tests` },
     ];
