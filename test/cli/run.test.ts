@@ -211,10 +211,12 @@ describe('harvest-sync run', () => {
       ['run', '--destination', `sqlite:${db}`, '--per-page', '10', '--rate-limit', '10000/1'],
       env(),
     );
+    // Listened for from the start: on a slow machine the first run may end before we kill it.
+    const firstClosed = new Promise((r) => first.on('close', r));
     await new Promise<void>((resolve) => first.stderr?.once('data', () => resolve()));
     const second = await run('--objects', 'clients');
     first.kill('SIGKILL');
-    await new Promise((r) => first.on('close', r));
+    await firstClosed;
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/another run is writing to/);
     expectClean(second);
@@ -226,9 +228,10 @@ describe('harvest-sync run', () => {
       ['run', '--destination', `sqlite:${db}`, '--per-page', '10', '--rate-limit', '10000/1'],
       env(),
     );
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
     await new Promise<void>((resolve) => child.stderr?.once('data', () => resolve()));
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const code = await closed;
     expect(code).toBe(1);
     expect(unfinishedObjects()).not.toEqual([]);
     sim.setFaults(null);
