@@ -24,6 +24,8 @@ export interface OursScenario {
   /** Default: every object in the catalog. */
   readonly objects?: readonly string[];
   readonly perPage?: number;
+  /** Re-read everything (`--full-refresh`): on a loaded destination, every row comes back unchanged. */
+  readonly fullRefresh?: boolean;
   /** Requests in flight (objects or date windows); default: the product's. */
   readonly concurrency?: number;
   /** The client's budget; an unthrottled simulator gets one that never holds a call back. */

@@ -41,6 +41,7 @@ async function runOurs(spec: OursScenario): Promise<ScenarioReport> {
     destinationUrl: spec.destination,
     objects: objectsOf(spec.objects),
     ...(spec.perPage !== undefined ? { perPage: spec.perPage } : {}),
+    ...(spec.fullRefresh ? { fullRefresh: true } : {}),
     ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
     progress: false,
   });
