@@ -380,7 +380,7 @@ class Bench {
     for (const spec of OBJECTS) {
       const list = ids.get(spec.name) ?? [];
       changed += list.length;
-      budget += 2 + Math.ceil(list.length / spec.defaultPerPage);
+      budget += 2 + Math.ceil(list.length / PER_PAGE);
       for (const id of list) queue.push([spec.name, id]);
     }
     progress(`incremental: changing ${changed.toLocaleString('en-US')} records through the simulator…`);

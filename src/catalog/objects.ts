@@ -159,6 +159,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
     paging: 'page',
     incremental: true,
     sinceField: 'issue_date',
+    // Harvest's default without per_page (since March 2025); we send per_page=2000 like every list
     defaultPerPage: 100,
     access: 'manager',
     description: 'Invoices; their line items go to invoice_line_items.',

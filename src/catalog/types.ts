@@ -62,7 +62,11 @@ export interface ObjectSpec {
    * can be empty (a draft invoice), since a record outside every window would never be read.
    */
   readonly windowField?: 'spent_date';
-  /** Harvest's default page size when `per_page` is not sent. */
+  /**
+   * Harvest's own default page size, used when `per_page` is not sent (100 for invoices, 2000
+   * elsewhere): a fact about Harvest that the simulator reproduces. harvest-sync never relies on it:
+   * it always sends per_page (2000 unless --per-page says otherwise).
+   */
   readonly defaultPerPage: number;
   readonly access: AccessLevel;
   readonly primaryKey: 'id';

@@ -1,4 +1,4 @@
-import type { ObjectResult, SyncEvent, SyncResult } from '../sync/types.js';
+import type { ObjectResult, RowCounts, SyncEvent, SyncResult } from '../sync/types.js';
 
 interface ObjectLine {
   status: string;
@@ -6,6 +6,12 @@ interface ObjectLine {
   pages: number;
   total: number | null;
   waits: number;
+  counts: RowCounts | null;
+}
+
+/** "12 inserted, 3 updated, 1219 unchanged, 0 deleted" */
+function countsText(c: RowCounts): string {
+  return `${c.inserted} inserted, ${c.updated} updated, ${c.unchanged} unchanged, ${c.deleted} deleted`;
 }
 
 /**
@@ -35,6 +41,7 @@ export class ProgressView {
         pages: 0,
         total: null,
         waits: 0,
+        counts: null,
       });
       if (!this.live)
         this.log(`${event.object}: ${event.resumed ? 'resuming' : 'starting'} ${event.mode} pass`);
@@ -43,12 +50,15 @@ export class ProgressView {
       line.read = event.read;
       line.pages = event.pages;
       line.total = event.totalEntries ?? line.total;
+      line.counts = event.counts;
     } else if (event.type === 'object:done') {
       const r = event.result;
-      this.line(r.object).status = r.status;
+      const line = this.line(r.object);
+      line.status = r.status;
+      line.counts = r;
       if (!this.live)
         this.log(
-          `${r.object}: ${r.status}, ${r.read} read${r.reason ? ` (${r.reason.replace(`${r.object}: `, '')})` : ''}`,
+          `${r.object}: ${r.status}, ${r.read} read (${countsText(r)})${r.reason ? ` (${r.reason.replace(`${r.object}: `, '')})` : ''}`,
         );
     } else if (event.type === 'schema:column-added') {
       this.log(`${event.table}: new field from Harvest, added column ${event.column} (${event.columnType})`);
@@ -70,7 +80,7 @@ export class ProgressView {
   private line(object: string): ObjectLine {
     let line = this.lines.get(object);
     if (!line) {
-      line = { status: 'starting', read: 0, pages: 0, total: null, waits: 0 };
+      line = { status: 'starting', read: 0, pages: 0, total: null, waits: 0, counts: null };
       this.lines.set(object, line);
     }
     return line;
@@ -96,7 +106,8 @@ export class ProgressView {
     const rows = [...this.lines].map(([object, l]) => {
       const total = l.total !== null ? `/${l.total}` : '';
       const waits = l.waits > 0 ? `  rate-limit waits ${l.waits}` : '';
-      return `${object.padEnd(26)} ${l.status.padEnd(12)} ${String(l.read).padStart(9)}${total} records  ${l.pages} pages${waits}`;
+      const counts = l.counts ? `  ${countsText(l.counts)}` : '';
+      return `${object.padEnd(26)} ${l.status.padEnd(12)} ${String(l.read).padStart(9)}${total} records  ${l.pages} pages${counts}${waits}`;
     });
     if (rows.length > 0) this.out.write(rows.join('\n') + '\n');
     this.drawn = rows.length;
@@ -105,19 +116,31 @@ export class ProgressView {
 
 /** The end-of-run table: one row per object, then the totals. */
 export function formatSummary(result: SyncResult): string {
-  const header = ['object', 'status', 'read', 'inserted', 'updated', 'deleted', 'calls', 'waits', 'seconds'];
+  const header = [
+    'object',
+    'status',
+    'read',
+    'inserted',
+    'updated',
+    'unchanged',
+    'deleted',
+    'calls',
+    'waits',
+    'seconds',
+  ];
   const row = (r: ObjectResult) => [
     r.object,
     r.status,
     String(r.read),
     String(r.inserted),
     String(r.updated),
+    String(r.unchanged),
     String(r.deleted),
     String(r.calls),
     String(r.rateLimitWaits),
     r.seconds.toFixed(1),
   ];
-  const sum = (key: 'read' | 'inserted' | 'updated' | 'deleted' | 'calls' | 'rateLimitWaits') =>
+  const sum = (key: 'read' | keyof RowCounts | 'calls' | 'rateLimitWaits') =>
     String(result.objects.reduce((n, r) => n + r[key], 0));
   const seconds = (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000;
   const rows = [
@@ -129,6 +152,7 @@ export function formatSummary(result: SyncResult): string {
       sum('read'),
       sum('inserted'),
       sum('updated'),
+      sum('unchanged'),
       sum('deleted'),
       sum('calls'),
       sum('rateLimitWaits'),

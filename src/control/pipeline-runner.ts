@@ -58,6 +58,7 @@ function fromResult(result: ObjectResult): RunObjectStats {
     read: result.read,
     inserted: result.inserted,
     updated: result.updated,
+    unchanged: result.unchanged,
     deleted: result.deleted,
     calls: result.calls,
     rateLimitWaits: result.rateLimitWaits,
@@ -201,6 +202,7 @@ class ProgressWriter {
         read: 0,
         inserted: 0,
         updated: 0,
+        unchanged: 0,
         deleted: 0,
         calls: 0,
         rateLimitWaits: 0,
@@ -215,6 +217,7 @@ class ProgressWriter {
       this.#objects.set(event.object, {
         ...current,
         read: event.read,
+        ...event.counts,
         calls: stats.calls,
         rateLimitWaits: stats.rateLimitWaits,
         retries: stats.retries,

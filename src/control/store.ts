@@ -121,12 +121,16 @@ const MAX_RUN_LIMIT = 1000;
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
 function totalsOf(objects: readonly RunObjectStats[]): RunTotals {
-  const sum = (key: keyof RunTotals) => objects.reduce((n, o) => n + o[key], 0);
+  const sum = (key: Exclude<keyof RunTotals, 'unchanged'>) => objects.reduce((n, o) => n + o[key], 0);
+  const unchanged = objects.map((o) => o.unchanged);
   return {
     read: sum('read'),
     inserted: sum('inserted'),
     updated: sum('updated'),
+    unchanged: unchanged.includes(null) ? null : unchanged.reduce<number>((n, u) => n + (u ?? 0), 0),
     deleted: sum('deleted'),
     calls: sum('calls'),
     rateLimitWaits: sum('rateLimitWaits'),
@@ -136,7 +140,7 @@ function totalsOf(objects: readonly RunObjectStats[]): RunTotals {
 const PIPELINE_COLUMNS =
   'id, name, token_last4, account_id, destination_display, objects, frequency_hours, since, full_refresh_hours, base_url, enabled, created_at, updated_at, last_full_refresh_at';
 const RUN_COLUMNS =
-  'id, pipeline_id, trigger, status, started_at, finished_at, error, full_refresh, total_read, total_inserted, total_updated, total_deleted, total_calls, total_rate_limit_waits, owner';
+  'id, pipeline_id, trigger, status, started_at, finished_at, error, full_refresh, total_read, total_inserted, total_updated, total_unchanged, total_deleted, total_calls, total_rate_limit_waits, owner';
 
 export interface SqlControlStoreOptions {
   readonly secrets: SecretBox;
@@ -378,13 +382,14 @@ export class SqlControlStore implements ControlStore {
   async #writeObjects(tx: SqlExecutor, runId: number, objects: readonly RunObjectStats[]): Promise<void> {
     for (const o of objects) {
       await tx.run(
-        `INSERT INTO run_objects (run_id, object, status, mode, records_read, inserted, updated, deleted, calls,
-           rate_limit_waits, retries, seconds, reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        `INSERT INTO run_objects (run_id, object, status, mode, records_read, inserted, updated, unchanged, deleted,
+           calls, rate_limit_waits, retries, seconds, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (run_id, object) DO UPDATE SET status = excluded.status, mode = excluded.mode,
            records_read = excluded.records_read, inserted = excluded.inserted, updated = excluded.updated,
-           deleted = excluded.deleted, calls = excluded.calls, rate_limit_waits = excluded.rate_limit_waits,
-           retries = excluded.retries, seconds = excluded.seconds, reason = excluded.reason`,
+           unchanged = excluded.unchanged, deleted = excluded.deleted, calls = excluded.calls,
+           rate_limit_waits = excluded.rate_limit_waits, retries = excluded.retries, seconds = excluded.seconds,
+           reason = excluded.reason`,
         [
           runId,
           o.object,
@@ -393,6 +398,7 @@ export class SqlControlStore implements ControlStore {
           o.read,
           o.inserted,
           o.updated,
+          o.unchanged,
           o.deleted,
           o.calls,
           o.rateLimitWaits,
@@ -405,9 +411,9 @@ export class SqlControlStore implements ControlStore {
     const all = (await tx.all('SELECT * FROM run_objects WHERE run_id = $1', [runId])).map(toRunObject);
     const t = totalsOf(all);
     await tx.run(
-      `UPDATE runs SET total_read = $1, total_inserted = $2, total_updated = $3, total_deleted = $4, total_calls = $5,
-         total_rate_limit_waits = $6 WHERE id = $7`,
-      [t.read, t.inserted, t.updated, t.deleted, t.calls, t.rateLimitWaits, runId],
+      `UPDATE runs SET total_read = $1, total_inserted = $2, total_updated = $3, total_unchanged = $4,
+         total_deleted = $5, total_calls = $6, total_rate_limit_waits = $7 WHERE id = $8`,
+      [t.read, t.inserted, t.updated, t.unchanged, t.deleted, t.calls, t.rateLimitWaits, runId],
     );
   }
 
@@ -562,6 +568,7 @@ function toRunObject(row: SqlRow): RunObjectStats {
     read: num(row.records_read),
     inserted: num(row.inserted),
     updated: num(row.updated),
+    unchanged: numOrNull(row.unchanged),
     deleted: num(row.deleted),
     calls: num(row.calls),
     rateLimitWaits: num(row.rate_limit_waits),
@@ -589,6 +596,7 @@ function toRun(row: SqlRow, objectRows: readonly SqlRow[]): Run {
       read: num(row.total_read),
       inserted: num(row.total_inserted),
       updated: num(row.total_updated),
+      unchanged: numOrNull(row.total_unchanged),
       deleted: num(row.total_deleted),
       calls: num(row.total_calls),
       rateLimitWaits: num(row.total_rate_limit_waits),
@@ -676,6 +684,15 @@ export function controlMigrations(kind: 'sqlite' | 'postgres'): Migration[] {
       version: 2,
       name: 'runs record the process running them',
       statements: ['ALTER TABLE runs ADD COLUMN owner TEXT'],
+    },
+    {
+      version: 3,
+      name: 'runs count unchanged records apart from updated ones',
+      // Null in runs recorded before: their `updated` counted every record that existed.
+      statements: [
+        `ALTER TABLE run_objects ADD COLUMN unchanged ${fk}`,
+        `ALTER TABLE runs ADD COLUMN total_unchanged ${fk}`,
+      ],
     },
   ];
 }

@@ -81,8 +81,16 @@ export interface RunObjectStats {
   readonly status: RunObjectStatus;
   readonly mode: 'full' | 'incremental';
   readonly read: number;
+  /** Records new to the destination. */
   readonly inserted: number;
+  /**
+   * Records whose stored values changed (or that came back after being marked deleted). In runs
+   * recorded before harvest-sync counted unchanged rows (`unchanged` null), every record that
+   * existed.
+   */
   readonly updated: number;
+  /** Records read again and stored as they were; null in runs recorded before it was counted. */
+  readonly unchanged: number | null;
   /** Rows (and child rows) marked deleted. */
   readonly deleted: number;
   readonly calls: number;
@@ -98,6 +106,8 @@ export interface RunTotals {
   readonly read: number;
   readonly inserted: number;
   readonly updated: number;
+  /** Null when an object's count is (a run recorded before unchanged rows were counted). */
+  readonly unchanged: number | null;
   readonly deleted: number;
   readonly calls: number;
   readonly rateLimitWaits: number;

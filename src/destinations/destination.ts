@@ -98,9 +98,29 @@ export interface Batch {
   readonly sweep?: { readonly tables: readonly string[]; readonly since: string };
 }
 
+/**
+ * What a batch did to one table. Every row the batch carries counts once, in exactly one of
+ * inserted, updated or unchanged (so they add up to the rows written, repeats included):
+ * - inserted: its id was not in the table;
+ * - updated: its id was there and a written column's value differs from the stored one (compared
+ *   exactly: NULL is not an empty array, 1.5 is not 1.50000001), or the row was marked deleted and
+ *   comes back;
+ * - unchanged: stored as written already. Its `_synced_at` is still stamped, like every row a batch
+ *   carries: sweeps and countWritten rely on it.
+ * A record repeated within one batch is written once, as its last copy; the copies before it count
+ * as unchanged. `deleted` counts rows this batch marked deleted (children missing from their
+ * parent, and the sweep).
+ */
+export interface TableCounts {
+  readonly inserted: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly deleted: number;
+}
+
 export interface BatchResult {
-  /** Per table: rows that were new, rows that existed, rows marked deleted. */
-  readonly tables: Readonly<Record<string, { inserted: number; updated: number; deleted: number }>>;
+  /** Per table written or swept by the batch. */
+  readonly tables: Readonly<Record<string, TableCounts>>;
 }
 
 /** Which written rows Destination.countWritten counts. */

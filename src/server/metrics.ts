@@ -14,6 +14,8 @@ export interface ServerMetrics {
   readonly contentType: string;
 }
 
+const ROW_CHANGES = ['inserted', 'updated', 'unchanged', 'deleted'] as const;
+
 /** Run durations range from seconds (an incremental pass) to hours (a first full copy). */
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400];
 
@@ -31,6 +33,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
     name: 'harvest_sync_records_total',
     help: 'Records read from Harvest, by object.',
     labelNames: ['object'] as const,
+    registers: [registry],
+  });
+  const rows = new Counter({
+    name: 'harvest_sync_rows_total',
+    help:
+      'Records written to destinations, by object and change: inserted (new), updated (values changed or ' +
+      'undeleted), unchanged (read again, stored as they were), deleted (rows and line items marked deleted).',
+    labelNames: ['object', 'change'] as const,
     registers: [registry],
   });
   const apiCalls = new Counter({
@@ -69,9 +79,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
           // `budget` waits are our own pacing; only Harvest's 429s count here
           if (event.cause === '429') rateLimitWaits.inc();
           break;
-        case 'object:page':
-          records.inc({ object: event.object }, event.records);
+        case 'object:page': {
+          const { object, written } = event;
+          records.inc({ object }, event.records);
+          for (const change of ROW_CHANGES) rows.inc({ object, change }, written[change]);
           break;
+        }
         case 'run:finished': {
           const { run, pipeline } = event;
           runs.inc({ status: run.status });

@@ -102,6 +102,7 @@ export function presentRun(run: Run, pipelineName: string | null) {
       read: o.read,
       inserted: o.inserted,
       updated: o.updated,
+      unchanged: o.unchanged,
       deleted: o.deleted,
       calls: o.calls,
       rateLimitWaits: o.rateLimitWaits,

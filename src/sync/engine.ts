@@ -16,7 +16,7 @@ import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.j
 import { SyncDataError } from './errors.js';
 import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
-import type { ObjectResult, PassMode, SyncEvent, SyncOptions, SyncResult } from './types.js';
+import type { ObjectResult, PassMode, RowCounts, SyncEvent, SyncOptions, SyncResult } from './types.js';
 import { dateOf, splitDates, windowCount } from './windows.js';
 
 /**
@@ -30,6 +30,11 @@ import { dateOf, splitDates, windowCount } from './windows.js';
 export const CURSOR_OVERLAP_MS = 2 * 60_000;
 
 export const DEFAULT_CONCURRENCY = 4;
+/**
+ * The page size asked for (per_page, sent on every list call) unless SyncOptions.perPage says
+ * otherwise: Harvest takes 1–2000 on every list, and 2000 means the fewest calls. Never Harvest's
+ * default (ObjectSpec.defaultPerPage), which is only 100 for invoices.
+ */
 const MAX_PER_PAGE = 2000;
 /**
  * How often a stream of a page-numbered list is read again from its top after the list shrank
@@ -229,9 +234,7 @@ class ObjectSync {
   private mode: PassMode;
   private state: ObjectState | null = null;
   private read = 0;
-  private inserted = 0;
-  private updated = 0;
-  private deleted = 0;
+  private counts: RowCounts = NO_ROWS;
   private pages = 0;
   private windows = 0;
   private notice: string | undefined;
@@ -409,7 +412,9 @@ class ObjectSync {
       return written;
     });
     this.pages += 1;
-    this.count(result, tables.main.table, records.length);
+    const written = rowCounts(result, tables.main.table);
+    this.read += records.length;
+    this.counts = addCounts(this.counts, written);
     this.run.emit({
       type: 'object:page',
       object: this.spec.name,
@@ -417,6 +422,8 @@ class ObjectSync {
       read: this.read,
       pages: this.pages,
       totalEntries: pass.totalEntries,
+      written,
+      counts: this.counts,
     });
     if (this.run.signal.aborted) throw this.run.signal.reason;
     if (windows) return 'split';
@@ -491,7 +498,7 @@ class ObjectSync {
   ): Promise<{ streams: StreamState[]; keep: (record: JsonObject) => boolean } | undefined> {
     const field = this.spec.windowField;
     const total = first.totalEntries;
-    const perPage = this.run.options.perPage ?? this.spec.defaultPerPage;
+    const perPage = this.run.options.perPage ?? MAX_PER_PAGE;
     if (field === undefined || total === null || first.records.length === 0) return undefined;
     const count = windowCount(Math.ceil((total - first.records.length) / perPage), this.run.concurrency);
     const newest = dateOf(first.records[first.records.length - 1][field]);
@@ -562,7 +569,7 @@ class ObjectSync {
     this.mode = incremental ? 'incremental' : 'full';
     const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
     const firstUrl = source.firstPageUrl(this.spec, {
-      perPage: options.perPage ?? this.spec.defaultPerPage,
+      perPage: options.perPage ?? MAX_PER_PAGE,
       ...(incremental ? { updatedSince: iso(since - CURSOR_OVERLAP_MS) } : {}),
       ...(windowed ? { from: options.since } : {}),
     });
@@ -711,17 +718,6 @@ class ObjectSync {
     };
   }
 
-  private count(result: BatchResult, mainTable: string, records: number): void {
-    this.read += records;
-    for (const [table, counts] of Object.entries(result.tables)) {
-      if (table === mainTable) {
-        this.inserted += counts.inserted;
-        this.updated += counts.updated;
-      }
-      this.deleted += counts.deleted;
-    }
-  }
-
   private failure(error: unknown): ObjectResult {
     if (error instanceof HarvestApiError && error.status === 401) {
       const message = this.named(userMessage(error));
@@ -758,9 +754,7 @@ class ObjectSync {
       mode: this.mode,
       ...(reason !== undefined ? { reason } : {}),
       read: this.read,
-      inserted: this.inserted,
-      updated: this.updated,
-      deleted: this.deleted,
+      ...this.counts,
       pages: this.pages,
       calls: stats.calls - this.statsBefore.calls,
       rateLimitWaits: stats.rateLimitWaits - this.statsBefore.rateLimitWaits,
@@ -775,6 +769,30 @@ class ObjectSync {
   }
 }
 
+const NO_ROWS: RowCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+
+/** What a batch did to the object's rows: its own table's counts, and deletions in every table. */
+function rowCounts(result: BatchResult, mainTable: string): RowCounts {
+  const main = result.tables[mainTable];
+  let deleted = 0;
+  for (const counts of Object.values(result.tables)) deleted += counts.deleted;
+  return {
+    inserted: main?.inserted ?? 0,
+    updated: main?.updated ?? 0,
+    unchanged: main?.unchanged ?? 0,
+    deleted,
+  };
+}
+
+function addCounts(a: RowCounts, b: RowCounts): RowCounts {
+  return {
+    inserted: a.inserted + b.inserted,
+    updated: a.updated + b.updated,
+    unchanged: a.unchanged + b.unchanged,
+    deleted: a.deleted + b.deleted,
+  };
+}
+
 function emptyResult(
   object: string,
   status: ObjectResult['status'],
@@ -787,9 +805,7 @@ function emptyResult(
     mode,
     reason,
     read: 0,
-    inserted: 0,
-    updated: 0,
-    deleted: 0,
+    ...NO_ROWS,
     pages: 0,
     calls: 0,
     rateLimitWaits: 0,

@@ -12,7 +12,7 @@ export interface SyncOptions {
   readonly fullRefresh?: boolean;
   /** YYYY-MM-DD: limits time entries, expenses, invoices and estimates to business dates from then on. */
   readonly since?: string;
-  /** Page size for every object; default: 2000 (fewest calls), invoices 100 unless given. */
+  /** Page size for every object, 1–2000; default 2000 (fewest calls), sent as per_page on every list. */
   readonly perPage?: number;
   /**
    * How many requests are in flight at once: objects read side by side, or date windows of one long
@@ -27,17 +27,28 @@ export interface SyncOptions {
 
 export type PassMode = 'full' | 'incremental';
 
-export interface ObjectResult {
+/**
+ * What a run did to an object's rows. inserted, updated and unchanged count the object's own
+ * records (one row each in its table; together they add up to the records read): new, stored with
+ * other values (or marked deleted and back), or stored exactly as read. Line items are part of
+ * their invoice or estimate and are not counted there: Harvest changes a record's updated_at
+ * whenever its line items change, so such a record counts as updated. deleted counts the object's
+ * rows and its line items marked deleted.
+ */
+export interface RowCounts {
+  readonly inserted: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly deleted: number;
+}
+
+export interface ObjectResult extends RowCounts {
   readonly object: string;
   readonly status: 'succeeded' | 'skipped' | 'failed' | 'interrupted';
   readonly mode: PassMode;
   /** Why it was skipped or failed. */
   readonly reason?: string;
   readonly read: number;
-  readonly inserted: number;
-  readonly updated: number;
-  /** Rows (and child rows) marked deleted. */
-  readonly deleted: number;
   readonly pages: number;
   readonly calls: number;
   readonly rateLimitWaits: number;
@@ -78,6 +89,10 @@ export type SyncEvent =
       readonly read: number;
       readonly pages: number;
       readonly totalEntries: number | null;
+      /** What this page did to the object's rows. */
+      readonly written: RowCounts;
+      /** The same, summed over the object so far in this run (as `read` sums `records`). */
+      readonly counts: RowCounts;
     }
   | { readonly type: 'object:done'; readonly result: ObjectResult }
   | {

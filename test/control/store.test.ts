@@ -26,6 +26,7 @@ function stats(object: string, n: number, status: RunObjectStats['status'] = 'su
     read: n,
     inserted: n - 1,
     updated: 1,
+    unchanged: 3,
     deleted: 0,
     calls: 2,
     rateLimitWaits: 1,
@@ -170,6 +171,7 @@ for (const kind of STORE_KINDS) {
         read: 15,
         inserted: 13,
         updated: 2,
+        unchanged: 6,
         deleted: 0,
         calls: 4,
         rateLimitWaits: 2,
@@ -355,12 +357,23 @@ describe('control store migrations', () => {
       old.exec(
         `INSERT INTO runs (pipeline_id, trigger, status, started_at, full_refresh) VALUES (1, 'schedule', 'running', '2025-01-01T00:00:00.000Z', 0)`,
       );
+      // a finished run of a version that counted every record that existed as updated
+      old.exec(
+        `INSERT INTO runs (pipeline_id, trigger, status, started_at, finished_at, full_refresh, total_read, total_updated)
+         VALUES (1, 'schedule', 'succeeded', '2024-12-31T00:00:00.000Z', '2024-12-31T00:00:05.000Z', 0, 7, 7)`,
+      );
+      old.exec(`INSERT INTO run_objects (run_id, object, status, mode, records_read, inserted, updated, deleted, calls,
+        rate_limit_waits, retries, seconds) VALUES (2, 'clients', 'succeeded', 'full', 7, 0, 7, 0, 1, 0, 0, 0.5)`);
       old.close();
 
       for (let open = 0; open < 2; open++) {
         const store = await openSqliteControlStore({ dataDir, secrets: new SecretBox(randomBytes(32)) });
         expect((await store.findPipeline('legacy'))?.objects).toEqual(['clients']);
         expect(await store.listRuns({ status: 'running' })).toMatchObject([{ pipelineId: 1, owner: null }]);
+        // an old run's unchanged count is unknown, not 0
+        const legacy = await store.getRun(2);
+        expect(legacy?.totals).toMatchObject({ read: 7, updated: 7, unchanged: null });
+        expect(legacy?.objects).toMatchObject([{ object: 'clients', updated: 7, unchanged: null }]);
         await store.close();
       }
       const db = new Database(join(dataDir, 'control.db'), { readonly: true });

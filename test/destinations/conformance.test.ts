@@ -57,7 +57,9 @@ function startChild(factory: DestinationFactory, target: string, mode: 'hold-loc
   return { child: child as ChildProcess, waitFor, kill };
 }
 
-const ZERO = { inserted: 0, updated: 0, deleted: 0 };
+const ZERO = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+/** Counts of one table, zeros left out. */
+const counts = (c: Partial<typeof ZERO>) => ({ ...ZERO, ...c });
 
 describe.each(FACTORIES)('destination conformance: $name', (factory) => {
   let handle: DestinationHandle;
@@ -196,7 +198,7 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       const again = await dest.ensureTable(timeEntriesTable);
       expect(again.map((c) => c.name)).not.toContain('my_note');
       const result = await writeTimeEntries(again, [timeEntry(1, { notes: 'updated' })]);
-      expect(result.tables.time_entries).toEqual({ inserted: 0, updated: 1, deleted: 0 });
+      expect(result.tables.time_entries).toEqual(counts({ updated: 1 }));
       const row = await rowById('time_entries', 1);
       expect(row.my_note).toBe('keep me');
       expect(row.notes).toBe('updated');
@@ -220,19 +222,19 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       await dest.open();
       const columns = await dest.ensureTable(timeEntriesTable);
       const first = await writeTimeEntries(columns, [timeEntry(1), timeEntry(2)]);
-      expect(first.tables.time_entries).toEqual({ inserted: 2, updated: 0, deleted: 0 });
+      expect(first.tables.time_entries).toEqual(counts({ inserted: 2 }));
       const second = await writeTimeEntries(columns, [timeEntry(2, { notes: 'edited' }), timeEntry(3)]);
-      expect(second.tables.time_entries).toEqual({ inserted: 1, updated: 1, deleted: 0 });
+      expect(second.tables.time_entries).toEqual(counts({ inserted: 1, updated: 1 }));
       expect(await count('time_entries')).toBe(3);
       expect((await rowById('time_entries', 2)).notes).toBe('edited');
       expect((await dest.tableInfo('time_entries'))?.rowCount).toBe(3);
     });
 
-    it('counts an id repeated within one batch once as new, and keeps its last version', async () => {
+    it('counts an id repeated within one batch once as new, its earlier copy as unchanged, and keeps its last version', async () => {
       await dest.open();
       const columns = await dest.ensureTable(timeEntriesTable);
       const result = await writeTimeEntries(columns, [timeEntry(7), timeEntry(7, { notes: 'second copy' })]);
-      expect(result.tables.time_entries).toEqual({ inserted: 1, updated: 1, deleted: 0 });
+      expect(result.tables.time_entries).toEqual(counts({ inserted: 1, unchanged: 1 }));
       expect(await count('time_entries')).toBe(1);
       expect((await rowById('time_entries', 7)).notes).toBe('second copy');
     });
@@ -247,6 +249,138 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       const syncedAt = canonical('timestamp', row._synced_at) as string;
       expect(syncedAt >= before && syncedAt < after).toBe(true);
       expect(row._deleted_at).toBeNull();
+    });
+  });
+
+  describe('counts', () => {
+    it('counts rows written again as they are as unchanged, and still stamps them', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      const records = [timeEntry(1), timeEntry(2), timeEntry(3, { notes: null, hours: 0.1 })];
+      expect((await writeTimeEntries(columns, records)).tables.time_entries).toEqual(counts({ inserted: 3 }));
+      const since = await dest.now();
+      const again = await writeTimeEntries(columns, records);
+      expect(again.tables.time_entries).toEqual(counts({ unchanged: 3 }));
+      // stamped like every row a pass writes: countWritten sees them, a sweep leaves them alone
+      expect(await dest.countWritten('time_entries', { since })).toBe(3);
+      const swept = await writeTimeEntries(columns, [], { sweepSince: since });
+      expect(swept.tables.time_entries).toEqual(ZERO);
+      expect(await count('time_entries', '"_deleted_at" IS NULL')).toBe(3);
+    });
+
+    // [field, stored value, value written again, whether that is a change]; undefined: field absent
+    const timeEntryCases: Array<[string, unknown, unknown, boolean]> = [
+      ['hours', 0.3, 0.1 + 0.2, true], // 0.30000000000000004
+      ['hours', 2.58, 2.58, false],
+      ['cost_rate', 100, 100.0, false],
+      ['cost_rate', null, 0, true],
+      ['billable_rate', 19.99, 19.990000000000002, true],
+      ['notes', null, '', true],
+      ['notes', null, undefined, false],
+      ['notes', 'a', 'A', true],
+      ['notes', 'x', 'x ', true],
+      ['notes', 'naïve 🎉', 'naïve 🎉', false],
+      ['is_locked', false, null, true],
+      ['is_locked', true, true, false],
+      ['spent_date', '2024-02-29', '2024-03-01', true],
+      ['timer_started_at', '2024-02-29T23:59:58Z', '2024-02-29T23:59:58Z', false],
+      ['timer_started_at', '2024-02-29T23:59:58Z', '2024-02-29T23:59:59Z', true],
+      ['user', { id: 9007199254, name: 'Big Id' }, { id: 9007199254, name: 'Big Id' }, false],
+      ['user', { id: 9007199254, name: 'Big Id' }, { id: 9007199254, name: 'Big  Id' }, true],
+      ['invoice', { id: 2999999999, number: '1' }, { id: 2999999998, number: '1' }, true],
+      ['invoice', { id: 2999999999, number: '1' }, null, true],
+    ];
+
+    it('tells a changed value from an equal one exactly: decimals, text, booleans, dates, NULL and absent', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      const withField = (id: number, field: string, value: unknown): JsonObject => {
+        const record = timeEntry(id);
+        if (value === undefined) delete record[field];
+        else record[field] = value as JsonObject[string];
+        return record;
+      };
+      for (const [i, [field, before, after, changed]] of timeEntryCases.entries()) {
+        await writeTimeEntries(columns, [withField(i + 1, field, before)]);
+        const result = await writeTimeEntries(columns, [withField(i + 1, field, after)]);
+        const what = `${field}: ${JSON.stringify(before)} then ${JSON.stringify(after)}`;
+        expect([what, result.tables.time_entries]).toEqual([
+          what,
+          counts(changed ? { updated: 1 } : { unchanged: 1 }),
+        ]);
+      }
+    });
+
+    it('compares JSON arrays exactly: order, empty against NULL', async () => {
+      const columns = await openInvoices();
+      const cases: Array<[unknown, unknown, boolean]> = [
+        [['credit_card', 'ach'], ['credit_card', 'ach'], false],
+        [['credit_card', 'ach'], ['ach', 'credit_card'], true],
+        [['ach'], [], true],
+        [[], null, true],
+        [null, undefined, false],
+      ];
+      for (const [i, [before, after, changed]] of cases.entries()) {
+        const withOptions = (value: unknown): JsonObject => {
+          const record = invoice(100 + i, [1000 + i]);
+          if (value === undefined) delete record.payment_options;
+          else record.payment_options = value as JsonObject[string];
+          return record;
+        };
+        await writeInvoices(columns, [withOptions(before)]);
+        const result = await writeInvoices(columns, [withOptions(after)]);
+        const what = `${JSON.stringify(before)} then ${JSON.stringify(after)}`;
+        expect([what, result.tables.invoices]).toEqual([
+          what,
+          counts(changed ? { updated: 1 } : { unchanged: 1 }),
+        ]);
+        expect(result.tables.invoice_line_items).toEqual(counts({ unchanged: 1 }));
+      }
+    });
+
+    it('counts a row marked deleted that comes back with the same values as updated', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      await writeTimeEntries(columns, [timeEntry(1), timeEntry(2)]);
+      const since = await dest.now();
+      const swept = await writeTimeEntries(columns, [timeEntry(1)], { sweepSince: since });
+      expect(swept.tables.time_entries).toEqual(counts({ unchanged: 1, deleted: 1 }));
+      const back = await writeTimeEntries(columns, [timeEntry(2)]);
+      expect(back.tables.time_entries).toEqual(counts({ updated: 1 }));
+      expect((await rowById('time_entries', 2))._deleted_at).toBeNull();
+    });
+
+    it('counts the copies of an id repeated in a batch by its last copy, the others as unchanged', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      await writeTimeEntries(columns, [timeEntry(7)]);
+      const twice = await writeTimeEntries(columns, [
+        timeEntry(7, { notes: 'b' }),
+        timeEntry(7, { notes: 'b' }),
+      ]);
+      expect(twice.tables.time_entries).toEqual(counts({ updated: 1, unchanged: 1 }));
+      const back = await writeTimeEntries(columns, [
+        timeEntry(7, { notes: 'c' }),
+        timeEntry(7, { notes: 'b' }),
+      ]);
+      expect(back.tables.time_entries).toEqual(counts({ unchanged: 2 }));
+      expect((await rowById('time_entries', 7)).notes).toBe('b');
+    });
+
+    it('compares columns added for new fields, and never a column a user added by hand', async () => {
+      await dest.open();
+      await writeTimeEntries(await dest.ensureTable(timeEntriesTable), [timeEntry(1)]);
+      const columns = await dest.addColumns('time_entries', [
+        { name: 'approval_note', type: 'text', path: ['approval_note'] },
+      ]);
+      const noted = timeEntry(1, { approval_note: 'ok' });
+      expect((await writeTimeEntries(columns, [noted])).tables.time_entries).toEqual(counts({ updated: 1 }));
+      await handle.query(`ALTER TABLE "time_entries" ADD COLUMN "my_note" TEXT`);
+      await handle.query(`UPDATE "time_entries" SET "my_note" = 'mine' WHERE "id" = 1`);
+      expect((await writeTimeEntries(columns, [noted])).tables.time_entries).toEqual(
+        counts({ unchanged: 1 }),
+      );
+      expect((await rowById('time_entries', 1)).my_note).toBe('mine');
     });
   });
 
@@ -400,12 +534,13 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
     it('marks child rows missing from their parent as deleted, and only those', async () => {
       const columns = await openInvoices();
       const first = await writeInvoices(columns, [invoice(10, [101, 102, 103]), invoice(20, [201])]);
-      expect(first.tables.invoices).toEqual({ inserted: 2, updated: 0, deleted: 0 });
-      expect(first.tables.invoice_line_items).toEqual({ inserted: 4, updated: 0, deleted: 0 });
+      expect(first.tables.invoices).toEqual(counts({ inserted: 2 }));
+      expect(first.tables.invoice_line_items).toEqual(counts({ inserted: 4 }));
 
       const second = await writeInvoices(columns, [invoice(10, [101, 104])]);
-      expect(second.tables.invoices).toEqual({ inserted: 0, updated: 1, deleted: 0 });
-      expect(second.tables.invoice_line_items).toEqual({ inserted: 1, updated: 1, deleted: 2 });
+      // the invoice's own row is as it was; of its items, one is new, one as it was, two gone
+      expect(second.tables.invoices).toEqual(counts({ unchanged: 1 }));
+      expect(second.tables.invoice_line_items).toEqual(counts({ inserted: 1, unchanged: 1, deleted: 2 }));
       expect(await count('invoice_line_items', '"_deleted_at" IS NOT NULL')).toBe(2);
       for (const id of [102, 103])
         expect((await rowById('invoice_line_items', id))._deleted_at).not.toBeNull();
@@ -414,7 +549,8 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       expect(canonical('bigint', (await rowById('invoice_line_items', 104)).invoice_id)).toBe('10');
 
       const third = await writeInvoices(columns, [invoice(10, [101, 102, 104])]);
-      expect(third.tables.invoice_line_items).toEqual({ inserted: 0, updated: 3, deleted: 0 });
+      // 102 comes back (updated: undeleted), 101 and 104 are as they were
+      expect(third.tables.invoice_line_items).toEqual(counts({ updated: 1, unchanged: 2 }));
       expect((await rowById('invoice_line_items', 102))._deleted_at).toBeNull();
     });
 
@@ -425,12 +561,12 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       const since = await dest.now();
       await writeTimeEntries(columns, [timeEntry(1)]);
       const last = await writeTimeEntries(columns, [timeEntry(2)], { sweepSince: since });
-      expect(last.tables.time_entries).toEqual({ inserted: 0, updated: 1, deleted: 1 });
+      expect(last.tables.time_entries).toEqual(counts({ unchanged: 1, deleted: 1 }));
       expect((await rowById('time_entries', 3))._deleted_at).not.toBeNull();
       expect(await count('time_entries', '"_deleted_at" IS NULL')).toBe(2);
 
       const back = await writeTimeEntries(columns, [timeEntry(3, { notes: 'restored' })]);
-      expect(back.tables.time_entries).toEqual({ inserted: 0, updated: 1, deleted: 0 });
+      expect(back.tables.time_entries).toEqual(counts({ updated: 1 }));
       const row = await rowById('time_entries', 3);
       expect([row._deleted_at, row.notes]).toEqual([null, 'restored']);
     });
@@ -442,7 +578,7 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       await writeTimeEntries(columns, [timeEntry(1)]);
       const since = await dest.now();
       const result = await writeTimeEntries(columns, [timeEntry(2)], { sweepSince: since });
-      expect(result.tables.time_entries).toEqual({ inserted: 1, updated: 0, deleted: 1 });
+      expect(result.tables.time_entries).toEqual(counts({ inserted: 1, deleted: 1 }));
       expect((await rowById('time_entries', 1))._deleted_at).not.toBeNull();
       expect((await rowById('time_entries', 2))._deleted_at).toBeNull();
     });

@@ -495,6 +495,7 @@ describe('pipelines', () => {
         read: 40,
         inserted: 40,
         updated: 0,
+        unchanged: 0,
         deleted: 0,
         calls: 1,
         rateLimitWaits: 0,
@@ -764,6 +765,7 @@ describe('metrics', () => {
     }
     h.metrics.observe({ type: 'rate-limit', object: 'clients', waitMs: 1000, cause: '429' });
     h.metrics.observe({ type: 'rate-limit', object: 'clients', waitMs: 10, cause: 'budget' });
+    const first = { inserted: 1, updated: 1, unchanged: 3, deleted: 0 };
     h.metrics.observe({
       type: 'object:page',
       object: 'clients',
@@ -771,6 +773,8 @@ describe('metrics', () => {
       read: 5,
       pages: 1,
       totalEntries: 7,
+      written: first,
+      counts: first,
     });
     h.metrics.observe({
       type: 'object:page',
@@ -779,6 +783,8 @@ describe('metrics', () => {
       read: 7,
       pages: 2,
       totalEntries: 7,
+      written: { inserted: 0, updated: 0, unchanged: 2, deleted: 1 },
+      counts: { inserted: 1, updated: 1, unchanged: 5, deleted: 1 },
     });
     const finished = await h.store.finishRun(run.id, {
       status: 'succeeded',
@@ -792,6 +798,13 @@ describe('metrics', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(res.text).toContain('harvest_sync_runs_total{status="succeeded"} 1');
     expect(res.text).toContain('harvest_sync_records_total{object="clients"} 7');
+    for (const [change, n] of [
+      ['inserted', 1],
+      ['updated', 1],
+      ['unchanged', 5],
+      ['deleted', 1],
+    ])
+      expect(res.text).toContain(`harvest_sync_rows_total{object="clients",change="${change}"} ${n}`);
     expect(res.text).toContain('harvest_sync_api_calls_total 3');
     expect(res.text).toContain('harvest_sync_rate_limit_waits_total 1');
     expect(res.text).toContain('harvest_sync_run_duration_seconds_sum 3');

@@ -395,6 +395,9 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** A count, or `-` where a run recorded before it was counted has none. */
+const orDash = (n: number | null): string => (n === null ? '-' : String(n));
+
 export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, string>): string {
   return table([
     [
@@ -408,6 +411,7 @@ export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, stri
       'read',
       'inserted',
       'updated',
+      'unchanged',
       'deleted',
       'error',
     ],
@@ -422,6 +426,7 @@ export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, stri
       String(r.totals.read),
       String(r.totals.inserted),
       String(r.totals.updated),
+      orDash(r.totals.unchanged),
       String(r.totals.deleted),
       r.error ?? '',
     ]),
@@ -438,6 +443,7 @@ export function objectsTable(run: Run): string {
       'read',
       'inserted',
       'updated',
+      'unchanged',
       'deleted',
       'calls',
       'waits',
@@ -451,6 +457,7 @@ export function objectsTable(run: Run): string {
       String(o.read),
       String(o.inserted),
       String(o.updated),
+      orDash(o.unchanged),
       String(o.deleted),
       String(o.calls),
       String(o.rateLimitWaits),

@@ -54,7 +54,7 @@ export function runCommand(): Command {
       '--since <date>',
       'only time entries, expenses, invoices and estimates dated from then on (YYYY-MM-DD)',
     )
-    .option('--per-page <n>', 'records per API call, 1-2000 (default 2000; invoices 100)')
+    .option('--per-page <n>', 'records per API call, 1-2000 (default 2000, on every list)')
     .option(
       '--concurrency <n>',
       'requests in flight: objects, or date windows of a long one, sharing one rate limit (default 4)',

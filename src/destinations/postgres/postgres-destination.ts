@@ -5,6 +5,7 @@ import pgCopyStreams from 'pg-copy-streams';
 import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
+import { BatchCounter, lastCopyPerId } from '../batch.js';
 import type {
   Batch,
   BatchResult,
@@ -12,6 +13,7 @@ import type {
   Destination,
   ObjectState,
   PassState,
+  TableCounts,
   TableInfo,
   WrittenQuery,
 } from '../destination.js';
@@ -59,8 +61,6 @@ interface PreparedTable {
   readonly merge: { readonly name: string; readonly text: string };
   readonly markOrphans?: { readonly name: string; readonly text: string };
 }
-
-type Counts = { inserted: number; updated: number; deleted: number };
 
 const { syncedAt, deletedAt } = META_COLUMNS;
 const RESERVED = new Set<string>([syncedAt, deletedAt]);
@@ -272,18 +272,12 @@ export class PostgresDestination implements Destination {
   writeBatch(batch: Batch): Promise<BatchResult> {
     return this.exclusive(() =>
       this.transaction(`cannot write ${batch.table} to ${this.description}`, async (client) => {
-        const tables: Record<string, Counts> = {};
-        const add = (table: string, counts: Partial<Counts>): void => {
-          const t = (tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
-          t.inserted += counts.inserted ?? 0;
-          t.updated += counts.updated ?? 0;
-          t.deleted += counts.deleted ?? 0;
-        };
-        add(batch.table, await this.merge(client, this.prepared(batch.table), batch.rows));
+        const counts = new BatchCounter();
+        counts.add(batch.table, await this.merge(client, this.prepared(batch.table), batch.rows));
         for (const child of batch.children) {
           const table = this.prepared(child.table);
-          add(child.table, await this.merge(client, table, child.rows));
-          add(child.table, { deleted: await this.markOrphans(client, table, child) });
+          counts.add(child.table, await this.merge(client, table, child.rows));
+          counts.add(child.table, { deleted: await this.markOrphans(client, table, child) });
         }
         const { state } = batch;
         await client.query({
@@ -299,10 +293,10 @@ export class PostgresDestination implements Destination {
         if (batch.sweep) {
           for (const table of batch.sweep.tables) {
             const result = await client.query(sweepSql(this.qualified(table)), [batch.sweep.since]);
-            add(table, { deleted: result.rowCount ?? 0 });
+            counts.add(table, { deleted: result.rowCount ?? 0 });
           }
         }
-        return { tables };
+        return counts.result();
       }),
     );
   }
@@ -382,17 +376,28 @@ export class PostgresDestination implements Destination {
   }
 
   /** COPYs rows into the table's staging table, then merges them into the table. */
-  private async merge(client: pg.Client, table: PreparedTable, rows: readonly Row[]): Promise<Counts> {
+  private async merge(
+    client: pg.Client,
+    table: PreparedTable,
+    rows: readonly Row[],
+  ): Promise<Partial<TableCounts>> {
     // Emptied before use, not after: the orphan marking that follows reads what this batch staged,
     // even when that is nothing.
     await client.query(`TRUNCATE ${table.stage}`);
-    if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
-    const unique = this.checkRows(table, rows);
+    if (rows.length === 0) return {};
+    const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
+    const unique = lastCopyPerId(shape, rows);
     await pipeline(Readable.from(copyChunks(unique)), client.query(pgCopyStreams.from(table.copySql)));
-    const { rows: counts } = await client.query<{ inserted: number }>(table.merge);
-    const inserted = counts[0].inserted;
-    // Like SQLite: a record repeated in a page counts as an update the second time.
-    return { inserted, updated: rows.length - inserted, deleted: 0 };
+    const { rows: merged } = await client.query<{ inserted: number; unchanged: number; written: number }>(
+      table.merge,
+    );
+    const { inserted, unchanged, written } = merged[0];
+    // Copies of a record repeated in the batch, before its last one, count as unchanged.
+    return {
+      inserted,
+      updated: written - inserted - unchanged,
+      unchanged: unchanged + rows.length - written,
+    };
   }
 
   private async markOrphans(client: pg.Client, table: PreparedTable, child: ChildRows): Promise<number> {
@@ -400,26 +405,6 @@ export class PostgresDestination implements Destination {
     if (!table.markOrphans) throw new DestinationError(`table "${child.table}" has no parent key`);
     const result = await client.query({ ...table.markOrphans, values: [child.parentIds] });
     return result.rowCount ?? 0;
-  }
-
-  /**
-   * Checks widths and ids, and keeps the last of rows sharing an id: one INSERT … ON CONFLICT may
-   * not touch a row twice, and the last one is what a row-by-row upsert would have left.
-   */
-  private checkRows(table: PreparedTable, rows: readonly Row[]): readonly Row[] {
-    const width = table.columns.length;
-    const last = new Map<SqlValue, number>();
-    rows.forEach((row, i) => {
-      if (row.length !== width) {
-        throw new DestinationError(
-          `a row for "${table.name}" has ${row.length} values but the table has ${width} columns`,
-        );
-      }
-      const id = row[table.idIndex];
-      if (id === null) throw new DestinationError(`a record of "${table.name}" has no id`);
-      last.set(id, i);
-    });
-    return last.size === rows.length ? rows : rows.filter((row, i) => last.get(row[table.idIndex]) === i);
   }
 
   /** Compiles a table's SQL and (re)builds its staging table for the given columns. */

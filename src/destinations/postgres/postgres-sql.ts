@@ -85,22 +85,36 @@ export function createTableSql(target: string, columns: readonly Column[]): stri
 }
 
 /**
- * The merge of a staged batch into its table, counting what was new. Every listed column is
- * overwritten, the row stamped with the transaction's clock and undeleted; columns not listed
- * (added by a user) keep their values. `xmax = 0` holds only for a freshly inserted tuple.
+ * The merge of a staged batch into its table, counting what was new and what was already stored as
+ * staged. Every listed column is overwritten, the row stamped with the transaction's clock and
+ * undeleted (so every staged row is written, unchanged ones included: sweeps and countWritten read
+ * that stamp); columns not listed (added by a user) keep their values.
+ *
+ * How it tells the three apart: a subquery in RETURNING runs on the statement's snapshot, in which
+ * the row as it was before this statement is still the visible version. It finds no row for an
+ * insert, and for an update compares every listed column with IS NOT DISTINCT FROM (exact: numeric
+ * and jsonb equality, NULL only equal to NULL) and the deletion mark. Keyed on the primary key, it is
+ * one index probe per row whatever plan the prepared statement keeps.
  */
 export function mergeSql(target: string, stage: string, columns: readonly Column[]): string {
   const names = columns.map((c) => quoteIdent(c.name));
-  const updates = names.filter((name) => name !== '"id"').map((name) => `${name} = EXCLUDED.${name}`);
+  const values = names.filter((name) => name !== '"id"');
+  const updates = values.map((name) => `${name} = EXCLUDED.${name}`);
   updates.push(
     `${quoteIdent(syncedAt)} = EXCLUDED.${quoteIdent(syncedAt)}`,
     `${quoteIdent(deletedAt)} = NULL`,
   );
+  const before = (name: string) => `o.${name}`;
+  const after = (name: string) => `t.${name}`;
+  const same =
+    `(SELECT o.${quoteIdent(deletedAt)} IS NULL AND ROW(${values.map(before).join(', ')}) ` +
+    `IS NOT DISTINCT FROM ROW(${values.map(after).join(', ')}) FROM ${target} AS o WHERE o."id" = t."id")`;
   return (
-    `WITH merged AS (INSERT INTO ${target} (${names.join(', ')}, ${quoteIdent(syncedAt)}, ${quoteIdent(deletedAt)}) ` +
+    `WITH merged AS (INSERT INTO ${target} AS t (${names.join(', ')}, ${quoteIdent(syncedAt)}, ${quoteIdent(deletedAt)}) ` +
     `SELECT ${names.join(', ')}, now(), NULL FROM ${stage} ` +
-    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} RETURNING (xmax = 0) AS inserted) ` +
-    `SELECT (count(*) FILTER (WHERE inserted))::int AS inserted FROM merged`
+    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} RETURNING ${same} AS same) ` +
+    `SELECT (count(*) FILTER (WHERE same IS NULL))::int AS inserted, ` +
+    `(count(*) FILTER (WHERE same))::int AS unchanged, count(*)::int AS written FROM merged`
   );
 }
 

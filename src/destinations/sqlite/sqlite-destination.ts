@@ -6,12 +6,14 @@ import type { Column, ColumnType, Row, SqlValue, TableSchema } from '../../catal
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { DestinationError } from '../../errors.js';
+import { BatchCounter, lastCopyPerId } from '../batch.js';
 import type {
   Batch,
   BatchResult,
   Destination,
   ObjectState,
   PassState,
+  TableCounts,
   TableInfo,
   WrittenQuery,
 } from '../destination.js';
@@ -25,6 +27,7 @@ import {
   SQLITE_TYPES,
   createTableSql,
   parentIndexSql,
+  CONFLICT_FUNCTION,
   quoteIdent,
   upsertSql,
 } from './sqlite-sql.js';
@@ -54,8 +57,6 @@ interface PreparedTable {
   upsert: Database.Statement | null;
 }
 
-type Counts = { inserted: number; updated: number; deleted: number };
-
 const { syncedAt, deletedAt } = META_COLUMNS;
 const RESERVED: ReadonlySet<string> = new Set([syncedAt, deletedAt]);
 const lower = (name: string): string => name.toLowerCase();
@@ -81,6 +82,8 @@ export class SqliteDestination implements Destination {
   private readonly statements = new Map<string, Database.Statement>();
   private lastStamp = 0;
   private writeTransaction: ((batch: Batch, stamp: string) => BatchResult) | null = null;
+  /** Rows of the upsert under way that existed, and those of them that differed (see upsertSql). */
+  private readonly conflicts = { existed: 0, changed: 0 };
 
   constructor(
     readonly path: string,
@@ -122,6 +125,12 @@ export class SqliteDestination implements Destination {
         .pluck()
         .get();
       if (typeof last === 'string') this.lastStamp = Math.max(this.lastStamp, Date.parse(last) || 0);
+      const conflicts = this.conflicts;
+      db.function(CONFLICT_FUNCTION, { deterministic: false, directOnly: true }, (differs: unknown) => {
+        conflicts.existed += 1;
+        if (differs === 1) conflicts.changed += 1;
+        return null;
+      });
       this.writeTransaction = db.transaction((batch: Batch, stamp: string) => this.write(batch, stamp))
         .immediate as (batch: Batch, stamp: string) => BatchResult;
       this.db = db;
@@ -289,17 +298,11 @@ export class SqliteDestination implements Destination {
 
   /** The body of writeBatch, run inside one IMMEDIATE transaction: any throw rolls all of it back. */
   private write(batch: Batch, stamp: string): BatchResult {
-    const tables: Record<string, Counts> = {};
-    const add = (table: string, counts: Partial<Counts>): void => {
-      const t = (tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
-      t.inserted += counts.inserted ?? 0;
-      t.updated += counts.updated ?? 0;
-      t.deleted += counts.deleted ?? 0;
-    };
-    add(batch.table, this.upsertRows(this.prepared(batch.table), batch.rows, stamp));
+    const counts = new BatchCounter();
+    counts.add(batch.table, this.upsertRows(this.prepared(batch.table), batch.rows, stamp));
     for (const child of batch.children) {
       const table = this.prepared(child.table);
-      add(child.table, this.upsertRows(table, child.rows, stamp));
+      counts.add(child.table, this.upsertRows(table, child.rows, stamp));
       if (!table.parentKey) throw new DestinationError(`table "${child.table}" has no parent key`);
       if (child.parentIds.length > 0) {
         const childIds = child.rows.map((row) => row[table.idIndex]);
@@ -309,7 +312,7 @@ export class SqliteDestination implements Destination {
              AND ${quoteIdent(table.parentKey)} IN (SELECT value FROM json_each(?))
              AND "id" NOT IN (SELECT value FROM json_each(?))`,
         ).run(stamp, JSON.stringify(child.parentIds), JSON.stringify(childIds));
-        add(child.table, { deleted: changes });
+        counts.add(child.table, { deleted: changes });
       }
     }
     this.writeState(batch.state, stamp);
@@ -319,36 +322,31 @@ export class SqliteDestination implements Destination {
           `UPDATE ${quoteIdent(table)} SET ${quoteIdent(deletedAt)} = ?
            WHERE ${quoteIdent(syncedAt)} < ? AND ${quoteIdent(deletedAt)} IS NULL`,
         ).run(stamp, batch.sweep.since);
-        add(table, { deleted: changes });
+        counts.add(table, { deleted: changes });
       }
     }
-    return { tables };
+    return counts.result();
   }
 
-  private upsertRows(table: PreparedTable, rows: readonly Row[], stamp: string): Counts {
-    if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
-    const width = table.columns.length;
-    const ids = new Set<SqlValue>();
-    for (const row of rows) {
-      if (row.length !== width) {
-        throw new DestinationError(
-          `a row for "${table.name}" has ${row.length} values but the table has ${width} columns`,
-        );
-      }
-      const id = row[table.idIndex];
-      // SQLite would silently give a NULL id a new rowid: a record without an id is refused instead.
-      if (id === null) throw new DestinationError(`a record of "${table.name}" has no id`);
-      ids.add(id);
-    }
-    const existing = this.statement(
-      `SELECT count(*) FROM ${quoteIdent(table.name)} WHERE "id" IN (SELECT value FROM json_each(?))`,
-    )
-      .pluck()
-      .get(JSON.stringify([...ids])) as number;
+  /**
+   * Upserts the rows (the last copy of an id repeated in the batch). Every row is written and
+   * stamped; the upsert reports each row that existed, and whether it differed, to `conflicts`.
+   */
+  private upsertRows(table: PreparedTable, rows: readonly Row[], stamp: string): Partial<TableCounts> {
+    if (rows.length === 0) return {};
+    const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
+    const unique = lastCopyPerId(shape, rows);
     const upsert = (table.upsert ??= this.requireOpen().prepare(upsertSql(table.name, table.columns)));
-    for (const row of rows) upsert.run(...row, stamp);
-    const inserted = ids.size - existing;
-    return { inserted, updated: rows.length - inserted, deleted: 0 };
+    const conflicts = this.conflicts;
+    conflicts.existed = 0;
+    conflicts.changed = 0;
+    for (const row of unique) upsert.run(...row, stamp);
+    return {
+      inserted: unique.length - conflicts.existed,
+      updated: conflicts.changed,
+      // copies of an id repeated in the batch, before its last one, count as unchanged
+      unchanged: conflicts.existed - conflicts.changed + rows.length - unique.length,
+    };
   }
 
   private writeState(state: ObjectState, stamp: string): void {

@@ -70,18 +70,34 @@ export const CREATE_STATE_TABLES = [
 ];
 
 /**
+ * The function the upsert reports each existing row through (see upsertSql); registered on every
+ * connection by the destination.
+ */
+export const CONFLICT_FUNCTION = 'harvest_sync_conflict';
+
+/**
  * The upsert of one table's rows: every listed column is overwritten, the row is stamped and
- * undeleted. Columns not listed (added by a user) keep their values.
+ * undeleted. Columns not listed (added by a user) keep their values and are not compared.
+ *
+ * For a row that existed, setting `_deleted_at` to NULL goes through CONFLICT_FUNCTION, given
+ * whether anything differs (a listed column that `IS NOT` its new value, NULLs and types included,
+ * or a deletion mark): it returns NULL and lets the destination count updated against unchanged
+ * rows in the same single write, with no second lookup. It is called only for rows that existed.
  */
 export function upsertSql(table: string, columns: readonly Column[]): string {
+  const target = quoteIdent(table);
   const names = [...columns.map((c) => quoteIdent(c.name)), quoteIdent(syncedAt), quoteIdent(deletedAt)];
   const placeholders = [...columns.map(() => '?'), '?', 'NULL'];
+  const differs = columns
+    .filter((c) => c.name !== 'id')
+    .map((c) => `${target}.${quoteIdent(c.name)} IS NOT excluded.${quoteIdent(c.name)}`);
+  differs.push(`${target}.${quoteIdent(deletedAt)} IS NOT NULL`);
   const updates = names
-    .filter((name) => name !== '"id"')
-    .map((name) => `${name} = excluded.${name}`)
-    .join(', ');
+    .filter((name) => name !== '"id"' && name !== quoteIdent(deletedAt))
+    .map((name) => `${name} = excluded.${name}`);
+  updates.push(`${quoteIdent(deletedAt)} = ${CONFLICT_FUNCTION}(${differs.join(' OR ')})`);
   return (
-    `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) ` +
-    `ON CONFLICT ("id") DO UPDATE SET ${updates}`
+    `INSERT INTO ${target} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) ` +
+    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`
   );
 }

@@ -41,6 +41,15 @@ function configList(p: PipelineView): HTMLElement {
   );
 }
 
+const COUNT_HEADERS = ['Read', 'Inserted', 'Updated', 'Unchanged', 'Deleted'];
+
+/** Cells under COUNT_HEADERS: `—` where there is no run, or a run recorded before unchanged was counted. */
+function countCells(c: RunView['totals'] | undefined): HTMLElement[] {
+  return [c?.read, c?.inserted, c?.updated, c?.unchanged, c?.deleted].map((n) =>
+    h('td', { class: 'num' }, count(n)),
+  );
+}
+
 export function runsTable(runs: readonly RunView[]): HTMLElement {
   if (runs.length === 0)
     return h('p', { class: 'empty card' }, 'No runs yet. Use “Run now” or wait for the schedule.');
@@ -56,7 +65,7 @@ export function runsTable(runs: readonly RunView[]): HTMLElement {
           'tr',
           {},
           ['Run', 'Started', 'Trigger', 'Status', 'Duration'].map((t) => h('th', { scope: 'col' }, t)),
-          ['Read', 'Inserted', 'Updated', 'Deleted'].map((t) => h('th', { scope: 'col', class: 'num' }, t)),
+          COUNT_HEADERS.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
           h('th', { scope: 'col' }, 'Error'),
         ),
       ),
@@ -72,9 +81,7 @@ export function runsTable(runs: readonly RunView[]): HTMLElement {
             h('td', {}, r.trigger, r.fullRefresh ? ' (full refresh)' : ''),
             h('td', {}, statusBadge(r.status, RUN_STATUS_TEXT[r.status] ?? r.status)),
             h('td', {}, durationMs(runDurationMs(r))),
-            [r.totals.read, r.totals.inserted, r.totals.updated, r.totals.deleted].map((n) =>
-              h('td', { class: 'num' }, count(n)),
-            ),
+            countCells(r.totals),
             h('td', { class: 'error-cell' }, r.error ?? ''),
           ),
         ),
@@ -105,7 +112,7 @@ function objectsTable(
           h('th', { scope: 'col', class: 'num' }, 'Rows in destination'),
           h('th', { scope: 'col' }, 'Last cursor'),
           h('th', { scope: 'col' }, `Last run${lastRun ? ` (#${lastRun.id})` : ''}`),
-          ['Read', 'Inserted', 'Updated', 'Deleted'].map((t) => h('th', { scope: 'col', class: 'num' }, t)),
+          COUNT_HEADERS.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
         ),
       ),
       h(
@@ -141,7 +148,7 @@ function objectsTable(
               s ? statusBadge(s.status, RUN_STATUS_TEXT[s.status] ?? s.status) : '—',
               s?.reason ? h('div', { class: 'muted' }, s.reason) : null,
             ),
-            [s?.read, s?.inserted, s?.updated, s?.deleted].map((n) => h('td', { class: 'num' }, count(n))),
+            countCells(s),
           );
         }),
       ),

@@ -22,14 +22,25 @@ function summary(run: RunView): HTMLElement {
     item(
       'Totals',
       `${count(run.totals.read)} read, ${count(run.totals.inserted)} inserted, ${count(run.totals.updated)} updated, ` +
-        `${count(run.totals.deleted)} deleted; ${count(run.totals.calls)} API calls, ${count(run.totals.rateLimitWaits)} rate-limit waits`,
+        `${count(run.totals.unchanged)} unchanged, ${count(run.totals.deleted)} deleted; ` +
+        `${count(run.totals.calls)} API calls, ${count(run.totals.rateLimitWaits)} rate-limit waits`,
     ),
   );
 }
 
 export function objectStatsTable(run: RunView): HTMLElement {
   if (run.objects.length === 0) return h('p', { class: 'empty card' }, 'No object has started yet.');
-  const numbers = ['Read', 'Inserted', 'Updated', 'Deleted', 'Calls', 'Retries', '429 waits', 'Time (s)'];
+  const numbers = [
+    'Read',
+    'Inserted',
+    'Updated',
+    'Unchanged',
+    'Deleted',
+    'Calls',
+    'Retries',
+    '429 waits',
+    'Time (s)',
+  ];
   return tableWrap(
     'Objects of this run',
     h(
@@ -58,8 +69,8 @@ export function objectStatsTable(run: RunView): HTMLElement {
             h('th', { scope: 'row' }, h('code', {}, o.object)),
             h('td', {}, statusBadge(o.status, RUN_STATUS_TEXT[o.status] ?? o.status)),
             h('td', {}, o.mode),
-            [o.read, o.inserted, o.updated, o.deleted, o.calls, o.retries, o.rateLimitWaits].map((n) =>
-              h('td', { class: 'num' }, count(n)),
+            [o.read, o.inserted, o.updated, o.unchanged, o.deleted, o.calls, o.retries, o.rateLimitWaits].map(
+              (n) => h('td', { class: 'num' }, count(n)),
             ),
             h('td', { class: 'num' }, o.seconds.toFixed(1)),
             h('td', { class: 'error-cell' }, o.reason ?? ''),
