@@ -72,6 +72,17 @@ function unfinishedObjects(): string[] {
   }
 }
 
+/** An object's line of `run --json`. */
+interface Counted {
+  object: string;
+  status: string;
+  read: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+}
+
 function expectClean(result: CliResult): void {
   const output = result.stdout + result.stderr;
   expect(output).not.toContain(sim.adminToken);
@@ -147,6 +158,54 @@ describe('harvest-sync run', () => {
     expect(timeEntries.read).toBeGreaterThanOrEqual(1);
     expect(timeEntries.read).toBeLessThan(10);
     expectReplicaExact();
+  });
+
+  it('counts records read again as they were as unchanged: an identical run updates nothing', async () => {
+    expect((await run()).code).toBe(0);
+    for (const args of [[], ['--full-refresh']]) {
+      const result = await run('--json', ...args);
+      expect(result.code, result.stderr).toBe(0);
+      const { objects } = JSON.parse(result.stdout) as { objects: Counted[] };
+      for (const o of objects) {
+        expect(o, `${args.join(' ')} ${o.object}`).toMatchObject({
+          status: 'succeeded',
+          inserted: 0,
+          updated: 0,
+          unchanged: o.read,
+          deleted: 0,
+        });
+      }
+      // roles are re-read in full on every run; a full refresh re-reads every object
+      expect(objects.find((o) => o.object === 'roles')!.read).toBeGreaterThan(0);
+      if (args.length > 0) {
+        for (const o of objects) expect(o.read, o.object).toBe(simRecords(sim, o.object).length);
+      }
+    }
+  });
+
+  it('counts one edited record as updated, and a row marked deleted that comes back as updated', async () => {
+    expect((await run()).code).toBe(0);
+    const entry = simRecords(sim, 'time_entries')[7];
+    sim.update('time_entries', entry.id as number, { notes: 'edited for the counts' });
+    const task = simRecords(sim, 'tasks')[1];
+    const sqlite = new Database(db);
+    sqlite.prepare(`UPDATE tasks SET _deleted_at = '2026-01-01T00:00:00.000Z' WHERE id = ?`).run(task.id);
+    sqlite.close();
+    const result = await run('--full-refresh', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const { objects } = JSON.parse(result.stdout) as { objects: Counted[] };
+    for (const o of objects) {
+      const updated = o.object === 'time_entries' || o.object === 'tasks' ? 1 : 0;
+      expect(o, o.object).toMatchObject({ inserted: 0, updated, unchanged: o.read - updated, deleted: 0 });
+    }
+    expect(readTable(db, 'tasks').find((r) => r.id === task.id)?._deleted_at).toBeNull();
+
+    const table = await run('--objects', 'tasks');
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^object\s+status\s+read\s+inserted\s+updated\s+unchanged\s+deleted\s/m);
+    expect(table.stderr).toMatch(
+      /tasks: succeeded, \d+ read \(0 inserted, 0 updated, \d+ unchanged, 0 deleted\)/,
+    );
   });
 
   it('adds a column for a field Harvest starts sending, keeping its values', async () => {

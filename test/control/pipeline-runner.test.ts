@@ -73,10 +73,12 @@ for (const kind of STORE_KINDS)
       sim.update('clients', Number(client.id), { name: 'Renamed Client' });
       const second = await runPipeline(fx.store, p.id, { trigger: 'schedule', dataDir: fx.dataDir });
       expect(second).toMatchObject({ status: 'succeeded', fullRefresh: false });
-      expect(second.objects.find((o) => o.object === 'clients')).toMatchObject({
-        mode: 'incremental',
-        updated: 1,
-      });
+      const clients = second.objects.find((o) => o.object === 'clients');
+      expect(clients).toMatchObject({ mode: 'incremental', inserted: 0, updated: 1 });
+      expect(clients?.unchanged).toBe((clients?.read ?? 0) - 1);
+      for (const o of second.objects.filter((o) => o.object !== 'clients')) {
+        expect(o, o.object).toMatchObject({ updated: 0, unchanged: o.read });
+      }
     });
 
     it('does a full refresh when the last one is older than fullRefreshHours', async () => {
@@ -119,6 +121,8 @@ for (const kind of STORE_KINDS)
       expect(live.length).toBeGreaterThan(1); // several pages of time entries
       expect(live.map((s) => s[0].read)).toEqual([...live.map((s) => s[0].read)].sort((a, b) => a - b));
       expect(live.at(-1)?.[0].read).toBeGreaterThan(0);
+      // the row counts go live too: a first load inserts every record it has read so far
+      for (const s of live) expect(s[0]).toMatchObject({ inserted: s[0].read, updated: 0, unchanged: 0 });
     });
 
     it('records a refused token as a failed run with a one-line error that does not contain it', async () => {

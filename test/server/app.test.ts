@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { testConnection } from '../../src/control/connection-test.js';
+import { runPipeline } from '../../src/control/pipeline-runner.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import type { ControlStore } from '../../src/control/types.js';
@@ -135,6 +136,10 @@ async function call(h: Harness, path: string, options: CallOptions = {}): Promis
 }
 
 const bearer = () => ({ authorization: `Bearer ${apiToken}` });
+
+interface RunSummaryBody {
+  readonly totals: { inserted: number; updated: number; unchanged: number | null };
+}
 
 async function login(
   h: Harness,
@@ -741,6 +746,52 @@ describe('connection and destination tests', () => {
       kind: 'postgres',
       destination: 'postgres://sync:***@127.0.0.1:1/warehouse',
     });
+  });
+});
+
+describe('run statistics', () => {
+  it('show an identical second run as every record unchanged, and an edited one as updated', async () => {
+    const objects = ['clients', 'projects', 'roles', 'invoices'];
+    const pipeline = await h.store.createPipeline({
+      ...validPipeline({ name: 'counted', objects }),
+      accountId: sim.accountId,
+      since: null,
+      fullRefreshHours: 24,
+      baseUrl: sim.url,
+      enabled: false,
+    });
+    const runOnce = async () => {
+      const run = await runPipeline(h.store, pipeline.id, {
+        trigger: 'manual',
+        dataDir: h.dataDir,
+        fullRefresh: true,
+      });
+      expect(run.status, run.error ?? '').toBe('succeeded');
+      return (await call(h, `/api/runs/${run.id}`, { headers: bearer() })).body.run;
+    };
+    const first = await runOnce();
+    const second = await runOnce();
+    for (const o of second.objects) {
+      expect(o, o.object).toMatchObject({ inserted: 0, updated: 0, unchanged: o.read, deleted: 0 });
+      expect(o.read, o.object).toBe([...sim.records(o.object)].length);
+    }
+    expect(second.totals).toMatchObject({ inserted: 0, updated: 0, unchanged: first.totals.read });
+
+    const client = sim.records('clients').next().value!;
+    sim.update('clients', Number(client.id), { name: 'Counted as updated' });
+    const third = await runOnce();
+    const clients = third.objects.find((o: { object: string }) => o.object === 'clients');
+    expect(clients).toMatchObject({ inserted: 0, updated: 1, unchanged: clients.read - 1 });
+    expect(third.totals).toMatchObject({ updated: 1, unchanged: first.totals.read - 1 });
+
+    const history = await call(h, `/api/pipelines/${pipeline.id}/runs`, { headers: bearer() });
+    expect(
+      history.body.runs.map((r: RunSummaryBody) => [r.totals.inserted, r.totals.updated, r.totals.unchanged]),
+    ).toEqual([
+      [0, 1, first.totals.read - 1],
+      [0, 0, first.totals.read],
+      [first.totals.read, 0, 0],
+    ]);
   });
 });
 

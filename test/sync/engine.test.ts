@@ -202,7 +202,8 @@ describe('full refresh', () => {
     source.time += 60_000;
     source.put('clients', removed);
     const second = await syncSqlite(db, source, { objects: [clients], perPage: 3, fullRefresh: true });
-    expect(second.result.objects[0]).toMatchObject({ deleted: 0, updated: 8 });
+    // the one back (with a new updated_at) is updated, the seven read again as they were are not
+    expect(second.result.objects[0]).toMatchObject({ deleted: 0, inserted: 0, updated: 1, unchanged: 7 });
     expect(deletedIds(db, 'clients')).toEqual([]);
     expect(liveIds(db, 'clients')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
@@ -220,6 +221,85 @@ describe('full refresh', () => {
     });
     expect(result.objects[0].deleted).toBe(0);
     expect(liveIds(db, 'time_entries')).toHaveLength(24);
+  });
+});
+
+describe('counts', () => {
+  it('counts every record read again as it was as unchanged, on every object, and pages add up to the result', async () => {
+    const source = new FakeHarvest(OBJECTS);
+    for (const o of OBJECTS) source.seed(o.name, 7);
+    await syncSqlite(db, source, { objects: OBJECTS, perPage: 3 });
+    source.time += HOUR;
+    const pages: Record<string, { read: number; unchanged: number; updated: number; last: unknown }> = {};
+    const { result } = await syncSqlite(db, source, {
+      objects: OBJECTS,
+      perPage: 3,
+      fullRefresh: true,
+      onEvent: (event) => {
+        if (event.type !== 'object:page') return;
+        const p = (pages[event.object] ??= { read: 0, unchanged: 0, updated: 0, last: null });
+        p.read += event.records;
+        p.unchanged += event.written.unchanged;
+        p.updated += event.written.updated;
+        p.last = event.counts;
+      },
+    });
+    expect(result.status).toBe('succeeded');
+    for (const o of result.objects) {
+      expect(o, o.object).toMatchObject({ read: 7, inserted: 0, updated: 0, unchanged: 7, deleted: 0 });
+      expect(pages[o.object], o.object).toEqual({
+        read: 7,
+        unchanged: 7,
+        updated: 0,
+        last: { inserted: 0, updated: 0, unchanged: 7, deleted: 0 },
+      });
+    }
+  });
+
+  it('counts one edited record as updated, the rest read with it as unchanged', async () => {
+    const source = new FakeHarvest([roles, invoices]);
+    source.seed('roles', 5);
+    source.seed('invoices', 4);
+    source.time += HOUR;
+    await syncSqlite(db, source, { objects: [roles, invoices] });
+    source.time += HOUR;
+    source.edit('roles', 3, (r) => (r.name = 'Renamed role'));
+    // a line item changes: Harvest gives its invoice a new updated_at, so the invoice is updated
+    source.edit('invoices', 2, (r) => {
+      (r.line_items as Array<{ description: string }>)[0].description = 'changed item';
+    });
+    const { result } = await syncSqlite(db, source, { objects: [roles, invoices] });
+    const byName = Object.fromEntries(result.objects.map((o) => [o.object, o]));
+    expect(byName.roles).toMatchObject({ mode: 'full', read: 5, inserted: 0, updated: 1, unchanged: 4 });
+    expect(byName.invoices).toMatchObject({
+      mode: 'incremental',
+      read: 1,
+      inserted: 0,
+      updated: 1,
+      unchanged: 0,
+    });
+  });
+
+  it('counts a record that comes back exactly as it was before it was marked deleted as updated', async () => {
+    const source = new FakeHarvest([clients]);
+    source.seed('clients', 4);
+    await syncSqlite(db, source, { objects: [clients] });
+    const gone = source.get('clients', 2);
+    source.remove('clients', 2);
+    source.time += HOUR;
+    const swept = await syncSqlite(db, source, { objects: [clients], fullRefresh: true });
+    expect(swept.result.objects[0]).toMatchObject({ read: 3, unchanged: 3, deleted: 1 });
+    source.restore('clients', gone); // the very record, updated_at and all
+    source.time += HOUR;
+    const back = await syncSqlite(db, source, { objects: [clients], fullRefresh: true });
+    expect(back.result.objects[0]).toMatchObject({
+      read: 4,
+      inserted: 0,
+      updated: 1,
+      unchanged: 3,
+      deleted: 0,
+    });
+    expect(deletedIds(db, 'clients')).toEqual([]);
   });
 });
 

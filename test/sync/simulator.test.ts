@@ -260,3 +260,19 @@ describe('against the simulator', () => {
     expectTablesMatchSimulator(db, OBJECTS);
   });
 });
+
+describe('page size', () => {
+  it('reads 3,000 invoices in 2 calls: per_page=2000 is sent, not Harvest’s default of 100', async () => {
+    // the simulator answers like Harvest: without per_page an invoice page holds 100
+    const big = await startSimulator({ scale: 15, rateLimit: null });
+    try {
+      expect([...big.records('invoices')]).toHaveLength(3000);
+      const { result } = await syncSqlite(db, simulatorClient(big), { objects: [spec('invoices')] });
+      expect(result.objects[0]).toMatchObject({ status: 'succeeded', read: 3000, inserted: 3000, calls: 2 });
+      expect(big.counters.total).toBe(2);
+      expect(Object.keys(big.counters.byPath)).toEqual(['/v2/invoices']);
+    } finally {
+      await big.stop();
+    }
+  });
+});

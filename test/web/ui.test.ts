@@ -204,6 +204,21 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   const runObjects = page.getByRole('region', { name: 'Objects of this run' });
   await poll(() => runObjects.locator('tbody tr').count()).toBe(15);
   await shown(runObjects.getByRole('rowheader', { name: 'time_entries' }));
+  // a second run re-reads the roles in full: every one unchanged, none updated
+  await shown(runObjects.getByRole('columnheader', { name: 'Unchanged' }));
+  const roles = String([...sim.records('roles')].length);
+  const rolesCells = runObjects
+    .getByRole('row')
+    .filter({ has: page.getByRole('rowheader', { name: 'roles' }) })
+    .locator('td');
+  // status, mode, read, inserted, updated, unchanged, deleted
+  await poll(async () => (await rolesCells.allTextContents()).slice(2, 7)).toEqual([
+    roles,
+    '0',
+    '0',
+    roles,
+    '0',
+  ]);
   await expectNoPageOverflow(page);
 
   // back on the pipeline page: destination rows per object, history, chart
@@ -217,6 +232,7 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await poll(() => timeEntriesRow.textContent()).toContain(timeEntries.toLocaleString('en-US'));
   const history = page.getByRole('region', { name: 'Run history' });
   await poll(() => history.locator('tbody tr').count()).toBe(2);
+  await shown(history.getByRole('columnheader', { name: 'Unchanged' }));
   await poll(() => page.locator('figure svg[role=img] rect').count()).toBe(2);
 
   // pause

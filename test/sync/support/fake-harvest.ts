@@ -94,6 +94,11 @@ export class FakeHarvest implements HarvestSource {
     this.table(object).set(record.id as number, { ...record, updated_at: this.now() });
   }
 
+  /** Stores a record exactly as given, updated_at included (one listed again just as it was). */
+  restore(object: string, record: JsonObject): void {
+    this.table(object).set(record.id as number, record);
+  }
+
   edit(object: string, id: number, change: (record: JsonObject) => void): void {
     const record = structuredClone(this.get(object, id));
     change(record);
