@@ -242,7 +242,7 @@ describe('PostgreSQL destination', () => {
     expect(rows).toEqual([{ subject: 'ab', kind: 'array', payment_options: ['xy', 'lit\\u0000eral'] }]);
   });
 
-  it('keeps the last of two rows with one id in a batch, counting the second as an update', async () => {
+  it('keeps the last of two rows with one id in a batch, counting the first as unchanged', async () => {
     const destination = await fresh();
     const columns = await destination.ensureTable(timeEntriesTable);
     const result = await destination.writeBatch(
@@ -251,7 +251,7 @@ describe('PostgreSQL destination', () => {
         timeEntry(1, { notes: 'second' }),
       ]),
     );
-    expect(result.tables.time_entries).toEqual({ inserted: 1, updated: 1, deleted: 0 });
+    expect(result.tables.time_entries).toEqual({ inserted: 1, updated: 0, unchanged: 1, deleted: 0 });
     const client = await admin(destination.schema);
     expect((await client.query('SELECT notes FROM "time_entries"')).rows).toEqual([{ notes: 'second' }]);
   });
