@@ -109,7 +109,9 @@ export class ProgressView {
       const counts = l.counts ? `  ${countsText(l.counts)}` : '';
       return `${object.padEnd(26)} ${l.status.padEnd(12)} ${String(l.read).padStart(9)}${total} records  ${l.pages} pages${counts}${waits}`;
     });
-    if (rows.length > 0) this.out.write(rows.join('\n') + '\n');
+    // a line wider than the terminal would wrap, and the redraw would miss its second half
+    const width = this.out.columns > 1 ? this.out.columns - 1 : Infinity;
+    if (rows.length > 0) this.out.write(rows.map((row) => row.slice(0, width)).join('\n') + '\n');
     this.drawn = rows.length;
   }
 }

@@ -238,6 +238,10 @@ async function serve(options: ServeOptions): Promise<number> {
             run: run.id,
             status: run.status,
             read: run.totals.read,
+            inserted: run.totals.inserted,
+            updated: run.totals.updated,
+            unchanged: run.totals.unchanged,
+            deleted: run.totals.deleted,
             error: run.error,
           };
           if (run.status === 'failed') logger.warn(fields, 'run finished');
