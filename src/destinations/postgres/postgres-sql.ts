@@ -90,11 +90,13 @@ export function createTableSql(target: string, columns: readonly Column[]): stri
  * undeleted (so every staged row is written, unchanged ones included: sweeps and countWritten read
  * that stamp); columns not listed (added by a user) keep their values.
  *
- * How it tells the three apart: a subquery in RETURNING runs on the statement's snapshot, in which
- * the row as it was before this statement is still the visible version. It finds no row for an
- * insert, and for an update compares every listed column with IS NOT DISTINCT FROM (exact: numeric
- * and jsonb equality, NULL only equal to NULL) and the deletion mark. Keyed on the primary key, it is
- * one index probe per row whatever plan the prepared statement keeps.
+ * How it tells the three apart: `xmax = 0` holds only for a freshly inserted tuple. For a row that
+ * existed, a subquery in RETURNING reads it on the statement's snapshot, in which the version from
+ * before this statement is still the visible one, and compares every listed column with IS NOT
+ * DISTINCT FROM (exact: numeric and jsonb equality, NULL only equal to NULL) and the deletion mark.
+ * Keyed on the primary key, it is one index probe per existing row whatever plan the prepared
+ * statement keeps, and none for an insert (CASE runs it only when needed): a first load pays nothing
+ * for it.
  */
 export function mergeSql(target: string, stage: string, columns: readonly Column[]): string {
   const names = columns.map((c) => quoteIdent(c.name));
@@ -112,7 +114,8 @@ export function mergeSql(target: string, stage: string, columns: readonly Column
   return (
     `WITH merged AS (INSERT INTO ${target} AS t (${names.join(', ')}, ${quoteIdent(syncedAt)}, ${quoteIdent(deletedAt)}) ` +
     `SELECT ${names.join(', ')}, now(), NULL FROM ${stage} ` +
-    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} RETURNING ${same} AS same) ` +
+    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} ` +
+    `RETURNING CASE WHEN t.xmax = 0 THEN NULL ELSE ${same} END AS same) ` +
     `SELECT (count(*) FILTER (WHERE same IS NULL))::int AS inserted, ` +
     `(count(*) FILTER (WHERE same))::int AS unchanged, count(*)::int AS written FROM merged`
   );
