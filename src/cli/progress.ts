@@ -116,28 +116,17 @@ export class ProgressView {
   }
 }
 
+/** Columns of every table of counts the CLI prints, after `read`: what became of the records. */
+export const COUNT_COLUMNS = ['inserted', 'updated', 'unchanged', 'deleted'] as const;
+
 /** The end-of-run table: one row per object, then the totals. */
 export function formatSummary(result: SyncResult): string {
-  const header = [
-    'object',
-    'status',
-    'read',
-    'inserted',
-    'updated',
-    'unchanged',
-    'deleted',
-    'calls',
-    'waits',
-    'seconds',
-  ];
+  const header = ['object', 'status', 'read', ...COUNT_COLUMNS, 'calls', 'waits', 'seconds'];
   const row = (r: ObjectResult) => [
     r.object,
     r.status,
     String(r.read),
-    String(r.inserted),
-    String(r.updated),
-    String(r.unchanged),
-    String(r.deleted),
+    ...COUNT_COLUMNS.map((key) => String(r[key])),
     String(r.calls),
     String(r.rateLimitWaits),
     r.seconds.toFixed(1),
@@ -152,10 +141,7 @@ export function formatSummary(result: SyncResult): string {
       'total',
       result.status,
       sum('read'),
-      sum('inserted'),
-      sum('updated'),
-      sum('unchanged'),
-      sum('deleted'),
+      ...COUNT_COLUMNS.map(sum),
       sum('calls'),
       sum('rateLimitWaits'),
       seconds.toFixed(1),

@@ -11,7 +11,7 @@ import { parsePipelineCreate, parsePipelineUpdate } from '../../control/validati
 import { ConfigError, HarvestSyncError } from '../../errors.js';
 import { presentPipeline, presentRun } from '../../server/present.js';
 import { EXIT, action } from '../exit.js';
-import { ProgressView } from '../progress.js';
+import { COUNT_COLUMNS, ProgressView } from '../progress.js';
 
 /*
  * `harvest-sync pipelines …`: manage pipelines in the control store. Input is validated by the same
@@ -409,10 +409,7 @@ export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, stri
       'started',
       'finished',
       'read',
-      'inserted',
-      'updated',
-      'unchanged',
-      'deleted',
+      ...COUNT_COLUMNS,
       'error',
     ],
     ...runs.map((r) => [
@@ -424,10 +421,7 @@ export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, stri
       r.startedAt,
       r.finishedAt ?? '-',
       String(r.totals.read),
-      String(r.totals.inserted),
-      String(r.totals.updated),
-      orDash(r.totals.unchanged),
-      String(r.totals.deleted),
+      ...COUNT_COLUMNS.map((key) => orDash(r.totals[key])),
       r.error ?? '',
     ]),
   ]);
@@ -436,29 +430,13 @@ export function runsTable(runs: readonly Run[], names?: ReadonlyMap<number, stri
 export function objectsTable(run: Run): string {
   if (run.objects.length === 0) return '(no object started)';
   return table([
-    [
-      'object',
-      'status',
-      'mode',
-      'read',
-      'inserted',
-      'updated',
-      'unchanged',
-      'deleted',
-      'calls',
-      'waits',
-      'seconds',
-      'reason',
-    ],
+    ['object', 'status', 'mode', 'read', ...COUNT_COLUMNS, 'calls', 'waits', 'seconds', 'reason'],
     ...run.objects.map((o) => [
       o.object,
       o.status,
       o.mode,
       String(o.read),
-      String(o.inserted),
-      String(o.updated),
-      orDash(o.unchanged),
-      String(o.deleted),
+      ...COUNT_COLUMNS.map((key) => orDash(o[key])),
       String(o.calls),
       String(o.rateLimitWaits),
       o.seconds.toFixed(1),
