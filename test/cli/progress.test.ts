@@ -94,12 +94,12 @@ describe('progress', () => {
     expect(lines[0]).toMatch(
       /^object +status +read +inserted +updated +unchanged +deleted +calls +waits +seconds$/,
     );
-    const counts = (name: string) =>
+    const cellsOf = (name: string) =>
       lines
         .find((l) => l.startsWith(name))
         ?.split(/\s+/)
         .slice(2, 7);
-    expect(counts('roles')).toEqual(['5', '0', '0', '5', '0']);
-    expect(counts('total')).toEqual(['1239', '12', '3', '1224', '2']);
+    expect(cellsOf('roles')).toEqual(['5', '0', '0', '5', '0']);
+    expect(cellsOf('total')).toEqual(['1239', '12', '3', '1224', '2']);
   });
 });
