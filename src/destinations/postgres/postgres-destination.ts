@@ -29,6 +29,7 @@ import {
   quoteIdent,
   stateTablesSql,
   sweepSql,
+  touchSql,
   writeStateSql,
 } from './postgres-sql.js';
 import { parsePostgresUrl } from './postgres-url.js';
@@ -59,6 +60,11 @@ interface PreparedTable {
   readonly copySql: string;
   /** Named prepared statements: pg parses and plans them once per session. */
   readonly merge: { readonly name: string; readonly text: string };
+  /**
+   * Planned at each use, unlike the named statements: its plan depends on the table's size, and one
+   * cached while the table was small (a sequential scan) would be kept as it grows.
+   */
+  readonly touch: string;
   readonly markOrphans?: { readonly name: string; readonly text: string };
 }
 
@@ -388,15 +394,14 @@ export class PostgresDestination implements Destination {
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
     await pipeline(Readable.from(copyChunks(unique)), client.query(pgCopyStreams.from(table.copySql)));
-    const { rows: merged } = await client.query<{ inserted: number; unchanged: number; written: number }>(
-      table.merge,
-    );
-    const { inserted, unchanged, written } = merged[0];
-    // Copies of a record repeated in the batch, before its last one, count as unchanged.
+    const { rows: merged } = await client.query<{ inserted: number; written: number }>(table.merge);
+    const { inserted, written } = merged[0];
+    if (written < unique.length) await client.query(table.touch);
     return {
       inserted,
-      updated: written - inserted - unchanged,
-      unchanged: unchanged + rows.length - written,
+      updated: written - inserted,
+      // rows the merge skipped, and copies of a record repeated in the batch before its last one
+      unchanged: rows.length - written,
     };
   }
 
@@ -436,6 +441,7 @@ export class PostgresDestination implements Destination {
       stage,
       copySql: `COPY ${stage} (${names}) FROM STDIN`,
       merge: { name: `hs_merge_${n}`, text: mergeSql(target, stage, columns) },
+      touch: touchSql(target, stage),
       markOrphans: parentKey
         ? { name: `hs_orphans_${n}`, text: markOrphansSql(target, stage, parentKey) }
         : undefined,

@@ -85,18 +85,16 @@ export function createTableSql(target: string, columns: readonly Column[]): stri
 }
 
 /**
- * The merge of a staged batch into its table, counting what was new and what was already stored as
- * staged. Every listed column is overwritten, the row stamped with the transaction's clock and
- * undeleted (so every staged row is written, unchanged ones included: sweeps and countWritten read
- * that stamp); columns not listed (added by a user) keep their values.
+ * The merge of a staged batch into its table, counting what was new and what it wrote. Every listed
+ * column is overwritten, the row stamped with the transaction's clock and undeleted — but a row
+ * stored exactly as staged (every listed column IS NOT DISTINCT FROM its staged value: exact numeric
+ * and jsonb equality, NULL only equal to NULL; and not marked deleted) is skipped, so it is neither
+ * `inserted` nor in `written`: the caller counts it unchanged and stamps it with touchSql. Columns
+ * not listed (added by a user) keep their values and are not compared. `xmax = 0` holds only for a
+ * freshly inserted tuple.
  *
- * How it tells the three apart: `xmax = 0` holds only for a freshly inserted tuple. For a row that
- * existed, a subquery in RETURNING reads it on the statement's snapshot, in which the version from
- * before this statement is still the visible one, and compares every listed column with IS NOT
- * DISTINCT FROM (exact: numeric and jsonb equality, NULL only equal to NULL) and the deletion mark.
- * Keyed on the primary key, it is one index probe per existing row whatever plan the prepared
- * statement keeps, and none for an insert (CASE runs it only when needed): a first load pays nothing
- * for it.
+ * The comparison runs where ON CONFLICT has the stored row at hand: no extra lookup, and nothing at
+ * all for an insert, so a first load pays nothing for it.
  */
 export function mergeSql(target: string, stage: string, columns: readonly Column[]): string {
   const names = columns.map((c) => quoteIdent(c.name));
@@ -106,18 +104,27 @@ export function mergeSql(target: string, stage: string, columns: readonly Column
     `${quoteIdent(syncedAt)} = EXCLUDED.${quoteIdent(syncedAt)}`,
     `${quoteIdent(deletedAt)} = NULL`,
   );
-  const before = (name: string) => `o.${name}`;
-  const after = (name: string) => `t.${name}`;
-  const same =
-    `(SELECT o.${quoteIdent(deletedAt)} IS NULL AND ROW(${values.map(before).join(', ')}) ` +
-    `IS NOT DISTINCT FROM ROW(${values.map(after).join(', ')}) FROM ${target} AS o WHERE o."id" = t."id")`;
+  const differs =
+    `ROW(${values.map((name) => `t.${name}`).join(', ')}) IS DISTINCT FROM ` +
+    `ROW(${values.map((name) => `EXCLUDED.${name}`).join(', ')}) OR t.${quoteIdent(deletedAt)} IS NOT NULL`;
   return (
     `WITH merged AS (INSERT INTO ${target} AS t (${names.join(', ')}, ${quoteIdent(syncedAt)}, ${quoteIdent(deletedAt)}) ` +
     `SELECT ${names.join(', ')}, now(), NULL FROM ${stage} ` +
-    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} ` +
-    `RETURNING CASE WHEN t.xmax = 0 THEN NULL ELSE ${same} END AS same) ` +
-    `SELECT (count(*) FILTER (WHERE same IS NULL))::int AS inserted, ` +
-    `(count(*) FILTER (WHERE same))::int AS unchanged, count(*)::int AS written FROM merged`
+    `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')} WHERE ${differs} ` +
+    `RETURNING (t.xmax = 0) AS inserted) ` +
+    `SELECT (count(*) FILTER (WHERE inserted))::int AS inserted, count(*)::int AS written FROM merged`
+  );
+}
+
+/**
+ * Stamps the staged rows the merge skipped as unchanged: a pass wrote them too (sweeps and
+ * countWritten read the stamp). The rows the merge wrote already carry this transaction's now().
+ * Ids go through an array: an index lookup per id on a table of any size (planned at each use).
+ */
+export function touchSql(target: string, stage: string): string {
+  return (
+    `UPDATE ${target} SET ${quoteIdent(syncedAt)} = now() ` +
+    `WHERE "id" = ANY (ARRAY(SELECT "id" FROM ${stage})) AND ${quoteIdent(syncedAt)} IS DISTINCT FROM now()`
   );
 }
 
