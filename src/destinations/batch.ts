@@ -1,4 +1,4 @@
-import type { Row, SqlValue } from '../catalog/types.js';
+import type { Column, Row, SqlValue } from '../catalog/types.js';
 import { DestinationError } from '../errors.js';
 import type { BatchResult, TableCounts } from './destination.js';
 
@@ -51,4 +51,16 @@ export function lastCopyPerId(table: RowShape, rows: readonly Row[]): readonly R
     last.set(id, i);
   });
   return last.size === rows.length ? rows : rows.filter((row, i) => last.get(row[table.idIndex]) === i);
+}
+
+/**
+ * The columns compared to tell an updated row from an unchanged one: every written column but the
+ * id, `updated_at` first: Harvest changes it with every edit, so for a changed record the
+ * comparison usually stops at the first column.
+ */
+export function comparedColumns(columns: readonly Column[]): Column[] {
+  const compared = columns.filter((c) => c.name !== 'id');
+  const cursor = compared.findIndex((c) => c.name === 'updated_at');
+  if (cursor > 0) compared.unshift(...compared.splice(cursor, 1));
+  return compared;
 }

@@ -1,6 +1,7 @@
 import { META_COLUMNS } from '../../catalog/types.js';
 import type { Column, ColumnType } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
+import { comparedColumns } from '../batch.js';
 
 /**
  * PostgreSQL types per logical type. Integers are bigint as well as ids: Harvest documents neither
@@ -104,9 +105,10 @@ export function mergeSql(target: string, stage: string, columns: readonly Column
     `${quoteIdent(syncedAt)} = EXCLUDED.${quoteIdent(syncedAt)}`,
     `${quoteIdent(deletedAt)} = NULL`,
   );
+  const compared = comparedColumns(columns).map((c) => quoteIdent(c.name));
   const differs =
-    `ROW(${values.map((name) => `t.${name}`).join(', ')}) IS DISTINCT FROM ` +
-    `ROW(${values.map((name) => `EXCLUDED.${name}`).join(', ')}) OR t.${quoteIdent(deletedAt)} IS NOT NULL`;
+    `ROW(${compared.map((name) => `t.${name}`).join(', ')}) IS DISTINCT FROM ` +
+    `ROW(${compared.map((name) => `EXCLUDED.${name}`).join(', ')}) OR t.${quoteIdent(deletedAt)} IS NOT NULL`;
   return (
     `WITH merged AS (INSERT INTO ${target} AS t (${names.join(', ')}, ${quoteIdent(syncedAt)}, ${quoteIdent(deletedAt)}) ` +
     `SELECT ${names.join(', ')}, now(), NULL FROM ${stage} ` +

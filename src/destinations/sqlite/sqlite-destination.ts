@@ -27,7 +27,7 @@ import {
   SQLITE_TYPES,
   createTableSql,
   parentIndexSql,
-  CONFLICT_FUNCTION,
+  CHANGED_FUNCTION,
   quoteIdent,
   upsertSql,
 } from './sqlite-sql.js';
@@ -82,8 +82,8 @@ export class SqliteDestination implements Destination {
   private readonly statements = new Map<string, Database.Statement>();
   private lastStamp = 0;
   private writeTransaction: ((batch: Batch, stamp: string) => BatchResult) | null = null;
-  /** Rows of the upsert under way that existed, and those of them that differed (see upsertSql). */
-  private readonly conflicts = { existed: 0, changed: 0 };
+  /** Rows of the upsert under way that existed and differed (see upsertSql). */
+  private readonly changes = { updated: 0 };
 
   constructor(
     readonly path: string,
@@ -125,10 +125,10 @@ export class SqliteDestination implements Destination {
         .pluck()
         .get();
       if (typeof last === 'string') this.lastStamp = Math.max(this.lastStamp, Date.parse(last) || 0);
-      const conflicts = this.conflicts;
-      db.function(CONFLICT_FUNCTION, { deterministic: false, directOnly: true }, (differs: unknown) => {
-        conflicts.existed += 1;
-        if (differs === 1) conflicts.changed += 1;
+      const changes = this.changes;
+      // not deterministic: SQLite must call it once per row it is reached for
+      db.function(CHANGED_FUNCTION, { deterministic: false, directOnly: true }, () => {
+        changes.updated += 1;
         return null;
       });
       this.writeTransaction = db.transaction((batch: Batch, stamp: string) => this.write(batch, stamp))
@@ -330,22 +330,26 @@ export class SqliteDestination implements Destination {
 
   /**
    * Upserts the rows (the last copy of an id repeated in the batch). Every row is written and
-   * stamped; the upsert reports each row that existed, and whether it differed, to `conflicts`.
+   * stamped; the upsert reports each row that existed and differed through `changes`.
    */
   private upsertRows(table: PreparedTable, rows: readonly Row[], stamp: string): Partial<TableCounts> {
     if (rows.length === 0) return {};
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
+    const existing = this.statement(
+      `SELECT count(*) FROM ${quoteIdent(table.name)} WHERE "id" IN (SELECT value FROM json_each(?))`,
+    )
+      .pluck()
+      .get(JSON.stringify(unique.map((row) => row[table.idIndex]))) as number;
     const upsert = (table.upsert ??= this.requireOpen().prepare(upsertSql(table.name, table.columns)));
-    const conflicts = this.conflicts;
-    conflicts.existed = 0;
-    conflicts.changed = 0;
+    this.changes.updated = 0;
     for (const row of unique) upsert.run(...row, stamp);
+    const { updated } = this.changes;
     return {
-      inserted: unique.length - conflicts.existed,
-      updated: conflicts.changed,
+      inserted: unique.length - existing,
+      updated,
       // copies of an id repeated in the batch, before its last one, count as unchanged
-      unchanged: conflicts.existed - conflicts.changed + rows.length - unique.length,
+      unchanged: existing - updated + rows.length - unique.length,
     };
   }
 

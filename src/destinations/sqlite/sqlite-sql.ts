@@ -1,6 +1,7 @@
 import { META_COLUMNS } from '../../catalog/types.js';
 import type { Column, ColumnType } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
+import { comparedColumns } from '../batch.js';
 
 /**
  * SQLite storage classes per logical type. Decimals are NUMERIC and bound as JS numbers: SQLite keeps
@@ -70,32 +71,32 @@ export const CREATE_STATE_TABLES = [
 ];
 
 /**
- * The function the upsert reports each existing row through (see upsertSql); registered on every
- * connection by the destination.
+ * The function the upsert calls for each row that existed and differs (see upsertSql); registered
+ * on every connection by the destination.
  */
-export const CONFLICT_FUNCTION = 'harvest_sync_conflict';
+export const CHANGED_FUNCTION = 'harvest_sync_changed';
 
 /**
  * The upsert of one table's rows: every listed column is overwritten, the row is stamped and
  * undeleted. Columns not listed (added by a user) keep their values and are not compared.
  *
- * For a row that existed, setting `_deleted_at` to NULL goes through CONFLICT_FUNCTION, given
- * whether anything differs (a listed column that `IS NOT` its new value, NULLs and types included,
- * or a deletion mark): it returns NULL and lets the destination count updated against unchanged
- * rows in the same single write, with no second lookup. It is called only for rows that existed.
+ * For a row that existed and differs (a listed column that `IS NOT` its new value, NULLs and types
+ * included, or a deletion mark), setting `_deleted_at` to NULL goes through CHANGED_FUNCTION, which
+ * returns NULL and lets the destination count updated rows; the other rows that existed are
+ * unchanged. One write per row, as without counting, and no second lookup.
  */
 export function upsertSql(table: string, columns: readonly Column[]): string {
   const target = quoteIdent(table);
   const names = [...columns.map((c) => quoteIdent(c.name)), quoteIdent(syncedAt), quoteIdent(deletedAt)];
   const placeholders = [...columns.map(() => '?'), '?', 'NULL'];
-  const differs = columns
-    .filter((c) => c.name !== 'id')
-    .map((c) => `${target}.${quoteIdent(c.name)} IS NOT excluded.${quoteIdent(c.name)}`);
+  const differs = comparedColumns(columns).map(
+    (c) => `${target}.${quoteIdent(c.name)} IS NOT excluded.${quoteIdent(c.name)}`,
+  );
   differs.push(`${target}.${quoteIdent(deletedAt)} IS NOT NULL`);
   const updates = names
     .filter((name) => name !== '"id"' && name !== quoteIdent(deletedAt))
     .map((name) => `${name} = excluded.${name}`);
-  updates.push(`${quoteIdent(deletedAt)} = ${CONFLICT_FUNCTION}(${differs.join(' OR ')})`);
+  updates.push(`${quoteIdent(deletedAt)} = CASE WHEN ${differs.join(' OR ')} THEN ${CHANGED_FUNCTION}() END`);
   return (
     `INSERT INTO ${target} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) ` +
     `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`
