@@ -21,13 +21,13 @@ import { toDestinationError } from './sqlite-errors.js';
 import { SqliteRunLock } from './sqlite-lock.js';
 import { checkSqlitePath } from './sqlite-path.js';
 import {
+  CHANGED_FUNCTION,
   COLUMNS_TABLE,
   CREATE_STATE_TABLES,
   STATE_TABLE,
   SQLITE_TYPES,
   createTableSql,
   parentIndexSql,
-  CHANGED_FUNCTION,
   quoteIdent,
   upsertSql,
 } from './sqlite-sql.js';
