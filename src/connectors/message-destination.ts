@@ -188,7 +188,9 @@ export class MessageDestination implements Destination {
     );
     lines.push(protocol.state(spec.name, book, batch.records.length));
     await sink.write(lines.join('\n') + '\n');
-    return { tables: { [spec.name]: { inserted: 0, updated: batch.records.length, deleted: 0 } } };
+    // A message stream keeps no rows to compare with: every record sent counts as updated.
+    const sent = { inserted: 0, updated: batch.records.length, unchanged: 0, deleted: 0 };
+    return { tables: { [spec.name]: sent } };
   }
 
   async now(): Promise<string> {
