@@ -145,7 +145,7 @@ export interface TableInfo {
  */
 export interface Destination {
   /** `messages`: the Singer tap's and Airbyte source's stdout (src/connectors/message-destination.ts). */
-  readonly kind: 'sqlite' | 'postgres' | 'messages';
+  readonly kind: 'sqlite' | 'postgres' | 'mysql' | 'messages';
   /** Display form of the destination, with any password removed. */
   readonly description: string;
   /** How this destination wants values bound; the row mappers are compiled with these. */

@@ -1,9 +1,12 @@
 import { ConfigError } from '../errors.js';
 import type { Destination } from './destination.js';
+import { MysqlDestination } from './mysql/mysql-destination.js';
+import { MYSQL_SCHEMES, parseMysqlUrl } from './mysql/mysql-url.js';
 import { PostgresDestination } from './postgres/postgres-destination.js';
 import { SqliteDestination } from './sqlite/sqlite-destination.js';
 
 export type { Destination } from './destination.js';
+export { MysqlDestination } from './mysql/mysql-destination.js';
 export { PostgresDestination } from './postgres/postgres-destination.js';
 export { SqliteDestination } from './sqlite/sqlite-destination.js';
 
@@ -11,9 +14,11 @@ export { SqliteDestination } from './sqlite/sqlite-destination.js';
 export const DEFAULT_DESTINATION_URL = 'sqlite:./harvest.db';
 
 export type DestinationTarget =
-  { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string }
+  | { readonly kind: 'mysql'; readonly url: string };
 
-const USAGE = '(use sqlite:PATH or postgres://USER@HOST/DB)';
+const USAGE = '(use sqlite:PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB)';
 const SQLITE_EXTENSIONS = /\.(db|sqlite|sqlite3)$/i;
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
 
@@ -25,7 +30,7 @@ function sqliteTarget(path: string): DestinationTarget {
 
 /**
  * Reads a destination URL: `sqlite:PATH`, `sqlite://PATH` (so `sqlite:///abs/x.db` is `/abs/x.db`),
- * a bare path ending in .db/.sqlite/.sqlite3, or `postgres://…`/`postgresql://…`.
+ * a bare path ending in .db/.sqlite/.sqlite3, `postgres://…`/`postgresql://…`, or `mysql://…`/`mariadb://…`.
  * Only the syntax is checked here; whether the place is usable is found when the destination opens.
  */
 export function parseDestinationUrl(url: string = DEFAULT_DESTINATION_URL): DestinationTarget {
@@ -38,6 +43,10 @@ export function parseDestinationUrl(url: string = DEFAULT_DESTINATION_URL): Dest
     );
   }
   if (scheme === 'postgres' || scheme === 'postgresql') return { kind: 'postgres', url: text };
+  if ((MYSQL_SCHEMES as readonly string[]).includes(scheme ?? '')) {
+    parseMysqlUrl(text); // its parameters are an allow-list: refuse a wrong one before anything runs
+    return { kind: 'mysql', url: text };
+  }
   // A one-letter "scheme" is a Windows drive (C:\data\harvest.db), not a scheme.
   if (SQLITE_EXTENSIONS.test(text) && (scheme === undefined || scheme.length === 1))
     return sqliteTarget(text);
@@ -55,6 +64,8 @@ export function openDestination(url: string = DEFAULT_DESTINATION_URL): Destinat
       return new SqliteDestination(target.path);
     case 'postgres':
       return new PostgresDestination(target.url);
+    case 'mysql':
+      return new MysqlDestination(target.url);
   }
 }
 

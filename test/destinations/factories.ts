@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Destination } from '../../src/destinations/destination.js';
 import { SqliteDestination } from '../../src/destinations/sqlite/sqlite-destination.js';
+import { mysqlFactory } from './mysql-support.js';
 import { postgresFactory } from './postgres-support.js';
 
 /** A fresh, empty database for one test, and a way to look inside it. */
@@ -58,9 +59,9 @@ export const sqliteFactory: DestinationFactory = {
 
 /**
  * Every destination the conformance suite runs against.
- * The PostgreSQL engineer adds `postgresFactory` here (one schema per handle).
+ * PostgreSQL: one schema per handle; MySQL/MariaDB: one database per handle.
  */
-export const FACTORIES: readonly DestinationFactory[] = [sqliteFactory, postgresFactory];
+export const FACTORIES: readonly DestinationFactory[] = [sqliteFactory, postgresFactory, mysqlFactory];
 
 export function findFactory(name: string): DestinationFactory {
   const factory = FACTORIES.find((f) => f.name === name);

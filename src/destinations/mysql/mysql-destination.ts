@@ -1,0 +1,512 @@
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
+import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
+import { DestinationBusyError, DestinationError } from '../../errors.js';
+import type {
+  Batch,
+  BatchResult,
+  ChildRows,
+  Destination,
+  ObjectState,
+  PassState,
+  TableInfo,
+  WrittenQuery,
+} from '../destination.js';
+import { connectCreating, connectMysql } from './mysql-connection.js';
+import type { MysqlConnection } from './mysql-connection.js';
+import { isConnectionLost, toDestinationError } from './mysql-errors.js';
+import { hasIndexOn, physicalColumns, primaryKey, recordedColumns, rowCount } from './mysql-introspect.js';
+import type { PhysicalColumn } from './mysql-introspect.js';
+import { getLock, lockName, releaseLock } from './mysql-lock.js';
+import { lastPerId, upsertStatements } from './mysql-rows.js';
+import {
+  MYSQL_TYPES,
+  RECORD_COLUMN_SQL,
+  STAMP_TYPE,
+  STATE_TABLE,
+  STATE_TABLES_SQL,
+  WRITE_STATE_SQL,
+  createTableSql,
+  markOrphansSql,
+  parentIndexName,
+  quoteIdent,
+  sweepSql,
+  upsertSql,
+} from './mysql-sql.js';
+import { parseMysqlUrl } from './mysql-url.js';
+import type { MysqlTarget } from './mysql-url.js';
+import { boundDatetime, mysqlEncoders, sqlList } from './mysql-values.js';
+
+export interface MysqlDestinationOptions {
+  /** How long open() waits for the server to answer. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** How long open() waits for a run lock held by another session before reporting it busy. Default 2 s. */
+  readonly lockWaitMs?: number;
+  /**
+   * How long open() waits for the writing session of a run that died to be gone (the server ends it
+   * once it notices, rolling its transaction back). Default 30 s.
+   */
+  readonly writerWaitMs?: number;
+}
+
+/** A table prepared by ensureTable: the columns rows carry, and its upsert compiled for them. */
+interface PreparedTable {
+  readonly name: string;
+  readonly parentKey?: string;
+  readonly columns: readonly Column[];
+  readonly idIndex: number;
+  readonly upsert: { readonly head: string; readonly tail: string };
+}
+
+type Counts = { inserted: number; updated: number; deleted: number };
+type Rows<T> = Array<T & RowDataPacket>;
+
+const { syncedAt, deletedAt } = META_COLUMNS;
+const RESERVED: ReadonlySet<string> = new Set([syncedAt, deletedAt]);
+const lower = (name: string): string => name.toLowerCase();
+/** Largest statement sent even when the server would take more: bigger ones gain nothing measurable. */
+const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A MySQL or MariaDB database as a destination (InnoDB tables), written through one connection.
+ *
+ * Locking: the run lock is a named lock (GET_LOCK) held by a second, dedicated session that does
+ * nothing else, so no statement of the run can delay or lose it. The writing session holds a lock
+ * of its own as well: a run opening after one killed with -9 waits for that lock, that is until the
+ * server has ended the dead run's writing session and rolled back its open transaction — the run
+ * lock alone, freed as soon as the idle lock session's socket closes, would not say so. If either
+ * session drops, every later call fails: a run must not write without its lock.
+ *
+ * Calls are queued and run one at a time: the engine writes several objects concurrently, and
+ * their transactions must not interleave on the one connection.
+ *
+ * Time: `_synced_at` and `_deleted_at` are the writing statement's NOW(6) (UTC, microseconds), and
+ * `now()` below is NOW(6) of a statement of its own. A statement that starts after `now()` answered
+ * stamps a time at or after it, so a sweep with `_synced_at < since` never catches a row the pass
+ * wrote.
+ *
+ * Table changes (CREATE, ALTER) commit on their own in MySQL: each is idempotent, and a column is
+ * added before it is recorded, so a run killed between the two finds the column and adopts it.
+ */
+export class MysqlDestination implements Destination {
+  readonly kind = 'mysql' as const;
+  readonly description: string;
+  readonly encoders = mysqlEncoders;
+  readonly database: string;
+
+  private readonly target: MysqlTarget;
+  private connection: MysqlConnection | null = null;
+  private lockConnection: MysqlConnection | null = null;
+  /** Set when a session broke: every later call fails with it. */
+  private lost: DestinationError | null = null;
+  private readonly tables = new Map<string, PreparedTable>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private maxStatementBytes = MAX_STATEMENT_BYTES;
+
+  constructor(
+    url: string,
+    private readonly options: MysqlDestinationOptions = {},
+  ) {
+    this.target = parseMysqlUrl(url);
+    this.database = this.target.database;
+    this.description = this.target.description;
+  }
+
+  open(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.connection) return;
+      const { host, port, database, user } = this.target;
+      const connect = { connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000 };
+      let lockConnection: MysqlConnection;
+      try {
+        lockConnection = await connectCreating(this.target, connect);
+      } catch (error) {
+        throw this.wrap(
+          `cannot connect to MySQL at ${host}:${port} (database "${database}", user "${user}")`,
+          error,
+        );
+      }
+      let connection: MysqlConnection | null = null;
+      try {
+        lockConnection.on('error', (error: unknown) => this.markLost(error));
+        await this.takeLock(lockConnection, 'run', this.options.lockWaitMs ?? 2000);
+        connection = await connectMysql(this.target, connect);
+        connection.on('error', (error: unknown) => this.markLost(error));
+        await this.takeLock(connection, 'writer', this.options.writerWaitMs ?? 30_000);
+        for (const sql of STATE_TABLES_SQL) await connection.query(sql);
+        this.maxStatementBytes = await this.statementLimit(connection);
+      } catch (error) {
+        connection?.destroy();
+        lockConnection.destroy();
+        throw this.wrap(`cannot open ${this.description}`, error);
+      }
+      this.lost = null;
+      this.connection = connection;
+      this.lockConnection = lockConnection;
+    });
+  }
+
+  private async takeLock(connection: MysqlConnection, role: 'run' | 'writer', waitMs: number): Promise<void> {
+    if (await getLock(connection, lockName(this.database, role), waitMs)) return;
+    throw new DestinationBusyError(
+      role === 'run'
+        ? `another run is writing to ${this.description}; wait for it to finish or stop it`
+        : `the session of an earlier run is still writing to ${this.description}; try again in a minute`,
+    );
+  }
+
+  /** The longest statement to send: the server's max_allowed_packet, less room for the protocol. */
+  private async statementLimit(connection: MysqlConnection): Promise<number> {
+    const [rows] = await connection.query<Rows<{ packet: string | number }>>(
+      'SELECT @@max_allowed_packet AS packet',
+    );
+    return Math.min(MAX_STATEMENT_BYTES, Number(rows[0].packet) - 1024);
+  }
+
+  ensureTable(table: TableSchema): Promise<Column[]> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      try {
+        for (const column of table.columns) this.checkColumn(table.name, column);
+        const catalogNames = new Set(table.columns.map((c) => lower(c.name)));
+        let physical = await physicalColumns(connection, table.name);
+        if (physical.size === 0) {
+          await connection.query(createTableSql(table.name, table.columns, table.parentKey));
+          physical = await physicalColumns(connection, table.name);
+        } else {
+          await this.upgradeTable(connection, table, physical);
+        }
+        const extras = (await recordedColumns(connection, table.name)).filter(
+          (c) => !catalogNames.has(lower(c.name)),
+        );
+        await this.addPhysicalColumns(
+          connection,
+          table.name,
+          extras.filter((c) => !physical.has(lower(c.name))),
+        );
+        const columns = [...table.columns, ...extras];
+        this.prepare(table.name, table.parentKey, columns);
+        return [...columns];
+      } catch (error) {
+        throw this.fail(`cannot create table "${table.name}" in ${this.description}`, error);
+      }
+    });
+  }
+
+  /** Brings an existing table up to the catalog: its key checked, missing columns and index added. */
+  private async upgradeTable(
+    connection: MysqlConnection,
+    table: TableSchema,
+    physical: ReadonlyMap<string, PhysicalColumn>,
+  ): Promise<void> {
+    const key = await primaryKey(connection, table.name);
+    if (key.length !== 1 || key[0] !== 'id') {
+      throw new DestinationError(`table "${table.name}" exists but "id" is not its primary key`);
+    }
+    await this.addPhysicalColumns(
+      connection,
+      table.name,
+      table.columns.filter((c) => !physical.has(lower(c.name))),
+    );
+    const stamps = [syncedAt, deletedAt].filter((name) => !physical.has(name));
+    if (stamps.length > 0) {
+      const adds = stamps.map((name) => `ADD COLUMN ${quoteIdent(name)} ${STAMP_TYPE} NULL`);
+      await connection.query(`ALTER TABLE ${quoteIdent(table.name)} ${adds.join(', ')}`);
+    }
+    if (table.parentKey && !(await hasIndexOn(connection, table.name, table.parentKey))) {
+      await connection.query(
+        `ALTER TABLE ${quoteIdent(table.name)} ADD INDEX ${parentIndexName(table.name, table.parentKey)} (${quoteIdent(table.parentKey)})`,
+      );
+    }
+  }
+
+  addColumns(table: string, columns: readonly Column[]): Promise<Column[]> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      try {
+        const prepared = this.prepared(table);
+        const physical = await physicalColumns(connection, table);
+        const next = [...prepared.columns];
+        for (const column of columns) {
+          if (next.some((c) => c.name === column.name)) continue;
+          this.checkColumn(table, column);
+          const clash = next.find((c) => lower(c.name) === lower(column.name));
+          const existing = physical.get(lower(column.name));
+          if (clash || RESERVED.has(lower(column.name)) || (existing && existing.name !== column.name)) {
+            throw new DestinationError(
+              `cannot add column "${column.name}" to "${table}": it clashes with column ` +
+                `"${clash?.name ?? existing?.name ?? column.name}" (MySQL column names ignore case)`,
+            );
+          }
+          // A column of that name made by hand is adopted rather than duplicated.
+          if (!existing) await this.addPhysicalColumns(connection, table, [column]);
+          await connection.query(RECORD_COLUMN_SQL, [
+            table,
+            column.name,
+            JSON.stringify(column.path),
+            column.type,
+          ]);
+          next.push(column);
+        }
+        this.prepare(table, prepared.parentKey, next);
+        return [...next];
+      } catch (error) {
+        throw this.fail(`cannot add columns to "${table}" in ${this.description}`, error);
+      }
+    });
+  }
+
+  readState(object: string): Promise<ObjectState | null> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      let row: { cursor: string | null; pass: string | null; last_full_pass_at: string | null } | undefined;
+      try {
+        const [rows] = await connection.query<Rows<NonNullable<typeof row>>>(
+          `SELECT \`cursor\`, \`pass\`, \`last_full_pass_at\` FROM ${quoteIdent(STATE_TABLE)} WHERE \`object\` = ?`,
+          [object],
+        );
+        row = rows[0];
+      } catch (error) {
+        throw this.fail(`cannot read the state of ${object} from ${this.description}`, error);
+      }
+      if (!row) return null;
+      let pass: PassState | null = null;
+      try {
+        if (row.pass !== null) pass = JSON.parse(row.pass) as PassState;
+      } catch {
+        throw new DestinationError(`the saved state of ${object} in ${this.description} is not valid JSON`);
+      }
+      return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
+    });
+  }
+
+  writeBatch(batch: Batch): Promise<BatchResult> {
+    return this.exclusive(() =>
+      this.transaction(`cannot write ${batch.table} to ${this.description}`, async (connection) => {
+        const tables: Record<string, Counts> = {};
+        const add = (table: string, counts: Partial<Counts>): void => {
+          const t = (tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
+          t.inserted += counts.inserted ?? 0;
+          t.updated += counts.updated ?? 0;
+          t.deleted += counts.deleted ?? 0;
+        };
+        add(batch.table, await this.upsert(connection, this.prepared(batch.table), batch.rows));
+        for (const child of batch.children) {
+          const table = this.prepared(child.table);
+          add(child.table, await this.upsert(connection, table, child.rows));
+          add(child.table, { deleted: await this.markOrphans(connection, table, child) });
+        }
+        const { state } = batch;
+        await connection.query(WRITE_STATE_SQL, [
+          state.object,
+          state.cursor,
+          state.pass === null ? null : JSON.stringify(state.pass),
+          state.lastFullPassAt,
+        ]);
+        if (batch.sweep) {
+          const since = boundDatetime(batch.sweep.since);
+          for (const table of batch.sweep.tables) {
+            const [result] = await connection.query<ResultSetHeader>(sweepSql(table), [since]);
+            add(table, { deleted: result.affectedRows });
+          }
+        }
+        return { tables };
+      }),
+    );
+  }
+
+  now(): Promise<string> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      try {
+        const [rows] = await connection.query<Rows<{ now: string }>>(
+          "SELECT DATE_FORMAT(NOW(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now",
+        );
+        return rows[0].now;
+      } catch (error) {
+        throw this.fail(`cannot read the clock of ${this.description}`, error);
+      }
+    });
+  }
+
+  countWritten(table: string, query: WrittenQuery): Promise<number> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      try {
+        const where = [`${quoteIdent(syncedAt)} >= ?`];
+        const params: SqlValue[] = [boundDatetime(query.since)];
+        if (query.range) {
+          where.push(`${quoteIdent(query.range.column)} BETWEEN ? AND ?`);
+          params.push(query.range.from, query.range.to);
+        }
+        if (query.exceptIds && query.exceptIds.length > 0)
+          where.push(`\`id\` NOT IN ${sqlList(query.exceptIds)}`);
+        const [rows] = await connection.query<Rows<{ n: string | number }>>(
+          `SELECT COUNT(*) AS n FROM ${quoteIdent(table)} WHERE ${where.join(' AND ')}`,
+          params,
+        );
+        return Number(rows[0].n);
+      } catch (error) {
+        throw this.fail(`cannot count the rows of "${table}" in ${this.description}`, error);
+      }
+    });
+  }
+
+  tableInfo(table: string): Promise<TableInfo | null> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      try {
+        const columns = [...(await physicalColumns(connection, table)).values()].map((c) => c.name);
+        if (columns.length === 0) return null;
+        return { columns, rowCount: await rowCount(connection, table) };
+      } catch (error) {
+        throw this.fail(`cannot describe table "${table}" in ${this.description}`, error);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      const sessions: Array<[MysqlConnection | null, 'run' | 'writer']> = [
+        [this.connection, 'writer'],
+        [this.lockConnection, 'run'],
+      ];
+      this.connection = null;
+      this.lockConnection = null;
+      this.tables.clear();
+      for (const [session, role] of sessions) {
+        if (!session) continue;
+        try {
+          // Ending the session would free the lock as well; releasing it first frees it even if
+          // the server is slow to notice the closed socket.
+          if (!this.lost) await releaseLock(session, lockName(this.database, role));
+          await session.end();
+        } catch {
+          session.destroy();
+        }
+      }
+      this.lost = null;
+    });
+  }
+
+  /** Upserts rows with multi-row INSERT … ON DUPLICATE KEY UPDATE, counting the ids that were new. */
+  private async upsert(
+    connection: MysqlConnection,
+    table: PreparedTable,
+    rows: readonly Row[],
+  ): Promise<Counts> {
+    if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
+    const unique = lastPerId(table.name, table.columns.length, table.idIndex, rows);
+    const [found] = await connection.query<Rows<{ n: string | number }>>(
+      `SELECT COUNT(*) AS n FROM ${quoteIdent(table.name)} WHERE \`id\` IN ${sqlList(unique.map((r) => r[table.idIndex]))}`,
+    );
+    for (const sql of upsertStatements(table.upsert, unique, this.maxStatementBytes, table.name)) {
+      await connection.query(sql);
+    }
+    const inserted = unique.length - Number(found[0].n);
+    // Like SQLite: a record repeated in a page counts as an update the second time.
+    return { inserted, updated: rows.length - inserted, deleted: 0 };
+  }
+
+  private async markOrphans(
+    connection: MysqlConnection,
+    table: PreparedTable,
+    child: ChildRows,
+  ): Promise<number> {
+    if (child.parentIds.length === 0) return 0;
+    if (!table.parentKey) throw new DestinationError(`table "${child.table}" has no parent key`);
+    const ids = child.rows.map((row) => row[table.idIndex]);
+    const sql = markOrphansSql(
+      child.table,
+      table.parentKey,
+      sqlList(child.parentIds),
+      ids.length > 0 ? sqlList(ids) : undefined,
+    );
+    const [result] = await connection.query<ResultSetHeader>(sql);
+    return result.affectedRows;
+  }
+
+  private prepare(name: string, parentKey: string | undefined, columns: readonly Column[]): void {
+    const idIndex = columns.findIndex((c) => c.name === 'id');
+    if (idIndex < 0) throw new DestinationError(`table "${name}" has no "id" column`);
+    this.tables.set(name, {
+      name,
+      parentKey,
+      columns: [...columns],
+      idIndex,
+      upsert: upsertSql(name, columns),
+    });
+  }
+
+  private checkColumn(table: string, column: Column): void {
+    quoteIdent(column.name);
+    if (!COLUMN_TYPES.includes(column.type)) {
+      throw new DestinationError(`cannot add column "${column.name}" to "${table}": unknown type`);
+    }
+  }
+
+  private async addPhysicalColumns(
+    connection: MysqlConnection,
+    table: string,
+    columns: readonly Column[],
+  ): Promise<void> {
+    if (columns.length === 0) return;
+    const adds = columns.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${MYSQL_TYPES[c.type]} NULL`);
+    await connection.query(`ALTER TABLE ${quoteIdent(table)} ${adds.join(', ')}`);
+  }
+
+  /**
+   * Runs `fn` in a transaction: on any failure it is rolled back (or died with the connection), so
+   * nothing of it is kept, and the error comes out as a one-line DestinationError.
+   */
+  private async transaction<T>(context: string, fn: (connection: MysqlConnection) => Promise<T>): Promise<T> {
+    const connection = this.requireOpen();
+    try {
+      await connection.query('START TRANSACTION');
+      const result = await fn(connection);
+      await connection.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (!this.lost && !isConnectionLost(error)) {
+        await connection.query('ROLLBACK').catch((rollbackError: unknown) => this.markLost(rollbackError));
+      }
+      throw this.fail(context, error);
+    }
+  }
+
+  /** Runs calls one after another, in the order they were made. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private markLost(error: unknown): void {
+    this.lost ??= this.wrap(`lost the connection to ${this.description}`, error);
+  }
+
+  private requireOpen(): MysqlConnection {
+    if (this.lost) throw this.lost;
+    if (!this.connection) throw new DestinationError(`${this.description} is not open`);
+    return this.connection;
+  }
+
+  private prepared(table: string): PreparedTable {
+    const prepared = this.tables.get(table);
+    if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
+    return prepared;
+  }
+
+  /** Wraps an error of a call on the open destination, noting a lost session. */
+  private fail(context: string, error: unknown): DestinationError {
+    if (isConnectionLost(error)) this.markLost(error);
+    return this.wrap(context, error);
+  }
+
+  private wrap(context: string, error: unknown): DestinationError {
+    const wrapped = toDestinationError(context, error, this.target.secrets);
+    return wrapped instanceof DestinationError
+      ? wrapped
+      : new DestinationError(wrapped.message, { cause: error });
+  }
+}

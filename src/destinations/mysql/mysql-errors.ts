@@ -1,0 +1,91 @@
+import { DestinationError, HarvestSyncError } from '../../errors.js';
+import { redactSecrets } from './mysql-url.js';
+
+interface Reason {
+  readonly reason: string;
+  readonly retryable: boolean;
+}
+
+const reason = (text: string, retryable: boolean): Reason => ({ reason: text, retryable });
+const LOST = reason('the connection was lost', true);
+
+/**
+ * mysql2's error codes: Node's socket codes, its own PROTOCOL_* codes and the server's ER_* names.
+ * Codes not listed keep the driver's own one-line message.
+ */
+const REASONS: Readonly<Record<string, Reason>> = {
+  ECONNREFUSED: reason('connection refused (is the server running and listening on TCP?)', true),
+  ENOTFOUND: reason('host not found', false),
+  EAI_AGAIN: reason('host name lookup failed', true),
+  ETIMEDOUT: reason('connection timed out', true),
+  EHOSTUNREACH: reason('host unreachable', true),
+  ENETUNREACH: reason('network unreachable', true),
+  ECONNRESET: LOST,
+  EPIPE: LOST,
+  PROTOCOL_CONNECTION_LOST: LOST,
+  ER_CONNECTION_KILLED: LOST,
+  ER_SERVER_SHUTDOWN: reason('the server is shutting down', true),
+  ER_ACCESS_DENIED_ERROR: reason('access denied (wrong user or password?)', false),
+  ER_DBACCESS_DENIED_ERROR: reason('access to the database denied', false),
+  ER_TABLEACCESS_DENIED_ERROR: reason('permission denied', false),
+  ER_SPECIFIC_ACCESS_DENIED_ERROR: reason('permission denied', false),
+  ER_CON_COUNT_ERROR: reason('the server has too many connections', true),
+  ER_LOCK_WAIT_TIMEOUT: reason('a row lock held by another session did not come free in time', true),
+  ER_LOCK_DEADLOCK: reason('a deadlock was detected', true),
+  ER_RECORD_FILE_FULL: reason('the table is full (out of disk space?)', false),
+  ER_DISK_FULL: reason('the server is out of disk space', false),
+  ER_NET_PACKET_TOO_LARGE: reason("a statement is larger than the server's max_allowed_packet", false),
+  ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: reason('a value was refused', false),
+  ER_TRUNCATED_WRONG_VALUE: reason('a value was refused', false),
+  WARN_DATA_TRUNCATED: reason('a value was refused', false),
+  ER_WARN_DATA_OUT_OF_RANGE: reason('a value was refused', false),
+  ER_DATA_TOO_LONG: reason('a value was refused', false),
+  ER_BAD_NULL_ERROR: reason('a value was refused', false),
+  ER_DUP_ENTRY: reason('a constraint was violated', false),
+  ER_CONSTRAINT_FAILED: reason('a value was refused', false),
+  ER_TOO_BIG_ROWSIZE: reason('the table has too many columns for a MySQL row', false),
+};
+
+function codeOf(error: unknown): string | undefined {
+  const e = error as { code?: unknown; errors?: unknown } | null;
+  if (typeof e?.code === 'string') return e.code;
+  // Node reports each address it tried (IPv6, then IPv4) in an AggregateError.
+  if (Array.isArray(e?.errors)) return codeOf(e.errors[0]);
+  return undefined;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0].trim();
+}
+
+/** Whether the connection can no longer be used after this error (mysql2 marks those `fatal`). */
+export function isConnectionLost(error: unknown): boolean {
+  if ((error as { fatal?: unknown } | null)?.fatal === true) return true;
+  return REASONS[codeOf(error) ?? ''] === LOST;
+}
+
+/**
+ * Wraps a driver error into a one-line DestinationError, `context: reason (driver message)`, with
+ * the password scrubbed out. Our own errors pass through unchanged.
+ */
+export function toDestinationError(
+  context: string,
+  error: unknown,
+  secrets: readonly string[],
+): HarvestSyncError {
+  if (error instanceof HarvestSyncError) return error;
+  const known = REASONS[codeOf(error) ?? ''] ?? (isConnectionLost(error) ? LOST : undefined);
+  const detail = firstLine(error);
+  let message = `${context}: ${detail || 'unknown error'}`;
+  if (known) {
+    message =
+      detail && !detail.includes(known.reason)
+        ? `${context}: ${known.reason} (${detail})`
+        : `${context}: ${known.reason}`;
+  }
+  return new DestinationError(redactSecrets(message, secrets), {
+    retryable: known?.retryable ?? false,
+    cause: error,
+  });
+}
