@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Column, JsonObject } from '../../src/catalog/types.js';
@@ -17,6 +16,7 @@ import {
   timeEntry,
   toRows,
 } from './fixtures.js';
+import { closedPort, until } from '../support/waiting.js';
 import { PG_URL, adminClient, dropSchema, schemaUrl, uniqueSchema } from './postgres-support.js';
 
 const opened: PostgresDestination[] = [];
@@ -49,27 +49,6 @@ async function admin(schema?: string): Promise<pg.Client> {
   const client = await adminClient(schema);
   clients.push(client);
   return client;
-}
-
-/** A port nothing listens on: one the OS just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** Waits for a condition only the server can tell (no event exists for it), up to a deadline. */
-async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function timeEntryBatch(

@@ -18,7 +18,8 @@ import { isConnectionLost, toDestinationError } from './mysql-errors.js';
 import { hasIndexOn, physicalColumns, primaryKey, recordedColumns, rowCount } from './mysql-introspect.js';
 import type { PhysicalColumn } from './mysql-introspect.js';
 import { getLock, lockName, releaseLock } from './mysql-lock.js';
-import { lastPerId, upsertStatements } from './mysql-rows.js';
+import { BatchTally, lastPerId, upsertStatements } from './mysql-rows.js';
+import type { Counts } from './mysql-rows.js';
 import {
   MYSQL_TYPES,
   RECORD_COLUMN_SQL,
@@ -47,6 +48,8 @@ export interface MysqlDestinationOptions {
    * once it notices, rolling its transaction back). Default 30 s.
    */
   readonly writerWaitMs?: number;
+  /** Longest statement sent; the server's max_allowed_packet caps it. Default 8 MiB. */
+  readonly maxStatementBytes?: number;
 }
 
 /** A table prepared by ensureTable: the columns rows carry, and its upsert compiled for them. */
@@ -58,7 +61,6 @@ interface PreparedTable {
   readonly upsert: { readonly head: string; readonly tail: string };
 }
 
-type Counts = { inserted: number; updated: number; deleted: number };
 type Rows<T> = Array<T & RowDataPacket>;
 
 const { syncedAt, deletedAt } = META_COLUMNS;
@@ -160,7 +162,7 @@ export class MysqlDestination implements Destination {
     const [rows] = await connection.query<Rows<{ packet: string | number }>>(
       'SELECT @@max_allowed_packet AS packet',
     );
-    return Math.min(MAX_STATEMENT_BYTES, Number(rows[0].packet) - 1024);
+    return Math.min(this.options.maxStatementBytes ?? MAX_STATEMENT_BYTES, Number(rows[0].packet) - 1024);
   }
 
   ensureTable(table: TableSchema): Promise<Column[]> {
@@ -227,26 +229,23 @@ export class MysqlDestination implements Destination {
         const prepared = this.prepared(table);
         const physical = await physicalColumns(connection, table);
         const next = [...prepared.columns];
+        const added: Column[] = [];
         for (const column of columns) {
           if (next.some((c) => c.name === column.name)) continue;
-          this.checkColumn(table, column);
-          const clash = next.find((c) => lower(c.name) === lower(column.name));
-          const existing = physical.get(lower(column.name));
-          if (clash || RESERVED.has(lower(column.name)) || (existing && existing.name !== column.name)) {
-            throw new DestinationError(
-              `cannot add column "${column.name}" to "${table}": it clashes with column ` +
-                `"${clash?.name ?? existing?.name ?? column.name}" (MySQL column names ignore case)`,
-            );
-          }
-          // A column of that name made by hand is adopted rather than duplicated.
-          if (!existing) await this.addPhysicalColumns(connection, table, [column]);
-          await connection.query(RECORD_COLUMN_SQL, [
-            table,
-            column.name,
-            JSON.stringify(column.path),
-            column.type,
-          ]);
+          this.checkNewColumn(table, column, next, physical);
           next.push(column);
+          added.push(column);
+        }
+        // All checked before any is added, then one ALTER: it happens whole or not at all (a table
+        // change cannot be rolled back in MySQL). A column of that name made by hand is adopted.
+        await this.addPhysicalColumns(
+          connection,
+          table,
+          added.filter((c) => !physical.has(lower(c.name))),
+        );
+        for (const column of added) {
+          const values = [table, column.name, JSON.stringify(column.path), column.type];
+          await connection.query(RECORD_COLUMN_SQL, values);
         }
         this.prepare(table, prepared.parentKey, next);
         return [...next];
@@ -254,6 +253,24 @@ export class MysqlDestination implements Destination {
         throw this.fail(`cannot add columns to "${table}" in ${this.description}`, error);
       }
     });
+  }
+
+  /** Refuses a new column MySQL cannot hold, or whose name differs from another's only by case. */
+  private checkNewColumn(
+    table: string,
+    column: Column,
+    columns: readonly Column[],
+    physical: ReadonlyMap<string, PhysicalColumn>,
+  ): void {
+    this.checkColumn(table, column);
+    const clash = columns.find((c) => lower(c.name) === lower(column.name));
+    const existing = physical.get(lower(column.name));
+    if (clash || RESERVED.has(lower(column.name)) || (existing && existing.name !== column.name)) {
+      throw new DestinationError(
+        `cannot add column "${column.name}" to "${table}": it clashes with column ` +
+          `"${clash?.name ?? existing?.name ?? column.name}" (MySQL column names ignore case)`,
+      );
+    }
   }
 
   readState(object: string): Promise<ObjectState | null> {
@@ -283,18 +300,12 @@ export class MysqlDestination implements Destination {
   writeBatch(batch: Batch): Promise<BatchResult> {
     return this.exclusive(() =>
       this.transaction(`cannot write ${batch.table} to ${this.description}`, async (connection) => {
-        const tables: Record<string, Counts> = {};
-        const add = (table: string, counts: Partial<Counts>): void => {
-          const t = (tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
-          t.inserted += counts.inserted ?? 0;
-          t.updated += counts.updated ?? 0;
-          t.deleted += counts.deleted ?? 0;
-        };
-        add(batch.table, await this.upsert(connection, this.prepared(batch.table), batch.rows));
+        const tally = new BatchTally();
+        tally.add(batch.table, await this.upsert(connection, this.prepared(batch.table), batch.rows));
         for (const child of batch.children) {
           const table = this.prepared(child.table);
-          add(child.table, await this.upsert(connection, table, child.rows));
-          add(child.table, { deleted: await this.markOrphans(connection, table, child) });
+          tally.add(child.table, await this.upsert(connection, table, child.rows));
+          tally.add(child.table, { deleted: await this.markOrphans(connection, table, child) });
         }
         const { state } = batch;
         await connection.query(WRITE_STATE_SQL, [
@@ -307,10 +318,10 @@ export class MysqlDestination implements Destination {
           const since = boundDatetime(batch.sweep.since);
           for (const table of batch.sweep.tables) {
             const [result] = await connection.query<ResultSetHeader>(sweepSql(table), [since]);
-            add(table, { deleted: result.affectedRows });
+            tally.add(table, { deleted: result.affectedRows });
           }
         }
-        return { tables };
+        return { tables: tally.tables };
       }),
     );
   }
