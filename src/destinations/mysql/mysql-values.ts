@@ -64,20 +64,19 @@ export const mysqlEncoders: ValueEncoders = baseEncoders({
   timestamp: (v) => (typeof v === 'string' ? (toDatetime(v) ?? v) : asText(v)),
 });
 
-const STRING_SPECIAL = /[\0\n\r\x1a'\\]/;
-const STRING_SPECIALS = /[\0\n\r\x1a'\\]/g;
+const STRING_SPECIAL = /[\0\n\r'\\]/;
+const STRING_SPECIALS = /[\0\n\r'\\]/g;
 const STRING_ESCAPES: Readonly<Record<string, string>> = {
   '\0': '\\0',
   '\n': '\\n',
   '\r': '\\r',
-  '\x1a': '\\Z',
   "'": "\\'",
   '\\': '\\\\',
 };
 
 /**
- * A string as a quoted SQL literal. Only the quote and the backslash must be escaped; NUL, CR, LF and
- * Ctrl-Z are too, so that the statement stays one readable line. Most strings hold none of them and
+ * A string as a quoted SQL literal. Only the quote and the backslash must be escaped; NUL, CR and LF
+ * are too, so that the statement stays one readable line. Most strings hold none of them and
  * are passed as they are (this runs for every text value of every row).
  */
 export function quoteString(value: string): string {
