@@ -10,7 +10,7 @@ import { seeded } from './support/world.js';
  */
 const SAMPLE = 6;
 
-describe.each<DestinationKind>(['sqlite', 'postgres'])('kill -9 into %s', (kind) => {
+describe.each<DestinationKind>(['sqlite', 'postgres', 'mysql'])('kill -9 into %s', (kind) => {
   let lab: CrashLab;
   beforeAll(async () => {
     lab = await CrashLab.start(kind);
@@ -20,7 +20,7 @@ describe.each<DestinationKind>(['sqlite', 'postgres'])('kill -9 into %s', (kind)
   });
 
   it(`resumes from ${SAMPLE} sampled kill points to exactly the tables and state of an uninterrupted run`, async () => {
-    const points = await planPoints(lab, SAMPLE, seeded(kind === 'sqlite' ? 11 : 12));
+    const points = await planPoints(lab, SAMPLE, seeded({ sqlite: 11, postgres: 12, mysql: 13 }[kind]));
     const outcomes: CrashOutcome[] = [];
     for (const point of points) outcomes.push(await lab.run(point));
     for (const outcome of outcomes) {
@@ -34,5 +34,6 @@ describe.each<DestinationKind>(['sqlite', 'postgres'])('kill -9 into %s', (kind)
     // the comparison sees edits and deletion marks: the modes' references differ from each other
     const initial = await lab.referenceSnapshot('initial');
     expect(snapshotDiff(await lab.referenceSnapshot('incremental'), initial)).not.toBeNull();
-  });
+    // three reference runs and six kill-and-resume rounds, each with a child process: ~30 s on a quiet machine
+  }, 180_000);
 });

@@ -243,7 +243,7 @@ async function crashSweep(kind: DestinationKind): Promise<void> {
       const points = await planPoints(
         lab,
         Math.ceil(CRASH_POINTS * 1.2),
-        seeded(1000 * round + (kind === 'sqlite' ? 1 : 2)),
+        seeded(1000 * round + { sqlite: 1, postgres: 2, mysql: 3 }[kind]),
       );
       for (const point of points) {
         const outcome = await lab.run(point);
@@ -267,7 +267,7 @@ async function crashSweep(kind: DestinationKind): Promise<void> {
     `crash ${kind}: ${outcomes.length} kills in ${Math.round((Date.now() - started) / 1000)} s, ${exact} exact`,
   );
   rows.push({
-    scenario: `kill -9 mid-run, ${kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`,
+    scenario: `kill -9 mid-run, ${{ sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }[kind]}`,
     injected:
       "SIGKILL right after the Nth committed batch, or 0–3 ms into the Nth batch's write (from a second thread); " +
       'in a first run, an incremental run and a full refresh after Harvest changed',
@@ -335,6 +335,7 @@ const started = Date.now();
 await scheduledSoak();
 await crashSweep('sqlite');
 await crashSweep('postgres');
+await crashSweep('mysql');
 vitestRows();
 const table = [
   '| scenario | injected | runs | verified |',

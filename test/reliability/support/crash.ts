@@ -11,6 +11,7 @@ import { startSimulator } from '../../../src/simulator/index.js';
 import type { Simulator } from '../../../src/simulator/index.js';
 import { runSync } from '../../../src/sync/engine.js';
 import type { SyncResult } from '../../../src/sync/types.js';
+import { databaseUrl, dropDatabase, uniqueDatabase } from '../../destinations/mysql-support.js';
 import { PG_URL, dropSchema, schemaUrl, uniqueSchema } from '../../destinations/postgres-support.js';
 import type { CrashChildSpec } from './crash-child.js';
 import { snapshot, snapshotDiff } from './snapshot.js';
@@ -52,7 +53,7 @@ export interface CrashOutcome {
   readonly resumeStatus: SyncResult['status'];
 }
 
-export type DestinationKind = 'sqlite' | 'postgres';
+export type DestinationKind = 'sqlite' | 'postgres' | 'mysql';
 
 export interface CrashLabOptions {
   readonly seed?: number;
@@ -158,9 +159,16 @@ export class CrashLab {
       if (mode !== 'initial') copyFileSync(await this.baseFile(), path);
       return `sqlite:${path}`;
     }
-    const schema = uniqueSchema('hs_crash');
-    const url = schemaUrl(schema);
-    this.cleanups.push(() => dropSchema(schema));
+    let url: string;
+    if (this.kind === 'mysql') {
+      const database = uniqueDatabase();
+      url = databaseUrl(database);
+      this.cleanups.push(() => dropDatabase(database));
+    } else {
+      const schema = uniqueSchema('hs_crash');
+      url = schemaUrl(schema);
+      this.cleanups.push(() => dropSchema(schema));
+    }
     if (mode !== 'initial') await this.load(url, this.before);
     return url;
   }
@@ -266,6 +274,8 @@ export class CrashLab {
     if (url.startsWith('sqlite:')) {
       const path = url.slice('sqlite:'.length);
       for (const suffix of ['', '-wal', '-shm', '.lock']) rmSync(`${path}${suffix}`, { force: true });
+    } else if (this.kind === 'mysql') {
+      await dropDatabase(new URL(url).pathname.slice(1));
     } else {
       await dropSchema(new URL(url).searchParams.get('schema') ?? '');
     }

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { parseDestinationUrl } from '../../../src/destinations/index.js';
+import { parseMysqlUrl } from '../../../src/destinations/mysql/mysql-url.js';
 import { parsePostgresUrl } from '../../../src/destinations/postgres/postgres-url.js';
+import { adminConnection } from '../../destinations/mysql-support.js';
 
 /**
  * Everything a destination holds that a run decides, as text lines comparable byte for byte:
@@ -21,6 +23,7 @@ const STAMPS = new Set(['_synced_at', '_deleted_at']);
 
 export async function snapshot(destinationUrl: string): Promise<Snapshot> {
   const target = parseDestinationUrl(destinationUrl);
+  if (target.kind === 'mysql') return mysqlSnapshot(target.url);
   return target.kind === 'sqlite' ? sqliteSnapshot(target.path) : postgresSnapshot(target.url);
 }
 
@@ -98,6 +101,41 @@ async function postgresSnapshot(url: string): Promise<Snapshot> {
     return { tables, state: stateRows.map((r) => r.line) };
   } finally {
     await client.end();
+  }
+}
+
+async function mysqlSnapshot(url: string): Promise<Snapshot> {
+  const connection = await adminConnection(parseMysqlUrl(url).database);
+  const lines = async (sql: string): Promise<string[]> => {
+    const [rows] = await connection.query({ sql, rowsAsArray: true });
+    return (rows as unknown[][]).map((row) => String(row[0]));
+  };
+  try {
+    const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+    const tables: Record<string, string[]> = {};
+    const names = await lines(
+      `SELECT TABLE_NAME FROM information_schema.TABLES
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE '\\_%' ORDER BY TABLE_NAME`,
+    );
+    for (const name of names) {
+      const columns = (
+        await lines(
+          `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+           WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${name}' ORDER BY ORDINAL_POSITION`,
+        )
+      ).filter((c) => !STAMPS.has(c));
+      // Each value as MySQL's own literal (QUOTE gives NULL unquoted), so NULL differs from 'NULL'.
+      const select = [...columns.map((c) => `QUOTE(${q(c)})`), `("_deleted_at" IS NOT NULL)`].join(`, '|', `);
+      const rows = await lines(`SELECT CONCAT("id", '#', ${select}) FROM ${q(name)} ORDER BY "id"`);
+      tables[name] = [[...columns, 'deleted'].join('|'), ...rows];
+    }
+    const state = await lines(
+      `SELECT CONCAT_WS('|', QUOTE("object"), QUOTE("cursor"), QUOTE("pass"), QUOTE("last_full_pass_at"))
+       FROM "${STATE_TABLE}" ORDER BY "object"`,
+    );
+    return { tables, state };
+  } finally {
+    await connection.end();
   }
 }
 
