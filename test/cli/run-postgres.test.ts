@@ -1,13 +1,11 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
-import { objectTables } from '../../src/catalog/schema.js';
-import type { ColumnType } from '../../src/catalog/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { adminClient, dropSchema, schemaUrl, uniqueSchema } from '../destinations/postgres-support.js';
 import { tempDir } from '../sync/support/sqlite-helpers.js';
-import { runCli, STACK_LINE } from './cli-helpers.js';
+import { STACK_LINE } from './cli-helpers.js';
+import { replicaSnapshot, runInto } from './replica-helpers.js';
 
 /*
  * The same account replicated by the real CLI into PostgreSQL and into SQLite must hold the same
@@ -31,49 +29,7 @@ afterAll(async () => {
   await dropSchema(schema);
 });
 
-function run(destination: string, ...args: string[]) {
-  return runCli(['run', '--destination', destination, '--rate-limit', '10000/1', '--json', ...args], {
-    HARVEST_ACCESS_TOKEN: sim.adminToken,
-    HARVEST_ACCOUNT_ID: sim.accountId,
-    HARVEST_BASE_URL: sim.url,
-  });
-}
-
-type Canonical = string | number | boolean | null;
-
-function canonical(type: ColumnType, value: unknown): Canonical {
-  if (value === null || value === undefined) return null;
-  switch (type) {
-    case 'bigint':
-    case 'integer':
-    case 'decimal':
-      return Number(value);
-    case 'boolean':
-      return value === true || value === 1 || value === 't';
-    case 'timestamp':
-      return new Date(value as string).toISOString();
-    case 'json':
-      return JSON.stringify(typeof value === 'string' ? JSON.parse(value) : value);
-    default:
-      return String(value);
-  }
-}
-
-/** Every table as canonical rows keyed by id, from either engine. */
-async function snapshot(read: (table: string, columns: string[]) => Promise<Record<string, unknown>[]>) {
-  const out: Record<string, Canonical[][]> = {};
-  for (const spec of OBJECTS) {
-    for (const table of objectTables(spec)) {
-      const columns = [...table.columns.map((c) => c.name), '_deleted_at'];
-      const rows = await read(table.name, columns);
-      out[table.name] = rows.map((row) => [
-        ...table.columns.map((c) => canonical(c.type, row[c.name])),
-        row._deleted_at === null ? null : 'deleted',
-      ]);
-    }
-  }
-  return out;
-}
+const run = (destination: string, ...args: string[]) => runInto(sim, destination, ...args);
 
 describe('harvest-sync run into PostgreSQL', () => {
   it('loads, updates and marks deletions exactly as into SQLite', async () => {
@@ -97,7 +53,7 @@ describe('harvest-sync run into PostgreSQL', () => {
     const client = await adminClient(schema);
     const sqlite = new Database(join(dir.dir, 'same.db'), { readonly: true });
     try {
-      const fromPostgres = await snapshot(async (table, columns) => {
+      const fromPostgres = await replicaSnapshot(async (table, columns) => {
         const list = columns.map((c) => `"${c}"`).join(', ');
         // numerics as text so that PostgreSQL's exact value is what gets compared
         const result = await client.query({
@@ -106,7 +62,7 @@ describe('harvest-sync run into PostgreSQL', () => {
         });
         return result.rows as Record<string, unknown>[];
       });
-      const fromSqlite = await snapshot(async (table, columns) => {
+      const fromSqlite = await replicaSnapshot(async (table, columns) => {
         const list = columns.map((c) => `"${c}"`).join(', ');
         return sqlite.prepare(`SELECT ${list} FROM "${table}" ORDER BY id`).all() as Record<
           string,
