@@ -37,8 +37,8 @@ describe('parseDestinationUrl', () => {
 
   it.each([
     [
-      'mysql://root@localhost/harvest',
-      'unknown destination scheme "mysql:" (use sqlite:PATH or postgres://USER@HOST/DB)',
+      'mssql://sa@localhost/harvest',
+      'unknown destination scheme "mssql:" (use sqlite:PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB)',
     ],
     ['file:./harvest.db', 'unknown destination scheme "file:"'],
     ['sqlite:', 'the SQLite path is empty'],
@@ -69,6 +69,8 @@ describe('openDestination', () => {
 
 describe('redactUrl', () => {
   it.each([
+    ['mysql://harvest:s3cret@db:3306/h?ssl=true', 'mysql://harvest:***@db:3306/h?ssl=true'],
+    ['mariadb://u:p@ss@host/db', 'mariadb://u:***@host/db'],
     ['postgres://harvest:s3cret@db:5432/h', 'postgres://harvest:***@db:5432/h'],
     ['postgresql://u:p%40ss@host/db?sslmode=require', 'postgresql://u:***@host/db?sslmode=require'],
     ['postgres://u:p@ss/w@host/db', 'postgres://u:***@host/db'],

@@ -5,6 +5,8 @@ import type { Batch, Destination } from '../../src/destinations/destination.js';
 import { openDestination, parseDestinationUrl } from '../../src/destinations/index.js';
 import { MysqlDestination } from '../../src/destinations/mysql/mysql-destination.js';
 import type { MysqlDestinationOptions } from '../../src/destinations/mysql/mysql-destination.js';
+import { connectMysql } from '../../src/destinations/mysql/mysql-connection.js';
+import { listTables, stateRows, tableCounts } from '../../src/destinations/mysql/mysql-introspect.js';
 import { lockName } from '../../src/destinations/mysql/mysql-lock.js';
 import { upsertStatements } from '../../src/destinations/mysql/mysql-rows.js';
 import { parseMysqlUrl } from '../../src/destinations/mysql/mysql-url.js';
@@ -189,8 +191,9 @@ describe('MySQL destination', () => {
       [destination.database],
     );
     const column = (t: string, c: string) => rows.find((r) => r.t === t && r.c === c);
-    const typeOf = (t: string, c: string) => String(column(t, c)?.type);
-    expect(typeOf('time_entries', 'id')).toBe('bigint(20)');
+    // MySQL 8.0.19+ no longer shows integer display widths: bigint(20) there is bigint
+    const typeOf = (t: string, c: string) => String(column(t, c)?.type).replace(/^bigint\(20\)$/, 'bigint');
+    expect(typeOf('time_entries', 'id')).toBe('bigint');
     expect(typeOf('time_entries', 'hours')).toBe('decimal(40,20)');
     expect(typeOf('time_entries', 'billable')).toBe('tinyint(1)');
     expect(typeOf('time_entries', 'spent_date')).toBe('date');
@@ -403,6 +406,33 @@ describe('MySQL destination', () => {
     expect(results.map((r) => Object.values(r.tables)[0].inserted)).toEqual([1, 1, 1, 1, 1, 1]);
     expect((await destination.readState('time_entries'))?.cursor).toBe('c4');
     expect((await destination.readState('invoices'))?.cursor).toBe('c5');
+  });
+});
+
+describe('MySQL introspection (for reports that must not take the run lock)', () => {
+  it('lists tables, counts rows and deleted rows, and reads the saved states', async () => {
+    const destination = await fresh();
+    const columns = await destination.ensureTable(timeEntriesTable);
+    await destination.writeBatch(timeEntryBatch(destination, columns, [timeEntry(1), timeEntry(2)], 'c1'));
+    const since = await destination.now();
+    await destination.writeBatch({
+      ...timeEntryBatch(destination, columns, [timeEntry(2)], 'c2'),
+      sweep: { tables: ['time_entries'], since },
+    });
+    const connection = await connectMysql(parseMysqlUrl(databaseUrl(destination.database)), {
+      connectTimeoutMs: 5000,
+    });
+    connections.push(connection);
+    expect(await listTables(connection)).toEqual([
+      '_harvest_sync_columns',
+      '_harvest_sync_state',
+      'time_entries',
+    ]);
+    expect(await tableCounts(connection, 'time_entries')).toEqual({ rows: 2, deleted: 1 });
+    expect(await stateRows(connection)).toEqual([
+      { object: 'time_entries', cursor: 'c2', pass: null, last_full_pass_at: null },
+    ]);
+    expect(await stateRows(connection, 'invoices')).toEqual([]);
   });
 });
 

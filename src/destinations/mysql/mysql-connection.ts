@@ -9,11 +9,13 @@ export type MysqlConnection = mysql.Connection;
  * - UTC, so NOW() and DATETIME values mean the same in every session;
  * - strict mode, so a value that does not fit its column fails the batch instead of being stored
  *   as something else (a clipped string, a zero, a zero date);
- * - no ANSI_QUOTES or NO_BACKSLASH_ESCAPES: identifiers are `quoted` and strings escaped with \.
+ * - no ANSI_QUOTES or NO_BACKSLASH_ESCAPES: identifiers are `quoted` and strings escaped with \;
+ * - a day before an idle session is dropped: the lock session idles for the whole run, and the
+ *   writing one while Harvest makes us wait, whatever short wait_timeout a server may set.
  */
 const SESSION_SQL =
   "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE," +
-  "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+  "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', wait_timeout = 86400";
 
 export interface ConnectOptions {
   readonly connectTimeoutMs: number;

@@ -15,8 +15,15 @@ import type {
 import { connectCreating, connectMysql } from './mysql-connection.js';
 import type { MysqlConnection } from './mysql-connection.js';
 import { isConnectionLost, toDestinationError } from './mysql-errors.js';
-import { hasIndexOn, physicalColumns, primaryKey, recordedColumns, rowCount } from './mysql-introspect.js';
-import type { PhysicalColumn } from './mysql-introspect.js';
+import {
+  hasIndexOn,
+  physicalColumns,
+  primaryKey,
+  recordedColumns,
+  rowCount,
+  stateRows,
+} from './mysql-introspect.js';
+import type { PhysicalColumn, StateRow } from './mysql-introspect.js';
 import { getLock, lockName, releaseLock } from './mysql-lock.js';
 import { BatchTally, lastPerId, upsertStatements } from './mysql-rows.js';
 import type { Counts } from './mysql-rows.js';
@@ -24,7 +31,6 @@ import {
   MYSQL_TYPES,
   RECORD_COLUMN_SQL,
   STAMP_TYPE,
-  STATE_TABLE,
   STATE_TABLES_SQL,
   WRITE_STATE_SQL,
   createTableSql,
@@ -276,13 +282,9 @@ export class MysqlDestination implements Destination {
   readState(object: string): Promise<ObjectState | null> {
     return this.exclusive(async () => {
       const connection = this.requireOpen();
-      let row: { cursor: string | null; pass: string | null; last_full_pass_at: string | null } | undefined;
+      let row: StateRow | undefined;
       try {
-        const [rows] = await connection.query<Rows<NonNullable<typeof row>>>(
-          `SELECT \`cursor\`, \`pass\`, \`last_full_pass_at\` FROM ${quoteIdent(STATE_TABLE)} WHERE \`object\` = ?`,
-          [object],
-        );
-        row = rows[0];
+        [row] = await stateRows(connection, object);
       } catch (error) {
         throw this.fail(`cannot read the state of ${object} from ${this.description}`, error);
       }

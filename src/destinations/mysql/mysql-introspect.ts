@@ -4,7 +4,7 @@ import { COLUMN_TYPES } from '../../catalog/types.js';
 import type { Column } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
 import type { MysqlConnection } from './mysql-connection.js';
-import { COLUMNS_TABLE, quoteIdent } from './mysql-sql.js';
+import { COLUMNS_TABLE, STATE_TABLE, quoteIdent } from './mysql-sql.js';
 
 /*
  * What a MySQL database holds, read from information_schema of the session's database. Names are
@@ -73,6 +73,35 @@ export async function rowCount(connection: MysqlConnection, table: string): Prom
     `SELECT COUNT(*) AS n FROM ${quoteIdent(table)}`,
   );
   return Number(rows[0].n);
+}
+
+/** Rows of a table, and how many of them are marked deleted. */
+export async function tableCounts(
+  connection: MysqlConnection,
+  table: string,
+): Promise<{ rows: number; deleted: number }> {
+  const [rows] = await connection.query<Rows<{ n: string | number; deleted: string | number }>>(
+    `SELECT COUNT(*) AS n, COUNT(\`_deleted_at\`) AS deleted FROM ${quoteIdent(table)}`,
+  );
+  return { rows: Number(rows[0].n), deleted: Number(rows[0].deleted) };
+}
+
+/** A row of the state table as stored: `pass` is JSON text. */
+export interface StateRow {
+  readonly object: string;
+  readonly cursor: string | null;
+  readonly pass: string | null;
+  readonly last_full_pass_at: string | null;
+}
+
+/** The stored state of every object, or of one. */
+export async function stateRows(connection: MysqlConnection, object?: string): Promise<StateRow[]> {
+  const [rows] = await connection.query<Rows<StateRow>>(
+    `SELECT \`object\`, \`cursor\`, \`pass\`, \`last_full_pass_at\` FROM ${quoteIdent(STATE_TABLE)}` +
+      (object === undefined ? ' ORDER BY `object`' : ' WHERE `object` = ?'),
+    object === undefined ? [] : [object],
+  );
+  return rows;
 }
 
 /** Columns earlier runs added to a table for undeclared fields, oldest first. */
