@@ -523,19 +523,23 @@ describe('MySQL connection failures', () => {
   it('fails a batch whose connection is killed mid-write with nothing half-written', async () => {
     const destination = await fresh();
     const columns = await destination.ensureTable(timeEntriesTable);
-    await destination.writeBatch(timeEntryBatch(destination, columns, [timeEntry(1)], 'before'));
+    await destination.writeBatch(
+      timeEntryBatch(destination, columns, [timeEntry(1), timeEntry(2000)], 'before'),
+    );
+    const stamp = `SELECT "_synced_at" AS t FROM \`${destination.database}\`.time_entries WHERE "id" = 1`;
+    const watcher = await admin();
+    const [before] = await select(watcher, stamp);
 
-    // Hold row 1 so the batch stops inside its transaction, in its INSERT.
+    // Hold row 2000 so the batch stops inside its transaction, having written row 1 already.
     const blocker = await admin(destination.database);
     await blocker.query('START TRANSACTION');
-    await blocker.query('SELECT id FROM time_entries WHERE id = 1 FOR UPDATE');
-    const records = Array.from({ length: 2000 }, (_, i) => timeEntry(2001 - i));
+    await blocker.query('SELECT id FROM time_entries WHERE id = 2000 FOR UPDATE');
+    const records = Array.from({ length: 2000 }, (_, i) => timeEntry(i + 1, { notes: 'after' }));
     const outcome = failure(destination.writeBatch(timeEntryBatch(destination, columns, records, 'after')));
-    const watcher = await admin();
     const id = await until(async () => {
       const rows = await select(
         watcher,
-        `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'INSERT INTO%'`,
+        `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND (INFO LIKE 'UPDATE%' OR INFO LIKE 'INSERT%')`,
         [destination.database],
       );
       return rows[0]?.id;
@@ -546,7 +550,8 @@ describe('MySQL connection failures', () => {
     const error = await outcome;
     expect(error.retryable).toBe(true);
     const [row] = await select(watcher, `SELECT COUNT(*) AS n FROM \`${destination.database}\`.time_entries`);
-    expect(Number(row.n)).toBe(1);
+    expect(Number(row.n)).toBe(2);
+    expect(await select(watcher, stamp)).toEqual([before]);
     await expect(destination.readState('time_entries')).rejects.toBeInstanceOf(DestinationError);
     await destination.close();
 

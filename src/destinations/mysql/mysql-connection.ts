@@ -45,6 +45,8 @@ export async function connectMysql(target: MysqlTarget, options: ConnectOptions)
     connectTimeout: options.connectTimeoutMs,
     enableKeepAlive: true,
     multipleStatements: false,
+    // affected rows count the rows a statement found, changed or not (the upsert's counts rely on it)
+    flags: ['FOUND_ROWS'],
   });
   try {
     await connection.query(SESSION_SQL);

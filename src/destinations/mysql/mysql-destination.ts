@@ -37,6 +37,7 @@ import {
   markOrphansSql,
   parentIndexName,
   quoteIdent,
+  stampSql,
   sweepSql,
   upsertSql,
 } from './mysql-sql.js';
@@ -323,7 +324,14 @@ export class MysqlDestination implements Destination {
             tally.add(table, { deleted: result.affectedRows });
           }
         }
-        return { tables: tally.tables };
+        // Until BatchResult counts unchanged rows: those are updates here, as in the other engines.
+        const tables = Object.fromEntries(
+          Object.entries(tally.tables).map(([name, c]) => [
+            name,
+            { inserted: c.inserted, updated: c.updated + c.unchanged, deleted: c.deleted },
+          ]),
+        );
+        return { tables };
       }),
     );
   }
@@ -403,22 +411,31 @@ export class MysqlDestination implements Destination {
   }
 
   /** Upserts rows with multi-row INSERT … ON DUPLICATE KEY UPDATE, counting the ids that were new. */
+  /**
+   * Upserts rows with multi-row INSERT … ON DUPLICATE KEY UPDATE and tells new, changed and unchanged
+   * rows apart from what the server reports (sessions have CLIENT_FOUND_ROWS): the stamp UPDATE
+   * matches each row that exists; the upsert then counts 1 per new row, 2 per row it changed
+   * (undeleting one is a change) and 1 per row it found as written already — compared by the server,
+   * exactly (text byte for byte, decimals by value).
+   */
   private async upsert(
     connection: MysqlConnection,
     table: PreparedTable,
     rows: readonly Row[],
   ): Promise<Counts> {
-    if (rows.length === 0) return { inserted: 0, updated: 0, deleted: 0 };
+    if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
     const unique = lastPerId(table.name, table.columns.length, table.idIndex, rows);
-    const [found] = await connection.query<Rows<{ n: string | number }>>(
-      `SELECT COUNT(*) AS n FROM ${quoteIdent(table.name)} WHERE \`id\` IN ${sqlList(unique.map((r) => r[table.idIndex]))}`,
-    );
+    const ids = sqlList(unique.map((r) => r[table.idIndex]));
+    const [stamped] = await connection.query<ResultSetHeader>(stampSql(table.name, ids));
+    let affected = 0;
     for (const sql of upsertStatements(table.upsert, unique, this.maxStatementBytes, table.name)) {
-      await connection.query(sql);
+      affected += (await connection.query<ResultSetHeader>(sql))[0].affectedRows;
     }
-    const inserted = unique.length - Number(found[0].n);
-    // Like SQLite: a record repeated in a page counts as an update the second time.
-    return { inserted, updated: rows.length - inserted, deleted: 0 };
+    const existing = stamped.affectedRows;
+    const inserted = unique.length - existing;
+    const updated = affected - inserted - existing;
+    // The copies of a record repeated in a page before its last one count as unchanged.
+    return { inserted, updated, unchanged: existing - updated + rows.length - unique.length, deleted: 0 };
   }
 
   private async markOrphans(

@@ -68,16 +68,17 @@ export function* upsertStatements(
   if (parts.length > 0) yield sql.head + parts.join(', ') + sql.tail;
 }
 
-export type Counts = { inserted: number; updated: number; deleted: number };
+export type Counts = { inserted: number; updated: number; unchanged: number; deleted: number };
 
 /** A batch's counts per table, summed as its parts (rows, children, orphans, sweep) are written. */
 export class BatchTally {
   readonly tables: Record<string, Counts> = {};
 
   add(table: string, counts: Partial<Counts>): void {
-    const t = (this.tables[table] ??= { inserted: 0, updated: 0, deleted: 0 });
+    const t = (this.tables[table] ??= { inserted: 0, updated: 0, unchanged: 0, deleted: 0 });
     t.inserted += counts.inserted ?? 0;
     t.updated += counts.updated ?? 0;
+    t.unchanged += counts.unchanged ?? 0;
     t.deleted += counts.deleted ?? 0;
   }
 }

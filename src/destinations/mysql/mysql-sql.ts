@@ -105,17 +105,24 @@ export function createTableSql(table: string, columns: readonly Column[], parent
 
 /**
  * The head and tail of a multi-row upsert: `head` + `(…), (…)` + `tail`. Every listed column is
- * overwritten, the row stamped with the statement's clock and undeleted; columns not listed (added
- * by a user) keep their values. VALUES() is what both MySQL and MariaDB accept here.
+ * overwritten and the row undeleted; columns not listed (added by a user) keep their values. A new
+ * row is stamped with the statement's clock; a row that existed was stamped just before by
+ * stampSql, and is left out of `_synced_at` here so that the server can tell whether the batch
+ * changed it. VALUES() is what both MySQL and MariaDB accept here.
  */
 export function upsertSql(table: string, columns: readonly Column[]): { head: string; tail: string } {
   const names = columns.map((c) => quoteIdent(c.name));
   const updates = names.filter((name) => name !== '`id`').map((name) => `${name} = VALUES(${name})`);
-  updates.push(`${SYNCED_AT} = VALUES(${SYNCED_AT})`, `${DELETED_AT} = NULL`);
+  updates.push(`${DELETED_AT} = NULL`);
   return {
     head: `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}, ${SYNCED_AT}, ${DELETED_AT}) VALUES `,
     tail: ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`,
   };
+}
+
+/** Stamps the rows of a batch that already exist: every row a batch carries is written, changed or not. */
+export function stampSql(table: string, idList: string): string {
+  return `UPDATE ${quoteIdent(table)} SET ${SYNCED_AT} = NOW(6) WHERE \`id\` IN ${idList}`;
 }
 
 /** The row tail every upserted row ends with: the statement's clock, not deleted. */
