@@ -343,7 +343,7 @@ describe('harvest-sync run refuses bad input without touching data', () => {
     { name: 'bad base url', args: ['--base-url', 'ftp://x'], message: /base URL must be an http\(s\) URL/ },
     {
       name: 'unknown destination scheme',
-      args: ['--destination', 'mysql://h/db'],
+      args: ['--destination', 'mssql://h/db'],
       message: /unknown destination scheme/,
     },
     { name: 'bad rate limit', args: ['--rate-limit', 'fast'], message: /rate limit must look like/ },

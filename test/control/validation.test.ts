@@ -55,9 +55,9 @@ describe('pipeline validation refuses bad input with a message naming the field 
     ['an empty account id', { accountId: '' }, 'accountId', /digits only/],
     [
       'an unknown destination scheme',
-      { destination: 'mysql://x/y' },
+      { destination: 'mssql://x/y' },
       'destination',
-      /unknown destination scheme "mysql:"/,
+      /unknown destination scheme "mssql:"/,
     ],
     [
       'a destination path climbing out with ..',

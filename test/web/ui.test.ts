@@ -150,9 +150,9 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
 
   // 3. destination, with its own test
   await step3.getByLabel('PostgreSQL', { exact: true }).check();
-  await step3.getByLabel('PostgreSQL URL').fill('mysql://root@localhost/harvest');
+  await step3.getByLabel('PostgreSQL URL').fill('mssql://root@localhost/harvest');
   await step3.getByRole('button', { name: 'TEST & CONTINUE' }).click();
-  await shown(step3.getByText(/unknown destination scheme "mysql:"/));
+  await shown(step3.getByText(/unknown destination scheme "mssql:"/));
   await step3.getByLabel('SQLite (embedded)').check();
   const path = step3.getByLabel('SQLite database path');
   await poll(() => path.inputValue()).not.toBe('');
