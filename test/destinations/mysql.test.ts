@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type mysql from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Column, JsonObject } from '../../src/catalog/types.js';
@@ -18,6 +20,8 @@ import { invoice, invoicesTable, state, timeEntriesTable, timeEntry, toRows } fr
 import { MYSQL_URL, adminConnection, databaseUrl, dropDatabase, uniqueDatabase } from './mysql-support.js';
 import { adminClient, dropSchema, schemaUrl, uniqueSchema } from './postgres-support.js';
 
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SOURCE_INDEX = fileURLToPath(new URL('../../src/destinations/index.ts', import.meta.url));
 const opened: Array<{ close(): Promise<void> }> = [];
 const databases: string[] = [];
 const connections: mysql.Connection[] = [];
@@ -126,6 +130,23 @@ describe('MySQL destination URL', () => {
     expect(destination).toBeInstanceOf(MysqlDestination);
     expect(destination.kind).toBe('mysql');
     expect(destination.description).toBe('mariadb://harvest@127.0.0.1:1/none');
+  });
+});
+
+describe('MySQL driver loading', () => {
+  it('is deferred until a MySQL destination connects, so other runs do not pay for it', () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      const { openDestination } = await import(${JSON.stringify(SOURCE_INDEX)});
+      openDestination('mysql://u@127.0.0.1:1/db');
+      const loaded = Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/mysql2/'));
+      process.stdout.write(String(loaded));`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('false');
   });
 });
 

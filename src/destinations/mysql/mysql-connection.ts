@@ -1,4 +1,4 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { databaseSql } from './mysql-sql.js';
 import type { MysqlTarget } from './mysql-url.js';
 
@@ -28,9 +28,13 @@ function sslOption(target: MysqlTarget): mysql.ConnectionOptions['ssl'] {
   return { rejectUnauthorized: target.ssl === 'verify' };
 }
 
-/** One session on the target's server, set up as above. */
+/**
+ * One session on the target's server, set up as above. The driver is loaded on first use: it takes
+ * longer to load than the whole CLI does to start, and most runs write elsewhere.
+ */
 export async function connectMysql(target: MysqlTarget, options: ConnectOptions): Promise<MysqlConnection> {
-  const connection = await mysql.createConnection({
+  const { createConnection } = await import('mysql2/promise');
+  const connection = await createConnection({
     host: target.host,
     port: target.port,
     user: target.user,
