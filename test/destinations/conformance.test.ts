@@ -802,6 +802,25 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
     });
   });
 
+  it('runs calls made concurrently one at a time, so their transactions never interleave', async () => {
+    const columns = await openInvoices();
+    const entryColumns = await dest.ensureTable(timeEntriesTable);
+    const writes = Array.from({ length: 6 }, (_, i) =>
+      i % 2 === 0
+        ? writeTimeEntries(entryColumns, [timeEntry(i + 1)], { cursor: `c${i}` })
+        : dest.writeBatch({
+            table: 'invoices',
+            rows: toRows(dest, columns.invoices, [invoice(i + 1, [])]),
+            children: [],
+            state: state('invoices', `c${i}`),
+          }),
+    );
+    const results = await Promise.all(writes);
+    expect(results.map((r) => Object.values(r.tables)[0].inserted)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect((await dest.readState('time_entries'))?.cursor).toBe('c4');
+    expect((await dest.readState('invoices'))?.cursor).toBe('c5');
+  });
+
   it('reports zero counts for an empty batch and writes its state', async () => {
     await dest.open();
     const columns = await dest.ensureTable(timeEntriesTable);

@@ -406,28 +406,6 @@ describe('MySQL destination', () => {
     );
     expect(Number(row.n)).toBe(1);
   });
-
-  it('runs calls made concurrently one at a time, so their transactions never interleave', async () => {
-    const destination = await fresh();
-    const [entryColumns, invoiceColumns] = await Promise.all([
-      destination.ensureTable(timeEntriesTable),
-      destination.ensureTable(invoicesTable),
-    ]);
-    const writes = Array.from({ length: 6 }, (_, i) =>
-      i % 2 === 0
-        ? destination.writeBatch(timeEntryBatch(destination, entryColumns, [timeEntry(i + 1)], `c${i}`))
-        : destination.writeBatch({
-            table: 'invoices',
-            rows: toRows(destination, invoiceColumns, [invoice(i + 1, [])]),
-            children: [],
-            state: state('invoices', `c${i}`),
-          }),
-    );
-    const results = await Promise.all(writes);
-    expect(results.map((r) => Object.values(r.tables)[0].inserted)).toEqual([1, 1, 1, 1, 1, 1]);
-    expect((await destination.readState('time_entries'))?.cursor).toBe('c4');
-    expect((await destination.readState('invoices'))?.cursor).toBe('c5');
-  });
 });
 
 describe('MySQL introspection (for reports that must not take the run lock)', () => {

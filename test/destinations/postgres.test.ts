@@ -7,15 +7,7 @@ import { copyField, copyLine } from '../../src/destinations/postgres/postgres-co
 import { PostgresDestination } from '../../src/destinations/postgres/postgres-destination.js';
 import { parsePostgresUrl } from '../../src/destinations/postgres/postgres-url.js';
 import { ConfigError, DestinationBusyError, DestinationError } from '../../src/errors.js';
-import {
-  invoice,
-  invoiceLineItemsTable,
-  invoicesTable,
-  state,
-  timeEntriesTable,
-  timeEntry,
-  toRows,
-} from './fixtures.js';
+import { invoice, invoicesTable, state, timeEntriesTable, timeEntry, toRows } from './fixtures.js';
 import { closedPort, until } from '../support/waiting.js';
 import { PG_URL, adminClient, dropSchema, schemaUrl, uniqueSchema } from './postgres-support.js';
 
@@ -277,29 +269,6 @@ describe('PostgreSQL destination', () => {
       [now],
     );
     expect(rows[0].n).toBe(1);
-  });
-
-  it('runs calls made concurrently one at a time, so their transactions never interleave', async () => {
-    const destination = await fresh();
-    const [entryColumns, invoiceColumns] = await Promise.all([
-      destination.ensureTable(timeEntriesTable),
-      destination.ensureTable(invoicesTable),
-      destination.ensureTable(invoiceLineItemsTable),
-    ]);
-    const writes = Array.from({ length: 6 }, (_, i) =>
-      i % 2 === 0
-        ? destination.writeBatch(timeEntryBatch(destination, entryColumns, [timeEntry(i + 1)], `c${i}`))
-        : destination.writeBatch({
-            table: 'invoices',
-            rows: toRows(destination, invoiceColumns, [invoice(i + 1, [])]),
-            children: [],
-            state: state('invoices', `c${i}`),
-          }),
-    );
-    const results = await Promise.all(writes);
-    expect(results.map((r) => Object.values(r.tables)[0].inserted)).toEqual([1, 1, 1, 1, 1, 1]);
-    expect((await destination.readState('time_entries'))?.cursor).toBe('c4');
-    expect((await destination.readState('invoices'))?.cursor).toBe('c5');
   });
 
   it('refuses a column name PostgreSQL would truncate, changing nothing', async () => {

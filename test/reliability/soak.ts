@@ -5,7 +5,7 @@
  *    the scheduler's clock moved one frequency per run, against a simulator that edits, creates and
  *    deletes records between runs, with faults on. At the end the destination must equal the source
  *    (deleted rows marked), the control store must hold every run, and memory must not grow.
- * 2. Kill -9 sweeps: at least SOAK_CRASH_POINTS (50) distinct points per destination (SQLite, PostgreSQL).
+ * 2. Kill -9 sweeps: at least SOAK_CRASH_POINTS (50) distinct points per destination (SQLite, PostgreSQL, MariaDB).
  * 3. The fault matrix and destination faults (the vitest files), for their rows in the table.
  *
  * Prints the Markdown table and writes it to bench-results/reliability.md; exits 1 if anything failed.
