@@ -10,7 +10,7 @@ import type { Column, Row, SqlValue } from '../catalog/types.js';
 import { connectMysql } from '../destinations/mysql/mysql-connection.js';
 import type { MysqlConnection } from '../destinations/mysql/mysql-connection.js';
 import { MysqlDestination } from '../destinations/mysql/mysql-destination.js';
-import { lastPerId } from '../destinations/mysql/mysql-rows.js';
+import { lastCopyPerId } from '../destinations/batch.js';
 import { WRITE_STATE_SQL, quoteIdent, stampSql } from '../destinations/mysql/mysql-sql.js';
 import { parseMysqlUrl } from '../destinations/mysql/mysql-url.js';
 import type { MysqlTarget } from '../destinations/mysql/mysql-url.js';
@@ -211,7 +211,7 @@ const viaLoadData: Method = async (url, pages) => {
     const { load, merge } = await prepareStage(connection, columns);
     const idIndex = columns.findIndex((c) => c.name === 'id');
     return await rounds(url, pages.length, async (page) => {
-      const rows = lastPerId('time_entries', columns.length, idIndex, pages[page]);
+      const rows = lastCopyPerId({ name: 'time_entries', width: columns.length, idIndex }, pages[page]);
       await connection.query('START TRANSACTION');
       await connection.query('DELETE FROM stage');
       await connection.query({ sql: load, infileStreamFactory: () => Readable.from(tsv(rows)) });

@@ -2,6 +2,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
+import { BatchCounter, lastCopyPerId } from '../batch.js';
 import type {
   Batch,
   BatchResult,
@@ -9,6 +10,7 @@ import type {
   Destination,
   ObjectState,
   PassState,
+  TableCounts,
   TableInfo,
   WrittenQuery,
 } from '../destination.js';
@@ -25,8 +27,7 @@ import {
 } from './mysql-introspect.js';
 import type { PhysicalColumn, StateRow } from './mysql-introspect.js';
 import { getLock, lockName, releaseLock } from './mysql-lock.js';
-import { BatchTally, lastPerId, upsertStatements } from './mysql-rows.js';
-import type { Counts } from './mysql-rows.js';
+import { upsertStatements } from './mysql-rows.js';
 import {
   MYSQL_TYPES,
   RECORD_COLUMN_SQL,
@@ -303,7 +304,7 @@ export class MysqlDestination implements Destination {
   writeBatch(batch: Batch): Promise<BatchResult> {
     return this.exclusive(() =>
       this.transaction(`cannot write ${batch.table} to ${this.description}`, async (connection) => {
-        const tally = new BatchTally();
+        const tally = new BatchCounter();
         tally.add(batch.table, await this.upsert(connection, this.prepared(batch.table), batch.rows));
         for (const child of batch.children) {
           const table = this.prepared(child.table);
@@ -324,14 +325,7 @@ export class MysqlDestination implements Destination {
             tally.add(table, { deleted: result.affectedRows });
           }
         }
-        // Until BatchResult counts unchanged rows: those are updates here, as in the other engines.
-        const tables = Object.fromEntries(
-          Object.entries(tally.tables).map(([name, c]) => [
-            name,
-            { inserted: c.inserted, updated: c.updated + c.unchanged, deleted: c.deleted },
-          ]),
-        );
-        return { tables };
+        return tally.result();
       }),
     );
   }
@@ -422,9 +416,12 @@ export class MysqlDestination implements Destination {
     connection: MysqlConnection,
     table: PreparedTable,
     rows: readonly Row[],
-  ): Promise<Counts> {
-    if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
-    const unique = lastPerId(table.name, table.columns.length, table.idIndex, rows);
+  ): Promise<Partial<TableCounts>> {
+    if (rows.length === 0) return {};
+    const unique = lastCopyPerId(
+      { name: table.name, width: table.columns.length, idIndex: table.idIndex },
+      rows,
+    );
     const ids = sqlList(unique.map((r) => r[table.idIndex]));
     const [stamped] = await connection.query<ResultSetHeader>(stampSql(table.name, ids));
     let affected = 0;
@@ -435,7 +432,7 @@ export class MysqlDestination implements Destination {
     const inserted = unique.length - existing;
     const updated = affected - inserted - existing;
     // The copies of a record repeated in a page before its last one count as unchanged.
-    return { inserted, updated, unchanged: existing - updated + rows.length - unique.length, deleted: 0 };
+    return { inserted, updated, unchanged: existing - updated + rows.length - unique.length };
   }
 
   private async markOrphans(

@@ -1,32 +1,7 @@
-import type { Row, SqlValue } from '../../catalog/types.js';
+import type { Row } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
 import { ROW_STAMP } from './mysql-sql.js';
 import { sqlLiteral } from './mysql-values.js';
-
-/**
- * Checks that every row has the table's width and an id, and keeps the last of rows sharing an id:
- * that is what a row-by-row upsert would have left, and one multi-row INSERT … ON DUPLICATE KEY
- * UPDATE then touches each row once.
- */
-export function lastPerId(
-  table: string,
-  width: number,
-  idIndex: number,
-  rows: readonly Row[],
-): readonly Row[] {
-  const last = new Map<SqlValue, number>();
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (row.length !== width) {
-      throw new DestinationError(
-        `a row for "${table}" has ${row.length} values but the table has ${width} columns`,
-      );
-    }
-    if (row[idIndex] === null) throw new DestinationError(`a record of "${table}" has no id`);
-    last.set(row[idIndex], i);
-  }
-  return last.size === rows.length ? rows : rows.filter((row, i) => last.get(row[idIndex]) === i);
-}
 
 /** One row as `(v1, v2, …, NOW(6), NULL)`. */
 function rowText(row: Row): string {
@@ -66,19 +41,4 @@ export function* upsertStatements(
     size += text.length + 2;
   }
   if (parts.length > 0) yield sql.head + parts.join(', ') + sql.tail;
-}
-
-export type Counts = { inserted: number; updated: number; unchanged: number; deleted: number };
-
-/** A batch's counts per table, summed as its parts (rows, children, orphans, sweep) are written. */
-export class BatchTally {
-  readonly tables: Record<string, Counts> = {};
-
-  add(table: string, counts: Partial<Counts>): void {
-    const t = (this.tables[table] ??= { inserted: 0, updated: 0, unchanged: 0, deleted: 0 });
-    t.inserted += counts.inserted ?? 0;
-    t.updated += counts.updated ?? 0;
-    t.unchanged += counts.unchanged ?? 0;
-    t.deleted += counts.deleted ?? 0;
-  }
 }
