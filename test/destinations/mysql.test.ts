@@ -329,7 +329,7 @@ describe('MySQL destination', () => {
       timeEntry(i + 1, { notes: `${'ü'.repeat(300)} ${i}` }),
     );
     const result = await destination.writeBatch(timeEntryBatch(destination, columns, records));
-    expect(result.tables.time_entries).toEqual({ inserted: 600, updated: 0, deleted: 0 });
+    expect(result.tables.time_entries).toEqual({ inserted: 600, updated: 0, unchanged: 0, deleted: 0 });
     const connection = await admin(destination.database);
     const [row] = await select(
       connection,
@@ -344,6 +344,20 @@ describe('MySQL destination', () => {
     );
     expect(error.message).toMatch(/larger than the server's max_allowed_packet/);
     expect((await destination.tableInfo('time_entries'))?.rowCount).toBe(600);
+  });
+
+  it('counts a change of case or of a trailing space as an update, and keeps it exactly', async () => {
+    const destination = await fresh();
+    const columns = await destination.ensureTable(timeEntriesTable);
+    const write = async (notes: string) =>
+      (await destination.writeBatch(timeEntryBatch(destination, columns, [timeEntry(1, { notes })]))).tables
+        .time_entries;
+    expect(await write('Same')).toMatchObject({ inserted: 1 });
+    expect(await write('same')).toMatchObject({ updated: 1, unchanged: 0 });
+    expect(await write('same ')).toMatchObject({ updated: 1, unchanged: 0 });
+    expect(await write('same ')).toMatchObject({ updated: 0, unchanged: 1 });
+    const [row] = await select(await admin(destination.database), 'SELECT notes FROM time_entries');
+    expect(row.notes).toBe('same ');
   });
 
   it('stores arrays as valid JSON', async () => {
