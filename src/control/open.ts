@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
+import { ALLOWED_BASE_URLS_ENV, BaseUrlPolicy } from './base-url-policy.js';
+import { secureDataDir } from './data-dir.js';
 import { openPostgresControlStore } from './postgres-store.js';
 import { SecretBox, loadSecretKey } from './secrets.js';
 import { URL_MAX_LENGTH } from './validation.js';
@@ -16,6 +18,8 @@ export interface ControlOptions {
   readonly controlStore?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly clock?: Clock;
+  /** `--allow-base-url` values; joined with HARVEST_SYNC_ALLOWED_BASE_URLS. */
+  readonly allowBaseUrls?: readonly string[];
 }
 
 /** What every consumer of the control layer holds: the store, and the directory relative paths live in. */
@@ -23,6 +27,16 @@ export interface Control {
   readonly store: ControlStore;
   /** Absolute. Holds control.db (SQLite), secret.key, and relative `sqlite:` destinations. */
   readonly dataDir: string;
+  /** Where saved pipelines may send their token (checked on save and on every run). */
+  readonly baseUrls: BaseUrlPolicy;
+  /** What was tightened in the data directory on the way in (one line each), for the caller to log. */
+  readonly notices: readonly string[];
+}
+
+/** The allow-list of Harvest API origins from `--allow-base-url` and the environment. Throws ConfigError. */
+export function baseUrlPolicy(options: Pick<ControlOptions, 'allowBaseUrls' | 'env'> = {}): BaseUrlPolicy {
+  const env = options.env ?? process.env;
+  return BaseUrlPolicy.from({ flags: options.allowBaseUrls, env: env[ALLOWED_BASE_URLS_ENV] });
 }
 
 /** The data directory the options and environment point at, absolute. */
@@ -35,7 +49,9 @@ export function resolveDataDir(options: Pick<ControlOptions, 'dataDir' | 'env'> 
 
 /**
  * Opens the control store (running migrations) with the secret key loaded (or created on first
- * start). Throws ConfigError for a bad key or URL, ControlStoreError when the database fails.
+ * start), after making the data directory owner-only (data-dir.ts). Throws ConfigError for a bad key,
+ * URL or allowed origin, or a data directory open to others that cannot be tightened;
+ * ControlStoreError when the database fails.
  */
 export async function openControl(options: ControlOptions = {}): Promise<Control> {
   const env = options.env ?? process.env;
@@ -49,12 +65,11 @@ export async function openControl(options: ControlOptions = {}): Promise<Control
     );
   if (postgres && url.length > URL_MAX_LENGTH)
     throw new ConfigError(`the control store URL is too long (at most ${URL_MAX_LENGTH} characters)`);
+  const baseUrls = baseUrlPolicy(options);
+  const notices = secureDataDir(dataDir);
   const secrets = new SecretBox(loadSecretKey({ dataDir, env }));
-  if (postgres) {
-    return {
-      store: await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock }),
-      dataDir,
-    };
-  }
-  return { store: await openSqliteControlStore({ dataDir, secrets, clock: options.clock }), dataDir };
+  const store = postgres
+    ? await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock })
+    : await openSqliteControlStore({ dataDir, secrets, clock: options.clock });
+  return { store, dataDir, baseUrls, notices };
 }

@@ -3,12 +3,13 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Destination } from '../destinations/destination.js';
 import { openDestination, parseDestinationUrl } from '../destinations/index.js';
-import { userMessage } from '../errors.js';
+import { ConfigError, userMessage } from '../errors.js';
 import { HarvestClient } from '../harvest/client.js';
 import type { ClientEvent } from '../harvest/types.js';
 import { runSync } from '../sync/engine.js';
 import { planObjects } from '../sync/plan.js';
 import type { ObjectResult, SyncEvent, SyncResult } from '../sync/types.js';
+import { BaseUrlPolicy } from './base-url-policy.js';
 import { currentOwner, recoverStaleRuns } from './run-owner.js';
 import { PipelineNotFoundError } from './store.js';
 import type { ControlStore, Pipeline, Run, RunObjectStats, RunTrigger } from './types.js';
@@ -35,6 +36,11 @@ export interface RunPipelineOptions {
   readonly onEvent?: (event: RunnerEvent) => void;
   /** How often live per-object statistics are written to the store. Default 1000 ms. */
   readonly progressIntervalMs?: number;
+  /**
+   * Where the pipeline's token may be sent (`--allow-base-url`). Default: Harvest's own API only. A
+   * pipeline saved while its origin was allowed fails here, before its token is decrypted.
+   */
+  readonly baseUrls?: BaseUrlPolicy;
 }
 
 /** Whether a run starting at `now` should re-read everything to capture deletions. */
@@ -103,6 +109,8 @@ export async function runPipeline(
   let error: string | null = null;
   let destination: Destination | null = null;
   try {
+    const refused = (options.baseUrls ?? BaseUrlPolicy.harvestOnly()).problem(pipeline.baseUrl);
+    if (refused) throw new ConfigError(refused);
     const secrets = await store.pipelineSecrets(pipelineId);
     destination = openDestination(resolveDestinationUrl(secrets.destinationUrl, options.dataDir));
     await destination.open();

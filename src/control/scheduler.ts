@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { HarvestSyncError, userMessage } from '../errors.js';
+import type { BaseUrlPolicy } from './base-url-policy.js';
 import { runPipeline } from './pipeline-runner.js';
 import type { RunnerEvent } from './pipeline-runner.js';
 import { ownerIsGone, recoverStaleRuns } from './run-owner.js';
@@ -27,6 +28,8 @@ export interface SchedulerOptions {
   readonly onEvent?: (event: RunnerEvent) => void;
   /** Problems of the loop itself (the store unreachable…); runs report theirs in their rows. */
   readonly onError?: (message: string) => void;
+  /** Where pipelines may send their token; default Harvest's own API only (see runPipeline). */
+  readonly baseUrls?: BaseUrlPolicy;
 }
 
 interface ActiveRun {
@@ -72,6 +75,7 @@ export class Scheduler {
           signal,
           dataDir: options.dataDir,
           clock: this.#clock,
+          ...(options.baseUrls ? { baseUrls: options.baseUrls } : {}),
           onEvent: (event) => {
             if (event.type === 'run:started') onStarted(event.run);
             options.onEvent?.(event);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
@@ -94,12 +94,29 @@ export interface SqliteControlStoreOptions {
   readonly clock?: Clock;
 }
 
+/**
+ * The control database holds pipelines and their encrypted secrets: owner-only (0600), whatever the
+ * umask. SQLite gives the -wal and -shm files the mode of the database file, so creating that file
+ * 0600 before SQLite opens it covers all three; files left 0644 by an older version are tightened.
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
 /** Opens (creating if needed) `<dataDir>/control.db` and brings its schema up to date. */
 export async function openSqliteControlStore(options: SqliteControlStoreOptions): Promise<SqlControlStore> {
   const path = join(options.dataDir, SQLITE_CONTROL_FILE);
   let db: Database.Database;
   try {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    ownerOnly(path);
     db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 10000');

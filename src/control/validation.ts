@@ -234,12 +234,22 @@ export function errorLine(error: z.ZodError): string {
   return Object.values(fieldErrors(error)).join('; ');
 }
 
-/** Bad pipeline input: a ConfigError (exit code 2, HTTP 400) that also carries the per-field messages. */
+/**
+ * Bad pipeline input: a ConfigError (exit code 2, HTTP 400) that also carries the per-field messages,
+ * from the schema or from a rule beyond it (pipeline-rules.ts: `{ field: message }`).
+ */
 export class PipelineValidationError extends ConfigError {
   readonly fields: Readonly<Record<string, string>>;
-  constructor(error: z.ZodError) {
-    super(errorLine(error));
-    this.fields = fieldErrors(error);
+  constructor(error: z.ZodError | Readonly<Record<string, string>>) {
+    const zod = error instanceof z.ZodError;
+    super(
+      zod
+        ? errorLine(error)
+        : Object.entries(error)
+            .map(([field, message]) => `${field}: ${message}`)
+            .join('; '),
+    );
+    this.fields = zod ? fieldErrors(error) : { ...error };
   }
 }
 

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Clock } from '../clock.js';
+import { BaseUrlPolicy } from '../control/base-url-policy.js';
 import type { ControlStore, Pipeline, Run } from '../control/types.js';
 import type { Auth } from './auth.js';
 import { pipelineRoutes } from './pipeline-routes.js';
@@ -11,9 +12,11 @@ import { HttpError, errorBody } from './errors.js';
 import { errorResponse } from './http.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
-import { authenticate, csrfProtection, requireAuth } from './middleware.js';
+import { DEFAULT_ALLOWED_HOSTS, hostCheck } from './hosts.js';
+import { authenticate, csrfProtection, readOnlyTokens, requireAuth } from './middleware.js';
 import type { AppEnv } from './middleware.js';
 import { sessionRoutes } from './session-routes.js';
+import { tokenRoutes } from './token-routes.js';
 
 /** What the API needs from the scheduler: a small seam, so tests and the UI can drive it. */
 export interface AppScheduler {
@@ -41,6 +44,10 @@ export interface AppDeps {
   readonly clientKey?: (c: Context) => string;
   /** Largest request body accepted, in bytes. Default 64 KiB: a pipeline is a few hundred bytes. */
   readonly maxBodyBytes?: number;
+  /** Where saved pipelines may send their token (`--allow-base-url`). Default: Harvest's own API only. */
+  readonly baseUrls?: BaseUrlPolicy;
+  /** Names answered for in `Host` (`--allowed-host`); others get 421. Default: localhost, 127.0.0.1, [::1]. */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** Paths reachable without credentials. Everything else under /api and /metrics needs them. */
@@ -49,8 +56,11 @@ export const PUBLIC_ROUTES: ReadonlyArray<{ readonly method: string; readonly pa
   { method: 'POST', path: '/api/login' },
 ];
 
-const isPublic = (c: Context) =>
-  PUBLIC_ROUTES.some((r) => r.method === c.req.method && r.path === c.req.path);
+/** HEAD is GET without the body: public wherever GET is. */
+const isPublic = (c: Context) => {
+  const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+  return PUBLIC_ROUTES.some((r) => r.method === method && r.path === c.req.path);
+};
 
 /**
  * The HTTP app: JSON API under /api, Prometheus metrics at /metrics. Authentication and CSRF
@@ -64,6 +74,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.onError((error, c) => errorResponse(error, c, logger));
   app.notFound((c) => c.json(errorBody(`no route ${c.req.method} ${c.req.path}`), 404));
+  const baseUrls = deps.baseUrls ?? BaseUrlPolicy.harvestOnly();
+
+  // first of all: a page of another site reaching us through DNS rebinding gets nothing, not even health
+  app.use('*', hostCheck(deps.allowedHosts ?? DEFAULT_ALLOWED_HOSTS));
 
   app.use(
     '*',
@@ -103,7 +117,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return requireAuth(c, next);
   });
   app.use('/metrics', requireAuth);
-  // after requireAuth, so a request without credentials gets 401 rather than a CSRF 403
+  // after requireAuth, so a request without credentials gets 401 rather than a 403
+  app.use('*', readOnlyTokens);
   app.use('*', csrfProtection());
 
   app.get('/api/health', (c) =>
@@ -114,7 +129,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.route('/api', sessionRoutes({ auth, logger, clientKey: deps.clientKey }));
-  app.route('/api', pipelineRoutes(deps));
+  app.route('/api', pipelineRoutes({ ...deps, baseUrls }));
+  app.route('/api', tokenRoutes({ auth, logger }));
   app.get('/metrics', async (c) =>
     c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType }),
   );

@@ -5,7 +5,7 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { Auth } from './auth.js';
-import type { Session } from './auth.js';
+import type { Session, TokenScope } from './auth.js';
 import { HttpError, errorBody } from './errors.js';
 
 /*
@@ -22,8 +22,12 @@ export const CSRF_HEADER = 'x-csrf-token';
 /** Form field that carries the CSRF token in server-rendered forms. */
 export const CSRF_FORM_FIELD = '_csrf';
 
+export const DEVICE_COOKIE = 'hs_device';
+/** A device cookie outlives sessions: it only spares its browser other people's failed logins. */
+const DEVICE_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
+
 export type Principal =
-  | { readonly kind: 'token' }
+  | { readonly kind: 'token'; readonly tokenId: string; readonly scope: TokenScope }
   | { readonly kind: 'session'; readonly sessionId: string; readonly session: Session };
 
 /** Hono environment of the app: what middleware puts on the context for later handlers. */
@@ -36,14 +40,38 @@ export interface AppEnv {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const READ_METHODS = new Set(['GET', 'HEAD']);
 
-/** The client's address as the socket saw it; proxies are not trusted, so X-Forwarded-For is not read. */
+/**
+ * The client's address as the socket saw it, as login limiting counts it: an IPv4-mapped address as
+ * IPv4, an IPv6 address by its /64 (one host usually holds a whole /64). Proxies are not trusted, so
+ * X-Forwarded-For is not read.
+ */
 export function clientAddress(c: Context): string {
+  let address: string;
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    address = getConnInfo(c).remote.address ?? 'unknown';
   } catch {
     // app.request() in tests has no socket
     return 'unknown';
+  }
+  return limitKeyOfAddress(address);
+}
+
+export function limitKeyOfAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (!address.includes(':')) return address;
+  try {
+    // the URL parser expands and normalises the address: [2001:db8::1] → [2001:db8::1]
+    const groups = new URL(`http://[${address.replace(/%.*$/, '')}]`).hostname.slice(1, -1);
+    const [head, tail = ''] = groups.split('::');
+    const left = head === '' ? [] : head.split(':');
+    const right = tail === '' ? [] : tail.split(':');
+    const full = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+    return `${full.slice(0, 4).join(':')}::/64`;
+  } catch {
+    return address;
   }
 }
 
@@ -62,6 +90,16 @@ export function setSessionCookie(c: Context, auth: Auth, sessionId: string, sess
   });
 }
 
+export function setDeviceCookie(c: Context, auth: Auth, value: string): void {
+  setCookie(c, DEVICE_COOKIE, value, {
+    path: '/api/',
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: isSecureRequest(c, auth.secureCookie),
+    maxAge: DEVICE_COOKIE_MAX_AGE_S,
+  });
+}
+
 export function clearSessionCookie(c: Context, auth: Auth): void {
   deleteCookie(c, SESSION_COOKIE, {
     path: '/',
@@ -75,7 +113,11 @@ const unauthorized = errorBody('authentication required: log in or send Authoriz
 
 export function authenticate(auth: Auth): MiddlewareHandler<AppEnv> {
   const bearer = bearerAuth<AppEnv>({
-    verifyToken: (token) => auth.verifyApiToken(token),
+    verifyToken: (token, c) => {
+      const grant = auth.apiTokenGrant(token);
+      if (grant) c.set('principal', { kind: 'token', tokenId: grant.id, scope: grant.scope });
+      return grant !== null;
+    },
     noAuthenticationHeader: { message: unauthorized },
     invalidAuthenticationHeader: {
       message: errorBody('malformed Authorization header: expected Bearer <token>'),
@@ -85,10 +127,7 @@ export function authenticate(auth: Auth): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.req.header('authorization') !== undefined) {
       // a wrong token is refused outright rather than falling back to the cookie
-      return bearer(c, async () => {
-        c.set('principal', { kind: 'token' });
-        await next();
-      });
+      return bearer(c, next);
     }
     const sessionId = getCookie(c, SESSION_COOKIE);
     if (sessionId !== undefined) {
@@ -102,6 +141,18 @@ export function authenticate(auth: Auth): MiddlewareHandler<AppEnv> {
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.get('principal') === undefined) {
     return c.json(unauthorized, 401, { 'WWW-Authenticate': 'Bearer realm="harvest-sync"' });
+  }
+  await next();
+};
+
+/** A read-scope token may read (GET, HEAD) and nothing else; sessions and admin tokens may do all. */
+export const readOnlyTokens: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = c.get('principal');
+  if (principal?.kind === 'token' && principal.scope === 'read' && !READ_METHODS.has(c.req.method)) {
+    return c.json(
+      errorBody('this API token is read-only (scope read): use an admin token or log in to make changes'),
+      403,
+    );
   }
   await next();
 };

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { OBJECTS } from '../catalog/objects.js';
+import type { BaseUrlPolicy } from '../control/base-url-policy.js';
+import { checkNewPipeline, checkPipelineChange } from '../control/pipeline-rules.js';
 import { parsePipelineCreate, parsePipelineUpdate, pipelineCreateSchema } from '../control/validation.js';
 import type { ConnectionTestResult } from '../control/connection-test.js';
 import type { ControlStore, Pipeline } from '../control/types.js';
@@ -41,6 +43,7 @@ interface RouteDeps {
   readonly logger: Logger;
   readonly testConnection: ConnectionTester;
   readonly testDestination: DestinationTester;
+  readonly baseUrls: BaseUrlPolicy;
 }
 
 /** Pipelines, runs, connection and destination tests, catalog: mounted under /api, behind requireAuth. */
@@ -66,6 +69,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   routes.post('/pipelines', async (c) => {
     const input = parsePipelineCreate(await readJson(c));
+    checkNewPipeline(input, deps.baseUrls);
     const pipeline = await store.createPipeline(input);
     logger.info({ pipeline: pipeline.name, id: pipeline.id }, 'pipeline created');
     scheduler.wake?.();
@@ -79,6 +83,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
   routes.patch('/pipelines/:ref', async (c) => {
     const pipeline = await find(c.req.param('ref'));
     const update = parsePipelineUpdate(await readJson(c));
+    checkPipelineChange(pipeline, update, deps.baseUrls);
     const updated = await store.updatePipeline(pipeline.id, update);
     logger.info({ pipeline: updated.name, id: updated.id, fields: Object.keys(update) }, 'pipeline updated');
     scheduler.wake?.();
@@ -136,6 +141,8 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   routes.post('/connection-test', async (c) => {
     const input = validate(connectionTestSchema, await readJson(c));
+    // a token typed here goes only where a saved pipeline could send it (and the daemon probes nothing else)
+    checkNewPipeline(input, deps.baseUrls);
     return c.json(await deps.testConnection(input));
   });
 

@@ -15,15 +15,53 @@ export interface RunningServer {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+/**
+ * What one client may hold. A single-admin daemon serves a browser or two, a Prometheus and a few
+ * scripts: connections that send nothing, trickle their headers or sit idle are closed, and past the
+ * cap new connections are dropped at once, so silent sockets cannot pile up file descriptors.
+ */
+export interface ServerLimits {
+  /** From connection to the end of the request headers (a silent socket counts from its connect). */
+  readonly headersTimeoutMs: number;
+  /** From connection to the end of the whole request. */
+  readonly requestTimeoutMs: number;
+  /** An idle keep-alive connection after a response. */
+  readonly keepAliveTimeoutMs: number;
+  /** A socket with no traffic either way, whatever the stage (e.g. a client not reading the response). */
+  readonly idleTimeoutMs: number;
+  /** Open connections at most. */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 256,
+};
+
 /** Listens on host:port (port 0: any free port). The host must be chosen by the caller: no default. */
 export async function startServer(
   app: Hono<AppEnv>,
-  options: { host: string; port: number },
+  options: { host: string; port: number; limits?: Partial<ServerLimits>; onDrop?: () => void },
 ): Promise<RunningServer> {
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: options.host }) as Server;
-  // a slow client must not hold a connection (and the shutdown) forever
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    hostname: options.host,
+    serverOptions: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // how often Node looks for requests past those timeouts (default 30 s: far too coarse)
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+  }) as Server;
+  // no 'timeout' listener: Node destroys the socket
+  server.setTimeout(limits.idleTimeoutMs);
+  server.maxConnections = limits.maxConnections;
+  if (options.onDrop) server.on('drop', options.onDrop);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

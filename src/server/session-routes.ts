@@ -5,7 +5,14 @@ import { MAX_PASSWORD_LENGTH } from './auth.js';
 import { HttpError } from './errors.js';
 import { readJson, validate } from './http.js';
 import type { Logger } from './logger.js';
-import { clearSessionCookie, clientAddress, setSessionCookie } from './middleware.js';
+import { getCookie } from 'hono/cookie';
+import {
+  DEVICE_COOKIE,
+  clearSessionCookie,
+  clientAddress,
+  setDeviceCookie,
+  setSessionCookie,
+} from './middleware.js';
 import type { AppEnv } from './middleware.js';
 
 const loginBody = z.strictObject({ password: z.string().min(1).max(MAX_PASSWORD_LENGTH) });
@@ -16,7 +23,8 @@ const passwordBody = z.strictObject({
 
 /**
  * `POST /api/login`, `POST /api/logout`, `GET /api/session`, `POST /api/password`. Login is the only
- * one reachable without credentials; it is rate-limited per client address.
+ * one reachable without credentials. Password checks (login and change) are limited per client
+ * address, per account and per device cookie (login-throttle.ts).
  */
 export function sessionRoutes(deps: {
   auth: Auth;
@@ -30,7 +38,7 @@ export function sessionRoutes(deps: {
   routes.post('/login', async (c) => {
     const { password } = validate(loginBody, await readJson(c));
     const client = clientKey(c);
-    const result = await auth.login(password, client);
+    const result = await auth.login(password, client, getCookie(c, DEVICE_COOKIE));
     if (!result.ok) {
       if (result.reason === 'rate-limited') {
         logger.warn({ client }, 'login refused: too many failed attempts');
@@ -44,6 +52,7 @@ export function sessionRoutes(deps: {
       throw new HttpError(401, 'wrong password');
     }
     setSessionCookie(c, auth, result.sessionId, result.session);
+    setDeviceCookie(c, auth, result.device);
     logger.info({ client }, 'admin logged in');
     return c.json({
       authenticated: true,
@@ -74,7 +83,7 @@ export function sessionRoutes(deps: {
 
   routes.post('/password', async (c) => {
     const body = validate(passwordBody, await readJson(c));
-    const check = await auth.checkPassword(body.currentPassword, clientKey(c));
+    const check = await auth.checkPassword(body.currentPassword, clientKey(c), getCookie(c, DEVICE_COOKIE));
     if (!check.ok) {
       if (check.reason === 'rate-limited') {
         c.header('Retry-After', String(check.retryAfterSeconds));

@@ -46,7 +46,8 @@ export async function startUiStack(options: UiStackOptions = {}): Promise<UiStac
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HARVEST_')));
   const child = spawn(
     process.execPath,
-    [options.cli ?? builtCli(), 'serve', '--port', '0', '--data-dir', dataDir],
+    // the simulator is not Harvest: saved pipelines may use it only when allowed
+    [options.cli ?? builtCli(), 'serve', '--port', '0', '--data-dir', dataDir, '--allow-base-url', simulator.url],
     {
       env: { ...env, HARVEST_SYNC_ADMIN_PASSWORD: password, HARVEST_SYNC_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,7 +25,7 @@ export interface WebUiDeps {
 }
 
 /** Pages of the UI; the client reads `data-page` (and `data-ref`) to know what to draw. */
-export type PageName = 'login' | 'pipelines' | 'wizard' | 'pipeline' | 'run';
+export type PageName = 'login' | 'pipelines' | 'wizard' | 'pipeline' | 'run' | 'tokens';
 
 /**
  * The compiled client: dist/web/client beside dist/web/ui.js. When this module runs from src (tsx,
@@ -103,6 +103,7 @@ export function createWebUi(deps: WebUiDeps): Hono<AppEnv> {
   ui.get('/', page('pipelines'));
   ui.get('/login', page('login'));
   ui.get('/pipelines/new', page('wizard'));
+  ui.get('/tokens', page('tokens'));
   ui.get(
     '/pipelines/:id{[0-9]{1,15}}',
     page('pipeline', (c) => c.req.param('id')),

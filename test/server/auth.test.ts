@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Auth,
-  LoginRateLimiter,
+  Backoff,
   SessionStore,
   fileCredentialStore,
   hashPassword,
@@ -117,28 +117,51 @@ describe('sessions', () => {
   });
 });
 
-describe('login rate limiting', () => {
-  it('blocks an address after 5 failures in a minute, and only that address', () => {
+describe('login back-off', () => {
+  it('lets the free attempts through, then doubles the wait up to its cap, per key', () => {
     const clock = manualClock();
-    const limiter = new LoginRateLimiter(clock, 5, 60_000);
-    for (let i = 0; i < 4; i++) limiter.recordFailure('a');
-    expect(limiter.retryAfterSeconds('a')).toBe(0);
-    limiter.recordFailure('a');
-    expect(limiter.retryAfterSeconds('a')).toBe(60);
-    expect(limiter.retryAfterSeconds('b')).toBe(0);
-    clock.advance(59_000);
-    expect(limiter.retryAfterSeconds('a')).toBe(1);
-    clock.advance(1_000);
-    expect(limiter.retryAfterSeconds('a')).toBe(0);
+    const backoff = new Backoff(clock, { free: 3, baseMs: 1000, maxMs: 4000, forgetMs: 60_000 });
+    for (let i = 0; i < 2; i++) backoff.count('a');
+    expect(backoff.waitMs('a')).toBe(0);
+    backoff.count('a');
+    expect(backoff.waitMs('a')).toBe(1000);
+    expect(backoff.waitMs('b')).toBe(0);
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      clock.advance(backoff.waitMs('a'));
+      backoff.count('a');
+      waits.push(backoff.waitMs('a'));
+    }
+    expect(waits).toEqual([2000, 4000, 4000, 4000]);
+    // forgotten after a quiet spell
+    clock.advance(60_000);
+    backoff.count('a');
+    expect(backoff.waitMs('a')).toBe(0);
   });
 
-  it('refuses even the right password while blocked', async () => {
+  it('takes back an attempt that turned out right, unless others were counted since', () => {
+    const clock = manualClock();
+    const backoff = new Backoff(clock, { free: 2, baseMs: 1000, maxMs: 60_000, forgetMs: 60_000 });
+    backoff.count('k');
+    const undo = backoff.count('k');
+    expect(backoff.waitMs('k')).toBe(1000);
+    undo();
+    expect(backoff.waitMs('k')).toBe(0);
+    const late = backoff.count('k');
+    clock.advance(1000);
+    backoff.count('k');
+    late();
+    // one of the two counted since is taken back: one failure past the allowance remains
+    expect(backoff.waitMs('k')).toBe(1000);
+  });
+
+  it('refuses even the right password while waiting, and lets it in after', async () => {
     const clock = manualClock();
     const auth = new Auth({ credentials: memoryCredentialStore(), clock });
     await auth.setAdminPassword('the right password');
     for (let i = 0; i < 5; i++) expect((await auth.login('wrong password!', 'ip')).ok).toBe(false);
     expect(await auth.login('the right password', 'ip')).toMatchObject({ ok: false, reason: 'rate-limited' });
-    clock.advance(60_000);
+    clock.advance(1000);
     expect((await auth.login('the right password', 'ip')).ok).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { testConnection } from '../../control/connection-test.js';
 import type { ConnectionTestResult } from '../../control/connection-test.js';
-import { openControl } from '../../control/open.js';
+import { baseUrlPolicy, openControl } from '../../control/open.js';
 import type { Control } from '../../control/open.js';
 import { runPipeline } from '../../control/pipeline-runner.js';
+import { checkNewPipeline, checkPipelineChange } from '../../control/pipeline-rules.js';
 import { nextRunAt } from '../../control/scheduler.js';
 import { PipelineNotFoundError } from '../../control/store.js';
 import type { ControlStore, Pipeline, Run } from '../../control/types.js';
@@ -22,6 +23,7 @@ import { COUNT_COLUMNS, ProgressView } from '../progress.js';
 export interface ControlFlags {
   dataDir?: string;
   controlStore?: string;
+  allowBaseUrl?: string[];
 }
 
 /** Adds --data-dir and --control-store to a command; its subcommands read them via optsWithGlobals. */
@@ -37,10 +39,34 @@ export function addControlOptions(command: Command): Command {
     );
 }
 
-/** Opens the control store named by the flags, runs `fn`, and always closes it. */
+/** Adds the repeatable --allow-base-url: the Harvest API origins saved pipelines may use. */
+export function addBaseUrlAllowList(command: Command): Command {
+  return command.option(
+    '--allow-base-url <origin>',
+    'let pipelines use this Harvest API origin besides https://api.harvestapp.com (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)',
+    (value: string, previous: string[]) => [...previous, value],
+    [],
+  );
+}
+
+/** The allow-list of the command's flags and environment; a bad entry is a ConfigError. */
+function allowList(command: Command) {
+  return baseUrlPolicy({ allowBaseUrls: command.optsWithGlobals<ControlFlags>().allowBaseUrl });
+}
+
+/**
+ * Opens the control store named by the flags, runs `fn`, and always closes it. Files it creates are
+ * owner-only: the data directory holds the secret key and the pipelines' encrypted tokens.
+ */
 export async function withControl<T>(command: Command, fn: (control: Control) => Promise<T>): Promise<T> {
   const flags = command.optsWithGlobals<ControlFlags>();
-  const control = await openControl({ dataDir: flags.dataDir, controlStore: flags.controlStore });
+  process.umask(0o077);
+  const control = await openControl({
+    dataDir: flags.dataDir,
+    controlStore: flags.controlStore,
+    allowBaseUrls: flags.allowBaseUrl,
+  });
+  for (const notice of control.notices) process.stderr.write(`note: ${notice}\n`);
   try {
     return await fn(control);
   } finally {
@@ -105,7 +131,9 @@ function pipelineFields(
     if (value !== undefined) fields[key] = value;
   };
   set('name', flags.name);
-  set('token', flags.token ?? (forCreate ? env.HARVEST_ACCESS_TOKEN : undefined));
+  // an update takes the token from the environment only with a new base URL, which needs it again
+  const tokenFromEnv = forCreate || flags.baseUrl !== undefined;
+  set('token', flags.token ?? (tokenFromEnv ? env.HARVEST_ACCESS_TOKEN : undefined));
   set('accountId', flags.accountId ?? (forCreate ? env.HARVEST_ACCOUNT_ID : undefined));
   set('destination', flags.destination);
   set('objects', flags.objects);
@@ -137,7 +165,7 @@ function addPipelineOptions(command: Command, forCreate: boolean): Command {
     .option('--name <name>', 'unique name, 1-255 characters')
     .option(
       '--token <token>',
-      `Harvest personal access token${forCreate ? ' (env HARVEST_ACCESS_TOKEN)' : ''}`,
+      `Harvest personal access token (env HARVEST_ACCESS_TOKEN${forCreate ? '' : ', read only with --base-url, which needs the token again'})`,
     )
     .option('--account-id <id>', `Harvest account id${forCreate ? ' (env HARVEST_ACCOUNT_ID)' : ''}`)
     .option(
@@ -156,7 +184,7 @@ function addPipelineOptions(command: Command, forCreate: boolean): Command {
     )
     .option(
       '--base-url <url>',
-      'Harvest API root, for the simulator or a proxy (default https://api.harvestapp.com)',
+      'Harvest API root (default https://api.harvestapp.com); another origin must be allowed with --allow-base-url',
     )
     .option('--skip-test', 'save without testing the connection first')
     .option('--json', 'print the pipeline as JSON');
@@ -171,6 +199,7 @@ function createCommand(): Command {
     action(async (flags: PipelineFlags, self: Command) => {
       // Everything is validated before anything is stored or any request is made.
       const input = parsePipelineCreate(pipelineFields(flags, process.env, true));
+      checkNewPipeline(input, allowList(self));
       return withControl(self, async ({ store }) => {
         const taken = await store.findPipeline(input.name);
         if (taken && taken.name.toLowerCase() === input.name.toLowerCase())
@@ -202,8 +231,9 @@ function updateCommand(): Command {
       const update = parsePipelineUpdate(pipelineFields(flags, process.env, false));
       if (Object.keys(update).length === 0)
         throw new ConfigError('nothing to change: give at least one option (see --help)');
-      return withControl(self, async ({ store }) => {
+      return withControl(self, async ({ store, baseUrls }) => {
         const pipeline = await findPipelineOrFail(store, ref);
+        checkPipelineChange(pipeline, update, baseUrls);
         let test: ConnectionTestResult | null = null;
         const connectionChanged =
           update.token !== undefined || update.accountId !== undefined || update.baseUrl !== undefined;
@@ -336,7 +366,7 @@ function runCommand(): Command {
     .option('--json', 'print the run as JSON')
     .action(
       action(async (ref: string, flags: { fullRefresh?: boolean; json?: boolean }, self: Command) =>
-        withControl(self, async ({ store, dataDir }) => {
+        withControl(self, async ({ store, dataDir, baseUrls }) => {
           const pipeline = await findPipelineOrFail(store, ref);
           const controller = new AbortController();
           const onSignal = () => {
@@ -354,6 +384,7 @@ function runCommand(): Command {
             run = await runPipeline(store, pipeline.id, {
               trigger: 'manual',
               dataDir,
+              baseUrls,
               signal: controller.signal,
               ...(flags.fullRefresh ? { fullRefresh: true } : {}),
               onEvent: (event) => {
@@ -446,9 +477,11 @@ export function objectsTable(run: Run): string {
 }
 
 export function pipelinesCommand(): Command {
-  const command = addControlOptions(
-    new Command('pipelines').description(
-      'Manage pipelines: a Harvest account replicated into a destination on a schedule',
+  const command = addBaseUrlAllowList(
+    addControlOptions(
+      new Command('pipelines').description(
+        'Manage pipelines: a Harvest account replicated into a destination on a schedule',
+      ),
     ),
   );
   for (const sub of [

@@ -3,13 +3,15 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { systemClock } from '../../clock.js';
 import { testConnection } from '../../control/connection-test.js';
-import { openControl, resolveDataDir } from '../../control/open.js';
+import { secureDataDir } from '../../control/data-dir.js';
+import { baseUrlPolicy, openControl, resolveDataDir } from '../../control/open.js';
 import { Scheduler } from '../../control/scheduler.js';
 import { ConfigError } from '../../errors.js';
 import { createApp } from '../../server/app.js';
-import { Auth, fileCredentialStore, generateSecret } from '../../server/auth.js';
+import { Auth, checkNewPassword, fileCredentialStore, generateSecret } from '../../server/auth.js';
 import { testDestination } from '../../server/destination-test.js';
 import { createLogger } from '../../server/logger.js';
+import { DEFAULT_ALLOWED_HOSTS, parseAllowedHost } from '../../server/hosts.js';
 import { createMetrics } from '../../server/metrics.js';
 import { SchedulerSeam } from '../../server/scheduler-adapter.js';
 import { startServer } from '../../server/server.js';
@@ -24,7 +26,11 @@ interface ServeOptions {
   readonly setPassword?: boolean;
   readonly newApiToken?: boolean;
   readonly secureCookie?: boolean;
+  readonly allowBaseUrl: string[];
+  readonly allowedHost: string[];
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -60,6 +66,27 @@ function bindError(error: unknown, host: string, port: number): unknown {
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EINVAL' || code === 'EAI_FAIL')
     return new ConfigError(`cannot bind to ${host}: no such local address`);
   return error;
+}
+
+/** The names a request to the bound address carries in Host: the address itself, bracketed if IPv6. */
+function bindNames(host: string): string[] {
+  try {
+    return [parseAllowedHost(host)];
+  } catch {
+    return [];
+  }
+}
+
+/** Logs connections dropped at the cap, at most once a minute. */
+function dropWarning(logger: ReturnType<typeof createLogger>): () => void {
+  let dropped = 0;
+  let lastLog = 0;
+  return () => {
+    dropped += 1;
+    if (Date.now() - lastLog < 60_000) return;
+    lastLog = Date.now();
+    logger.warn({ dropped }, 'connection limit reached: new connections are being dropped');
+  };
 }
 
 /** Reads a password from a terminal without echoing it. */
@@ -133,6 +160,18 @@ export function serveCommand(): Command {
       '--secure-cookie',
       'always mark the session cookie Secure (when a TLS proxy serves harvest-sync over https)',
     )
+    .option(
+      '--allow-base-url <origin>',
+      'let saved pipelines use this Harvest API origin besides https://api.harvestapp.com (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)',
+      collect,
+      [],
+    )
+    .option(
+      '--allowed-host <name>',
+      'answer requests addressed to this host name only (checked against Host); repeatable; default: the --host address, localhost, 127.0.0.1, [::1]',
+      collect,
+      [],
+    )
     .addHelpText(
       'after',
       `
@@ -140,7 +179,8 @@ Credentials: on first start an admin password and an API token are generated and
 Log in to the UI or POST /api/login with the password; send "Authorization: Bearer <token>" from
 scripts and Prometheus (GET /metrics). HARVEST_SYNC_API_TOKEN (32+ characters) replaces the stored
 token; HARVEST_SYNC_ADMIN_PASSWORD sets the password on first start or with --set-password.
-Both are stored hashed in <data-dir>/credentials.json (mode 0600), never in clear.`,
+Both are stored hashed in <data-dir>/credentials.json (mode 0600), never in clear. More API tokens,
+read-only (GET routes and /metrics) or admin, are made and revoked in the UI or with /api/tokens.`,
     )
     .action(action(serve));
 }
@@ -149,12 +189,20 @@ async function serve(options: ServeOptions): Promise<number> {
   const port = parsePort(options.port);
   const host = options.host.trim();
   if (host === '' || host.length > 253) throw new ConfigError('--host must be an address such as 127.0.0.1');
+  const allowedHosts =
+    options.allowedHost.length > 0
+      ? options.allowedHost.map(parseAllowedHost)
+      : [...new Set([...bindNames(host), ...DEFAULT_ALLOWED_HOSTS])];
+  // checked before anything is written, like every other flag
+  baseUrlPolicy({ allowBaseUrls: options.allowBaseUrl });
   // a bad --host or a taken --port is refused before the data directory or credentials are written
   if (!options.setPassword && !options.newApiToken)
     await checkBindable(host, port).catch((error: unknown) => {
       throw bindError(error, host, port);
     });
   const dataDir = resolveDataDir({ dataDir: options.dataDir });
+  // every file serve creates (credentials, key, control store, SQLite destinations) is owner-only
+  process.umask(0o077);
   const envToken = process.env.HARVEST_SYNC_API_TOKEN;
   const auth = new Auth({
     credentials: fileCredentialStore(dataDir),
@@ -163,11 +211,17 @@ async function serve(options: ServeOptions): Promise<number> {
   });
 
   if (options.setPassword) {
-    await auth.setAdminPassword(await readNewPassword());
-    process.stdout.write('admin password set; existing sessions end when serve restarts\n');
+    const password = await readNewPassword();
+    checkNewPassword(password);
+    for (const notice of secureDataDir(dataDir)) process.stderr.write(`note: ${notice}\n`);
+    await auth.setAdminPassword(password);
+    process.stdout.write(
+      'admin password set; every session ended, in a running serve too (log in again with the new password)\n',
+    );
     return EXIT.ok;
   }
   if (options.newApiToken) {
+    for (const notice of secureDataDir(dataDir)) process.stderr.write(`note: ${notice}\n`);
     process.stdout.write(`new API token (shown only this once): ${auth.rotateApiToken()}\n`);
     return EXIT.ok;
   }
@@ -188,8 +242,14 @@ async function serve(options: ServeOptions): Promise<number> {
   });
   const clock = systemClock;
   const metrics = createMetrics();
-  const control = await openControl({ dataDir, controlStore: options.controlStore, clock });
+  const control = await openControl({
+    dataDir,
+    controlStore: options.controlStore,
+    clock,
+    allowBaseUrls: options.allowBaseUrl,
+  });
   const store = control.store;
+  for (const notice of control.notices) logger.warn({ dataDir }, notice);
   // only now that the store opened: a start refused for bad input writes no credentials
   // The generated secrets are written to stdout once, never through the logger.
   const firstStart: string[] = [];
@@ -224,6 +284,7 @@ async function serve(options: ServeOptions): Promise<number> {
       store,
       dataDir: control.dataDir,
       clock,
+      baseUrls: control.baseUrls,
       onEvent: (event) => {
         metrics.observe(event);
         if (event.type === 'run:started') {
@@ -261,6 +322,8 @@ async function serve(options: ServeOptions): Promise<number> {
     logger,
     clock,
     version: packageVersion(),
+    baseUrls: control.baseUrls,
+    allowedHosts,
     testConnection: (input) => testConnection(input),
     testDestination: (url) => testDestination(url, control.dataDir),
   });
@@ -268,7 +331,7 @@ async function serve(options: ServeOptions): Promise<number> {
   app.route('/', createWebUi({ store, dataDir: control.dataDir }));
   let server;
   try {
-    server = await startServer(app, { host, port });
+    server = await startServer(app, { host, port, onDrop: dropWarning(logger) });
   } catch (error) {
     await store.close();
     throw bindError(error, host, port);
@@ -278,7 +341,14 @@ async function serve(options: ServeOptions): Promise<number> {
       { host },
       'listening on a non-loopback address: the API is reachable from the network; serve it over TLS',
     );
+    if (options.allowedHost.length === 0)
+      logger.warn(
+        { allowedHosts },
+        'requests are answered only when their Host is one of these names: add yours with --allowed-host',
+      );
   }
+  if (control.baseUrls.origins.length > 1)
+    logger.info({ origins: control.baseUrls.origins }, 'saved pipelines may use these Harvest API origins');
   await scheduler.start();
   logger.info(
     { url: server.url, dataDir: control.dataDir, controlStore: store.kind },

@@ -36,10 +36,6 @@ export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
 
-/** Where the login page sends the browser back to: a path of this site only, never another origin. */
-export function safeNext(next: string | null): string {
-  return next !== null && /^\/(?![/\\])/.test(next) ? next : '/';
-}
 
 export async function api<T>(
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',

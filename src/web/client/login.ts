@@ -1,6 +1,7 @@
-import { ApiError, api, safeNext, setCsrfToken } from './api.js';
+import { ApiError, api, setCsrfToken } from './api.js';
 import { fill, h } from './dom.js';
 import { busy, inputField, messageArea } from './forms.js';
+import { safeNext } from './next.js';
 
 export function renderLogin(main: HTMLElement): void {
   document.title = 'Log in · harvest-sync';
@@ -44,7 +45,7 @@ export function renderLogin(main: HTMLElement): void {
           password: password.input.value,
         });
         setCsrfToken(result.csrfToken);
-        location.assign(safeNext(new URLSearchParams(location.search).get('next')));
+        location.assign(safeNext(new URLSearchParams(location.search).get('next'), location.origin));
       } catch (error) {
         const text = error instanceof ApiError ? error.message : 'login failed';
         password.setError(text);

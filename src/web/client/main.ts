@@ -4,6 +4,7 @@ import { renderLogin } from './login.js';
 import { renderPipeline } from './pipeline.js';
 import { renderPipelines } from './pipelines.js';
 import { renderRun } from './run.js';
+import { renderTokens } from './tokens.js';
 import { renderWizard } from './wizard.js';
 
 /*
@@ -31,6 +32,7 @@ function header(): void {
       { 'aria-label': 'Main' },
       h('a', { href: '/' }, 'Pipelines'),
       h('a', { href: '/pipelines/new' }, 'New pipeline'),
+      h('a', { href: '/tokens' }, 'API tokens'),
       logout,
     ),
   );
@@ -51,6 +53,8 @@ async function boot(): Promise<void> {
         return await renderPipeline(main, ref);
       case 'run':
         return await renderRun(main, ref);
+      case 'tokens':
+        return await renderTokens(main);
       default:
         return await renderPipelines(main);
     }

@@ -285,7 +285,14 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
       name: 'token',
       type: 'password',
       autocomplete: 'new-password',
-      hint: `Leave empty to keep the current one (${pipeline.token}).`,
+      hint: `Leave empty to keep the current one (${pipeline.token}); required when the Harvest API URL changes.`,
+    });
+    const baseUrl = inputField({
+      label: 'Harvest API URL',
+      name: 'baseUrl',
+      type: 'url',
+      value: pipeline.baseUrl,
+      hint: 'The token is sent here on every run: changing it needs the access token again.',
     });
     const save = h('button', { type: 'submit', class: 'primary' }, 'Save changes');
     const cancel = h('button', { type: 'button' }, 'Cancel');
@@ -296,6 +303,7 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
       frequency.root,
       objects.root,
       token.root,
+      baseUrl.root,
       h('div', { class: 'actions' }, save, cancel),
       formMessage.root,
     );
@@ -307,7 +315,7 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
     cancel.addEventListener('click', close);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
-      for (const f of [frequency, objects, token]) f.setError(null);
+      for (const f of [frequency, objects, token, baseUrl]) f.setError(null);
       formMessage.clear();
       const update: Record<string, unknown> = {};
       if (frequency.input.value !== String(pipeline.frequencyHours))
@@ -315,6 +323,7 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
       const selected = objects.values();
       if (selected.join(',') !== pipeline.objects.join(',')) update.objects = selected;
       if (token.input.value !== '') update.token = token.input.value;
+      if (baseUrl.input.value.trim() !== pipeline.baseUrl) update.baseUrl = baseUrl.input.value;
       if (Object.keys(update).length === 0) {
         formMessage.show('info', 'Nothing changed.');
         return;
@@ -331,6 +340,7 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
             frequencyHours: frequency,
             objects,
             token,
+            baseUrl,
           };
           let focused = false;
           for (const [key, text] of Object.entries(error.fields)) {

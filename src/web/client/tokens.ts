@@ -1,0 +1,165 @@
+import { ApiError, api } from './api.js';
+import { fill, h, tableWrap } from './dom.js';
+import { busy, choiceGroup, inputField, messageArea } from './forms.js';
+import { dateTime } from './format.js';
+
+/*
+ * API tokens: a read-only one for Prometheus and dashboards, admin ones for scripts. A new token is
+ * shown once, right after it is made; the server keeps only its SHA-256.
+ */
+
+export interface ApiTokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly scope: 'read' | 'admin';
+  readonly createdAt: string | null;
+  readonly source: 'created' | 'first start' | 'environment';
+  readonly revocable: boolean;
+}
+
+const SCOPE_TEXT = { read: 'Read only', admin: 'Admin' } as const;
+const getTokens = () => api<{ tokens: ApiTokenView[] }>('GET', '/api/tokens');
+
+function tokensTable(tokens: readonly ApiTokenView[], revoke: (t: ApiTokenView) => void): HTMLElement {
+  return tableWrap(
+    'API tokens',
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Name', 'Scope', 'Created', 'Origin', 'Action'].map((t) => h('th', { scope: 'col' }, t)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        tokens.map((t) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, t.name),
+            h('td', {}, SCOPE_TEXT[t.scope]),
+            h('td', {}, t.createdAt ? dateTime(t.createdAt) : '—'),
+            h('td', {}, t.source),
+            h(
+              'td',
+              {},
+              t.revocable
+                ? h('button', { type: 'button', class: 'danger', onclick: () => revoke(t) }, `Revoke ${t.name}`)
+                : h('span', { class: 'muted' }, 'set by the environment'),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export async function renderTokens(main: HTMLElement): Promise<void> {
+  document.title = 'API tokens · harvest-sync';
+  const listHost = h('div');
+  const message = messageArea();
+  const created = h('div', { role: 'status', 'aria-live': 'polite' });
+
+  const confirmText = h('p');
+  const confirm = h('button', { type: 'button', class: 'danger' }, 'Revoke token');
+  const cancel = h('button', { type: 'button' }, 'Cancel');
+  const dialog = h(
+    'dialog',
+    { 'aria-labelledby': 'revoke-title' },
+    h('h2', { id: 'revoke-title' }, 'Revoke this token?'),
+    confirmText,
+    h('div', { class: 'actions' }, confirm, cancel),
+  );
+  let pending: ApiTokenView | null = null;
+  cancel.addEventListener('click', () => dialog.close());
+
+  const refresh = async () => {
+    const { tokens } = await getTokens();
+    fill(listHost, tokensTable(tokens, (t) => {
+      pending = t;
+      fill(confirmText, `Anything using “${t.name}” is refused from now on.`);
+      dialog.showModal();
+      cancel.focus();
+    }));
+  };
+  confirm.addEventListener('click', () =>
+    busy(confirm, 'Revoking…', async () => {
+      if (pending === null) return;
+      try {
+        await api('DELETE', `/api/tokens/${encodeURIComponent(pending.id)}`);
+        message.show('ok', `Token “${pending.name}” revoked.`);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        message.show('error', error.message);
+      }
+      dialog.close();
+      created.replaceChildren();
+      await refresh();
+    }),
+  );
+
+  const name = inputField({ label: 'Token name', name: 'name', hint: 'What uses it, e.g. "Prometheus".' });
+  const scope = choiceGroup({
+    legend: 'Scope',
+    name: 'scope',
+    type: 'radio',
+    choices: [
+      { value: 'read', label: 'Read only', checked: true, note: 'GET routes and /metrics: for Prometheus and dashboards.' },
+      { value: 'admin', label: 'Admin', note: 'Everything, including changing pipelines and tokens: for scripts.' },
+    ],
+  });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Create token');
+  const form = h('form', { novalidate: true, 'aria-label': 'New API token' }, name.root, scope.root, h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    name.setError(null);
+    scope.setError(null);
+    created.replaceChildren();
+    await busy(submit, 'Creating…', async () => {
+      try {
+        const result = await api<{ token: ApiTokenView; secret: string }>('POST', '/api/tokens', {
+          name: name.input.value,
+          scope: scope.values()[0],
+        });
+        created.append(
+          h(
+            'div',
+            { class: 'notice notice-ok' },
+            h('p', {}, `Token “${result.token.name}” (${SCOPE_TEXT[result.token.scope]}) created. Copy it now: it is shown only this once.`),
+            h('p', {}, h('code', { class: 'secret', 'aria-label': 'New API token' }, result.secret)),
+            h('p', {}, 'Send it as ', h('code', {}, 'Authorization: Bearer <token>'), '.'),
+          ),
+        );
+        name.input.value = '';
+        await refresh();
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        if (error.fields.name) name.setError(error.fields.name);
+        if (error.fields.scope) scope.setError(error.fields.scope);
+        if (!error.fields.name && !error.fields.scope) message.show('error', error.message);
+        (error.fields.name ? name.input : submit).focus();
+      }
+    });
+  });
+
+  fill(
+    main,
+    h('h1', {}, 'API tokens'),
+    h(
+      'p',
+      {},
+      'Tokens let scripts and Prometheus use the HTTP API without logging in. Each is shown once, when it is made; only its SHA-256 is kept.',
+    ),
+    message.root,
+    listHost,
+    h('section', { class: 'card', 'aria-label': 'New API token' }, h('h2', {}, 'New token'), form, created),
+    dialog,
+  );
+  await refresh();
+}
