@@ -137,7 +137,8 @@ export class Auth {
     ];
     let grant: TokenGrant | null = null;
     for (const c of candidates) {
-      if (c.digest !== null && sameDigest(digest, c.digest) && grant === null) grant = { id: c.id, scope: c.scope };
+      if (c.digest !== null && sameDigest(digest, c.digest) && grant === null)
+        grant = { id: c.id, scope: c.scope };
     }
     return grant;
   }
@@ -168,7 +169,14 @@ export class Auth {
       });
     }
     for (const t of this.credentials.readApiTokens())
-      views.push({ id: t.id, name: t.name, scope: t.scope, createdAt: t.createdAt, source: 'created', revocable: true });
+      views.push({
+        id: t.id,
+        name: t.name,
+        scope: t.scope,
+        createdAt: t.createdAt,
+        source: 'created',
+        revocable: true,
+      });
     return views;
   }
 
@@ -192,7 +200,11 @@ export class Auth {
   /** Revokes a token by id: `revoked`, `unknown`, or `fixed` (set by the environment). */
   revokeApiToken(id: string): 'revoked' | 'unknown' | 'fixed' {
     if (id === ENV_TOKEN_ID && this.envTokenDigest !== null) return 'fixed';
-    if (id === FIRST_START_TOKEN_ID && this.envTokenDigest === null && this.credentials.readApiTokenHash() !== null) {
+    if (
+      id === FIRST_START_TOKEN_ID &&
+      this.envTokenDigest === null &&
+      this.credentials.readApiTokenHash() !== null
+    ) {
       this.credentials.writeApiTokenHash(null);
       return 'revoked';
     }

@@ -25,7 +25,12 @@ export interface BackoffPolicy {
 }
 
 /** Per client address, and per device cookie. */
-export const CLIENT_BACKOFF: BackoffPolicy = { free: 5, baseMs: 1000, maxMs: 15 * 60_000, forgetMs: 3_600_000 };
+export const CLIENT_BACKOFF: BackoffPolicy = {
+  free: 5,
+  baseMs: 1000,
+  maxMs: 15 * 60_000,
+  forgetMs: 3_600_000,
+};
 /** Per account, across every address: caps guesses at about one a minute once the allowance is spent. */
 export const ACCOUNT_BACKOFF: BackoffPolicy = { free: 10, baseMs: 1000, maxMs: 60_000, forgetMs: 3_600_000 };
 

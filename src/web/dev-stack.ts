@@ -47,7 +47,16 @@ export async function startUiStack(options: UiStackOptions = {}): Promise<UiStac
   const child = spawn(
     process.execPath,
     // the simulator is not Harvest: saved pipelines may use it only when allowed
-    [options.cli ?? builtCli(), 'serve', '--port', '0', '--data-dir', dataDir, '--allow-base-url', simulator.url],
+    [
+      options.cli ?? builtCli(),
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--allow-base-url',
+      simulator.url,
+    ],
     {
       env: { ...env, HARVEST_SYNC_ADMIN_PASSWORD: password, HARVEST_SYNC_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,6 +28,8 @@ interface Result {
 let sim: Simulator;
 let dataDir: string;
 const outputs: string[] = [];
+/** The simulators stand for Harvest: saved pipelines may use them only when allowed. */
+const allowedOrigins: string[] = [];
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
   return new Promise((resolve) => {
@@ -41,6 +43,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Result> 
           HARVEST_SYNC_HOME: dataDir,
           HARVEST_SYNC_SECRET_KEY: '',
           HARVEST_SYNC_CONTROL_STORE: '',
+          HARVEST_SYNC_ALLOWED_BASE_URLS: allowedOrigins.join(','),
           ...env,
         },
       },
@@ -70,6 +73,7 @@ function rows(path: string, table: string): Record<string, unknown>[] {
 
 beforeAll(async () => {
   sim = await startSimulator({ scale: 0.05, rateLimit: null, adminToken: TOKEN });
+  allowedOrigins.push(sim.url);
   dataDir = mkdtempSync(join(tmpdir(), 'hs-cli-'));
 });
 afterAll(async () => {
@@ -261,6 +265,7 @@ describe('SIGTERM during `pipelines run`', () => {
     // two replicas read at different moments are compared: running timers held still
     // (their growth without updated_at is test/simulator/replica.test.ts's subject)
     big = await startSimulator({ scale: 1, rateLimit: null, adminToken: TOKEN, timersGrow: false });
+    allowedOrigins.push(big.url);
   });
   afterAll(async () => {
     await big?.stop();
@@ -303,6 +308,7 @@ describe('SIGTERM during `pipelines run`', () => {
           HARVEST_SYNC_HOME: dataDir,
           HARVEST_SYNC_SECRET_KEY: '',
           HARVEST_SYNC_CONTROL_STORE: '',
+          HARVEST_SYNC_ALLOWED_BASE_URLS: allowedOrigins.join(','),
         },
       },
     );

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_LOADERS } from '../../src/cli/main.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { systemClock } from '../../src/clock.js';
+import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import { createApp } from '../../src/server/app.js';
@@ -156,6 +157,8 @@ const KIND_OF_FLAG: Record<string, Kind> = {
   '--catalog': 'jsonFile',
   '--properties': 'jsonFile',
   '--state': 'jsonFile',
+  '--allow-base-url': 'url',
+  '--allowed-host': 'host',
 };
 
 /**
@@ -352,7 +355,14 @@ function commandLine(c: CliCase, work: string): { args: string[]; env: Record<st
     if (at >= 0) args.splice(at, 2);
     args.push(c.flag, c.value);
   }
-  return { args: [...c.leaf, ...args], env: { HARVEST_SYNC_ADMIN_PASSWORD: 'a long enough admin password' } };
+  return {
+    args: [...c.leaf, ...args],
+    // the simulator stands for Harvest: saved pipelines may use it only when allowed
+    env: {
+      HARVEST_SYNC_ADMIN_PASSWORD: 'a long enough admin password',
+      HARVEST_SYNC_ALLOWED_BASE_URLS: sim.url,
+    },
+  };
 }
 
 interface CliOutcome {
@@ -465,6 +475,8 @@ beforeAll(async () => {
       sim.accountId,
       '--base-url',
       sim.url,
+      '--allow-base-url',
+      sim.url,
       '--destination',
       'sqlite:seed.db',
       '--objects',
@@ -473,7 +485,12 @@ beforeAll(async () => {
     { timeoutMs: 30_000 },
   );
   expect(created.stderr).toBe('');
-  const ran = await runCliProcess(['pipelines', 'run', 'seed', '--data-dir', seedDir], { timeoutMs: 30_000 });
+  const ran = await runCliProcess(
+    ['pipelines', 'run', 'seed', '--data-dir', seedDir, '--allow-base-url', sim.url],
+    {
+      timeoutMs: 30_000,
+    },
+  );
   expect(ran.code).toBe(0);
 });
 
@@ -588,6 +605,7 @@ const API_UNICODE: Record<string, string> = {
   password: '\u202e🎉',
   currentPassword: '\u202e🎉',
   newPassword: '\u202e🎉',
+  scope: 'ｒｅａｄ',
 };
 
 const API_TRAVERSAL: Record<string, string[]> = {
@@ -668,6 +686,12 @@ function apiRoutes(sim: () => Simulator): ApiRoute[] {
       fields: ['currentPassword', 'newPassword'],
       baseline: () => ({ currentPassword: ADMIN_PASSWORD, newPassword: 'a new admin password' }),
     },
+    {
+      method: 'POST',
+      path: '/api/tokens',
+      fields: ['name', 'scope'],
+      baseline: () => ({ name: 'prometheus', scope: 'read' }),
+    },
   ];
 }
 
@@ -740,6 +764,7 @@ async function makeApi() {
     logger: createLogger({ level: 'debug', destination: logStream }),
     clock: systemClock,
     clientKey: (c) => c.req.header('x-test-client') ?? 'default',
+    baseUrls: BaseUrlPolicy.from({ flags: [sim.url] }),
     // a refused body must never reach a tester: they only record that they were called
     testConnection: () => {
       testerCalls.push('connection');
@@ -780,13 +805,14 @@ async function makeApi() {
     snapshot: async () => {
       const pipelines = await store.listPipelines();
       const secrets = await Promise.all(pipelines.map((p) => store.pipelineSecrets(p.id)));
-      return JSON.stringify([pipelines, secrets]);
+      return JSON.stringify([pipelines, secrets, auth.listApiTokens()]);
     },
     /** Back to the one seed pipeline and the admin password, after an accepted row. */
     restore: async () => {
       for (const p of await store.listPipelines()) await store.deletePipeline(p.id);
       await seed();
       await auth.setAdminPassword(ADMIN_PASSWORD);
+      for (const t of auth.listApiTokens()) if (t.source === 'created') auth.revokeApiToken(t.id);
     },
     close: async () => {
       await store.close();

@@ -54,6 +54,8 @@ const SCHEMAS = {
 
 /** Everything seen, with where it came from: swept for the secrets at the end. */
 const seen: Array<{ where: string; text: string }> = [];
+/** API tokens created during the sweep: each may appear once, in the answer that created it. */
+const shownOnce: Array<{ name: string; secret: string }> = [];
 const keep = (where: string, text: string) => void seen.push({ where, text });
 const keepRun = (where: string, run: CliRun) => {
   keep(`${where} stdout`, run.stdout);
@@ -117,8 +119,10 @@ const harvestFlags = () => ['--account-id', sim.accountId, '--base-url', sim.url
 describe('the CLI', () => {
   it('never shows a secret: check, run, pipelines and runs, with the error paths', async () => {
     const dataDir = join(root, 'cli-data');
+    // the simulator stands for Harvest: saved pipelines may use it only when allowed
+    const allowSim = { HARVEST_SYNC_ALLOWED_BASE_URLS: sim.url };
     const cli = async (where: string, args: string[], env: Record<string, string> = {}, expectCode = 0) => {
-      const run = await runCliProcess(args, { env, cwd: root, timeoutMs: 60_000 });
+      const run = await runCliProcess(args, { env: { ...allowSim, ...env }, cwd: root, timeoutMs: 60_000 });
       keepRun(where, run);
       expect(run.code, `${where}: ${run.stderr}`).toBe(expectCode);
       return run;
@@ -211,6 +215,49 @@ describe('the CLI', () => {
       {},
       1,
     );
+    // the allow-list: a pipeline to an origin not on it is refused, and one saved before fails to run
+    await cli(
+      'pipelines create, origin not allowed',
+      [
+        'pipelines',
+        'create',
+        ...control,
+        '--name',
+        'elsewhere',
+        '--token',
+        SECRETS.harvestToken,
+        '--account-id',
+        sim.accountId,
+        '--base-url',
+        'https://harvest-proxy.example',
+        '--destination',
+        'sqlite:elsewhere.db',
+      ],
+      {},
+      2,
+    );
+    await cli(
+      'pipelines update --base-url without the token',
+      [
+        'pipelines',
+        'update',
+        'secret sweep',
+        '--base-url',
+        `${sim.url.replace('127.0.0.1', 'localhost')}`,
+        '--allow-base-url',
+        sim.url.replace('127.0.0.1', 'localhost'),
+        ...control,
+      ],
+      {},
+      2,
+    );
+    const disallowed = await cli(
+      'pipelines run, origin no longer allowed',
+      ['pipelines', 'run', 'secret sweep', ...control],
+      { HARVEST_SYNC_ALLOWED_BASE_URLS: '' },
+      1,
+    );
+    expect(disallowed.stderr).toMatch(/not an allowed Harvest API URL/);
     await cli('pipelines list', ['pipelines', 'list', ...control]);
     await cli('pipelines list --json', ['pipelines', 'list', '--json', ...control]);
     await cli('pipelines show --json', ['pipelines', 'show', 'secret sweep', '--json', ...control]);
@@ -330,7 +377,7 @@ describe('serve', () => {
     const dataDir = join(root, 'serve-data');
     const serve = await startServe(
       'postgres control',
-      ['--data-dir', dataDir, '--control-store', pgUrl(SCHEMAS.control)],
+      ['--data-dir', dataDir, '--control-store', pgUrl(SCHEMAS.control), '--allow-base-url', sim.url],
       {
         HARVEST_SYNC_ADMIN_PASSWORD: SECRETS.adminPassword,
         HARVEST_SYNC_API_TOKEN: SECRETS.apiToken,
@@ -513,6 +560,43 @@ describe('serve', () => {
       sim.setFaults(null);
       await call('POST /api/pipelines/:ref/resume', `/api/pipelines/${id}/resume`, { headers: bearer });
 
+      // API tokens: a read one for Prometheus made with the session, an admin one made with the token;
+      // each shown once, then used, then revoked
+      const tokens: Record<string, string> = {};
+      for (const [name, scope, headers] of [
+        ['prometheus', 'read', session],
+        ['ci', 'admin', bearer],
+      ] as const) {
+        const made = await call('POST /api/tokens', '/api/tokens', { json: { name, scope }, headers });
+        expect(made.status).toBe(201);
+        tokens[name] = made.body.secret as string;
+        shownOnce.push({ name: `${scope} API token`, secret: tokens[name] });
+      }
+      const readToken = { authorization: `Bearer ${tokens.prometheus}` };
+      expect((await call('GET /metrics', '/metrics', { headers: readToken })).status).toBe(200);
+      expect(
+        (await call('GET /api/pipelines/:ref', `/api/pipelines/${id}`, { headers: readToken })).status,
+      ).toBe(200);
+      const refused = await call('PATCH /api/pipelines/:ref', `/api/pipelines/${id}`, {
+        json: { token: SECRETS.harvestToken, baseUrl: sim.url },
+        headers: readToken,
+      });
+      expect(refused.status).toBe(403);
+      expect(
+        (
+          await call('GET /api/pipelines', '/api/pipelines', {
+            headers: { authorization: `Bearer ${tokens.ci}` },
+          })
+        ).status,
+      ).toBe(200);
+      // the allow-list: moving the pipeline to an origin not on it is refused, token or not
+      const elsewhere = await call('PATCH /api/pipelines/:ref', `/api/pipelines/${id}`, {
+        json: { token: SECRETS.harvestToken, baseUrl: 'https://harvest-proxy.example' },
+        headers: bearer,
+      });
+      expect(elsewhere.status).toBe(400);
+      expect(elsewhere.body.error.fields.baseUrl).toMatch(/not an allowed Harvest API URL/);
+
       // every GET route, with the session and with the API token; pages and scripts with the session
       const gets: Array<[string, string]> = [
         ['GET /api/health', '/api/health'],
@@ -523,6 +607,7 @@ describe('serve', () => {
         ['GET /api/runs/:id', `/api/runs/${runId}`],
         ['GET /api/catalog', '/api/catalog'],
         ['GET /api/pipelines/:ref/destination', `/api/pipelines/${id}/destination`],
+        ['GET /api/tokens', '/api/tokens'],
         ['GET /metrics', '/metrics'],
       ];
       for (const [route, path] of gets) {
@@ -536,6 +621,7 @@ describe('serve', () => {
         ['GET /', '/'],
         ['GET /login', '/login'],
         ['GET /pipelines/new', '/pipelines/new'],
+        ['GET /tokens', '/tokens'],
         ['GET /pipelines/:id{[0-9]{1,15}}', `/pipelines/${id}`],
         ['GET /runs/:id{[0-9]{1,15}}', `/runs/${runId}`],
         ['GET /assets/app.css', '/assets/app.css'],
@@ -557,6 +643,18 @@ describe('serve', () => {
           })
         ).status,
       ).toBe(200);
+      const listed = (await call('GET /api/tokens', '/api/tokens', { headers: bearer })).body
+        .tokens as Array<{
+        id: string;
+        name: string;
+      }>;
+      for (const name of ['prometheus', 'ci']) {
+        const tokenId = listed.find((t) => t.name === name)!.id;
+        expect(
+          (await call('DELETE /api/tokens/:id', `/api/tokens/${tokenId}`, { headers: session })).status,
+        ).toBe(200);
+      }
+      expect((await call('GET /metrics', '/metrics', { headers: readToken })).status).toBe(401);
       expect((await call('POST /api/logout', '/api/logout', { headers: session })).status).toBe(200);
       // a wrong current password, then a real change (the new password is a secret too)
       const newPassword = `${SECRETS.adminPassword}-new`;
@@ -646,16 +744,24 @@ describe('the sweep', () => {
     expect(seen.length).toBeGreaterThan(60);
 
     const leaks: string[] = [];
-    for (const [name, secret] of Object.entries({
-      ...SECRETS,
-      newPassword: `${SECRETS.adminPassword}-new`,
-    })) {
+    const sweep = (name: string, secret: string, shownIn?: (typeof everything)[number]) => {
       const forms = encodings(secret);
-      for (const { where, text } of everything) {
-        const form = forms.find((f) => text.includes(f));
-        if (form !== undefined)
-          leaks.push(`${name} in ${where}${form === secret ? '' : ` (encoded: ${form})`}`);
+      for (const entry of everything) {
+        const form = forms.find((f) => entry.text.includes(f));
+        if (form !== undefined && entry !== shownIn)
+          leaks.push(`${name} in ${entry.where}${form === secret ? '' : ` (encoded: ${form})`}`);
       }
+    };
+    for (const [name, secret] of Object.entries({ ...SECRETS, newPassword: `${SECRETS.adminPassword}-new` }))
+      sweep(name, secret);
+    // a created API token is shown once, in the answer to its creation, and nowhere else
+    expect(shownOnce).toHaveLength(2);
+    for (const { name, secret } of shownOnce) {
+      const creations = everything.filter(
+        (e) => e.where.startsWith('POST /api/tokens 201 body') && e.text.includes(secret),
+      );
+      expect(creations, name).toHaveLength(1);
+      sweep(name, secret, creations[0]);
     }
     expect(leaks).toEqual([]);
     console.info(

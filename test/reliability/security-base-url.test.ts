@@ -42,7 +42,10 @@ const pipeline = () => ({
 
 describe('the allow-list of Harvest API origins', () => {
   it('accepts Harvest itself and the origins given, normalised, and refuses anything else', () => {
-    const policy = BaseUrlPolicy.from({ flags: [`${sim.url}/`], env: `https://proxy.example:8443, ${evil.url}` });
+    const policy = BaseUrlPolicy.from({
+      flags: [`${sim.url}/`],
+      env: `https://proxy.example:8443, ${evil.url}`,
+    });
     expect(policy.allows('https://api.harvestapp.com')).toBe(true);
     expect(policy.allows(`${sim.url}/v2`)).toBe(true);
     expect(policy.allows('https://PROXY.example:8443/harvest')).toBe(true);
@@ -50,7 +53,14 @@ describe('the allow-list of Harvest API origins', () => {
     expect(policy.allows('http://api.harvestapp.com')).toBe(false);
     expect(policy.allows('https://api.harvestapp.com.evil.example')).toBe(false);
     expect(BaseUrlPolicy.harvestOnly().allows(sim.url)).toBe(false);
-    for (const bad of ['', 'file:///etc/passwd', 'https://user:pw@proxy.example', 'https://proxy.example/path', 'proxy.example', 'https://proxy.example?x=1'])
+    for (const bad of [
+      '',
+      'file:///etc/passwd',
+      'https://user:pw@proxy.example',
+      'https://proxy.example/path',
+      'proxy.example',
+      'https://proxy.example?x=1',
+    ])
       expect(() => BaseUrlPolicy.from({ flags: [bad] }), bad).toThrow(/--allow-base-url/);
   });
 });
@@ -83,7 +93,11 @@ describe('the API', () => {
   });
 
   it('needs the token again to change the base URL, and never moves the stored one', async () => {
-    const created = await request(h, '/api/pipelines', { method: 'POST', json: pipeline(), headers: admin() });
+    const created = await request(h, '/api/pipelines', {
+      method: 'POST',
+      json: pipeline(),
+      headers: admin(),
+    });
     expect(created.status).toBe(201);
     const alsoAllowed = `${sim.url.replace('127.0.0.1', 'localhost')}`;
     const policy = BaseUrlPolicy.from({ flags: [sim.url, alsoAllowed] });
@@ -100,8 +114,13 @@ describe('the API', () => {
     expect((await h.store.findPipeline('acme'))?.baseUrl).toBe(sim.url);
     // the same URL again is no change; with the token, the move is allowed
     expect(
-      (await request(h, '/api/pipelines/acme', { method: 'PATCH', json: { baseUrl: `${sim.url}/` }, headers: admin() }))
-        .status,
+      (
+        await request(h, '/api/pipelines/acme', {
+          method: 'PATCH',
+          json: { baseUrl: `${sim.url}/` },
+          headers: admin(),
+        })
+      ).status,
     ).toBe(200);
     const withToken = await request(h, '/api/pipelines/acme', {
       method: 'PATCH',
@@ -199,9 +218,13 @@ describe('the CLI', () => {
   it('saves a pipeline outside Harvest only with --allow-base-url or HARVEST_SYNC_ALLOWED_BASE_URLS', async () => {
     const refused = await create(sim.url);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/^error: baseUrl: .* is not an allowed Harvest API URL.*--allow-base-url.*\n$/);
+    expect(refused.stderr).toMatch(
+      /^error: baseUrl: .* is not an allowed Harvest API URL.*--allow-base-url.*\n$/,
+    );
     expect((await create(sim.url, ['--allow-base-url', sim.url])).code).toBe(0);
-    const listed = await cli(['pipelines', 'list'], { HARVEST_SYNC_ALLOWED_BASE_URLS: `${evil.url},${sim.url}` });
+    const listed = await cli(['pipelines', 'list'], {
+      HARVEST_SYNC_ALLOWED_BASE_URLS: `${evil.url},${sim.url}`,
+    });
     expect(listed.code).toBe(0);
     const bad = await cli(['pipelines', 'list', '--allow-base-url', 'ftp://files.example']);
     expect(bad.code).toBe(2);
@@ -210,7 +233,15 @@ describe('the CLI', () => {
 
   it('needs --token again to change the base URL, and runs only against an allowed origin', async () => {
     expect((await create(evil.url, ['--allow-base-url', evil.url, '--skip-test'])).code).toBe(0);
-    const moved = await cli(['pipelines', 'update', 'acme', '--base-url', sim.url, '--allow-base-url', sim.url]);
+    const moved = await cli([
+      'pipelines',
+      'update',
+      'acme',
+      '--base-url',
+      sim.url,
+      '--allow-base-url',
+      sim.url,
+    ]);
     expect(moved.code).toBe(2);
     expect(moved.stderr).toMatch(/enter the access token again/);
     // the pipeline was saved while its origin was allowed; without the allow-list it must not run

@@ -50,9 +50,14 @@ describe('the data directory', () => {
       HARVEST_SYNC_ADMIN_PASSWORD: PASSWORD,
     });
     let output: string;
+    let whileRunning: string[] = [];
     try {
       const login = await loginOver(serve.url, PASSWORD);
-      const headers = { cookie: login.cookies.join('; '), 'x-csrf-token': login.csrf!, 'content-type': 'application/json' };
+      const headers = {
+        cookie: login.cookies.join('; '),
+        'x-csrf-token': login.csrf!,
+        'content-type': 'application/json',
+      };
       const created = await fetch(`${serve.url}/api/pipelines`, {
         method: 'POST',
         headers,
@@ -68,23 +73,38 @@ describe('the data directory', () => {
       });
       expect(created.status).toBe(201);
       const { pipeline } = (await created.json()) as { pipeline: { id: number } };
-      const run = (await (await fetch(`${serve.url}/api/pipelines/${pipeline.id}/run`, { method: 'POST', headers })).json()) as {
+      const run = (await (
+        await fetch(`${serve.url}/api/pipelines/${pipeline.id}/run`, { method: 'POST', headers })
+      ).json()) as {
         run: { id: number };
       };
       for (let i = 0; i < 200; i++) {
-        const r = (await (await fetch(`${serve.url}/api/runs/${run.run.id}`, { headers })).json()) as { run: { status: string } };
+        const r = (await (await fetch(`${serve.url}/api/runs/${run.run.id}`, { headers })).json()) as {
+          run: { status: string };
+        };
         if (r.run.status !== 'running') break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      // the -wal and -shm files exist only while the databases are open
+      whileRunning = modes(dataDir);
     } finally {
       await serve.stop();
       output = serve.output();
     }
     expect(output).toMatch(/tightened .*data directory.* 0777 .* 0700/);
     expect(mode(dataDir)).toBe(0o700);
-    const all = modes(dataDir);
+    const all = [...new Set([...whileRunning, ...modes(dataDir)])];
     // what serve and the run made, and what was there before
-    for (const name of ['control.db', 'control.db-wal', 'control.db-shm', 'credentials.json', 'secret.key', 'acme.db', 'left-behind.db', 'nested/old.db'])
+    for (const name of [
+      'control.db',
+      'control.db-wal',
+      'control.db-shm',
+      'credentials.json',
+      'secret.key',
+      'acme.db',
+      'left-behind.db',
+      'nested/old.db',
+    ])
       expect(all, name).toContain(`${name} 0600`);
     expect(all.filter((line) => !/ 0(600|700)$/.test(line))).toEqual([]);
   });
@@ -98,19 +118,25 @@ describe('the data directory', () => {
       // root owns it; the command runs as nobody, who may write in it but not chmod it
       const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
         void import('node:child_process').then(({ spawn }) => {
-          const child = spawn(process.execPath, [join(import.meta.dirname, '../../dist/cli/main.js'), 'pipelines', 'list', '--data-dir', dataDir], {
-            uid: 65534,
-            gid: 65534,
-            env: { PATH: process.env.PATH ?? '' },
-            cwd: '/',
-          });
+          const child = spawn(
+            process.execPath,
+            [join(import.meta.dirname, '../../dist/cli/main.js'), 'pipelines', 'list', '--data-dir', dataDir],
+            {
+              uid: 65534,
+              gid: 65534,
+              env: { PATH: process.env.PATH ?? '' },
+              cwd: '/',
+            },
+          );
           let stderr = '';
           child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
           child.on('close', (code) => resolve({ code, stderr }));
         });
       });
       expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(/^error: the data directory .*not-mine is open to other users \(mode 0777\) and cannot be made owner-only/);
+      expect(run.stderr).toMatch(
+        /^error: the data directory .*not-mine is open to other users \(mode 0777\) and cannot be made owner-only/,
+      );
       expect(readdirSync(dataDir)).toEqual([]);
     },
   );
@@ -141,9 +167,12 @@ describe('the data directory', () => {
       { timeoutMs: 30_000 },
     );
     expect(created.code, created.stderr).toBe(0);
-    const ran = await runCliProcess(['pipelines', 'run', 'acme', '--data-dir', dataDir, '--allow-base-url', sim.url], {
-      timeoutMs: 30_000,
-    });
+    const ran = await runCliProcess(
+      ['pipelines', 'run', 'acme', '--data-dir', dataDir, '--allow-base-url', sim.url],
+      {
+        timeoutMs: 30_000,
+      },
+    );
     expect(ran.code, ran.stderr).toBe(0);
     expect(mode(dataDir)).toBe(0o700);
     expect(modes(dataDir).filter((line) => !/ 0600$/.test(line))).toEqual([]);
@@ -159,7 +188,8 @@ describe('serve --set-password', () => {
       const login = await loginOver(serve.url, PASSWORD);
       expect(login.status).toBe(200);
       const session = login.cookies.find((c) => c.startsWith('hs_session='))!;
-      const read = () => fetch(`${serve.url}/api/pipelines`, { headers: { cookie: session } }).then((r) => r.status);
+      const read = () =>
+        fetch(`${serve.url}/api/pipelines`, { headers: { cookie: session } }).then((r) => r.status);
       expect(await read()).toBe(200);
       const set = await runCliProcess(['serve', '--set-password', '--data-dir', dataDir], {
         input: 'the second admin password\n',
@@ -181,7 +211,9 @@ describe('serve --set-password', () => {
       const old = /API token \(generated, shown only this once\): (\S+)/.exec(serve.output())?.[1];
       expect(old).toBeDefined();
       const read = (token: string) =>
-        fetch(`${serve.url}/api/pipelines`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+        fetch(`${serve.url}/api/pipelines`, { headers: { authorization: `Bearer ${token}` } }).then(
+          (r) => r.status,
+        );
       expect(await read(old!)).toBe(200);
       const rotated = await runCliProcess(['serve', '--new-api-token', '--data-dir', dataDir]);
       expect(rotated.code).toBe(0);

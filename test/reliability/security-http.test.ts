@@ -147,7 +147,13 @@ describe('server limits', () => {
     server = await startServer(h.app, {
       host: '127.0.0.1',
       port: 0,
-      limits: { headersTimeoutMs: 400, requestTimeoutMs: 800, idleTimeoutMs: 400, keepAliveTimeoutMs: 300, maxConnections: 40 },
+      limits: {
+        headersTimeoutMs: 400,
+        requestTimeoutMs: 800,
+        idleTimeoutMs: 400,
+        keepAliveTimeoutMs: 300,
+        maxConnections: 40,
+      },
     });
   });
   afterAll(async () => {
@@ -185,7 +191,13 @@ describe('server limits', () => {
     const closed = await new Promise<number>((resolve, reject) => {
       const started = Date.now();
       const req = httpRequest(
-        { host: '127.0.0.1', port: server.port, path: '/api/health', agent: false, headers: { connection: 'keep-alive' } },
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: '/api/health',
+          agent: false,
+          headers: { connection: 'keep-alive' },
+        },
         (res) => {
           res.resume();
           res.socket.once('close', () => resolve(Date.now() - started));
@@ -210,7 +222,9 @@ describe('serve itself', () => {
   });
 
   it('holds a bounded number of file descriptors whatever the silent connections, and answers after', async () => {
-    serve = await startServe(['--data-dir', dataDir], { HARVEST_SYNC_ADMIN_PASSWORD: 'a long enough password' });
+    serve = await startServe(['--data-dir', dataDir], {
+      HARVEST_SYNC_ADMIN_PASSWORD: 'a long enough password',
+    });
     const fds = () => readdirSync(`/proc/${serve!.child.pid}/fd`).length;
     const before = fds();
     const sockets = await silentSockets(Number(new URL(serve.url).port), 3000);
@@ -232,10 +246,13 @@ describe('serve itself', () => {
     const port = Number(new URL(serve.url).port);
     const get = (host: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path: '/api/health', headers: { host } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: '/api/health', headers: { host } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       });

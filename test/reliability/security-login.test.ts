@@ -100,7 +100,8 @@ describe('an hour of rotating addresses', () => {
 
 describe('the admin through an attack', () => {
   it('gets in from a locked-out address once the back-off has passed, with no hard lockout', async () => {
-    for (let i = 0; i < CLIENT_BACKOFF.free; i++) expect((await login(`wrong ${i}`, 'shared-nat')).status).toBe(401);
+    for (let i = 0; i < CLIENT_BACKOFF.free; i++)
+      expect((await login(`wrong ${i}`, 'shared-nat')).status).toBe(401);
     const blocked = await login(h.password, 'shared-nat');
     expect(blocked.status).toBe(429);
     const wait = Number(blocked.headers.get('retry-after'));

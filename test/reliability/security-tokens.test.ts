@@ -65,9 +65,18 @@ describe('API tokens with a scope', () => {
     const secret = (await createToken('dashboard', 'read')).body.secret as string;
     const seeded = await request(h, '/api/pipelines', { method: 'POST', json: pipeline, headers: admin() });
     expect(seeded.status).toBe(201);
-    for (const path of ['/api/pipelines', '/api/pipelines/acme', '/api/pipelines/acme/runs', '/api/catalog', '/metrics', '/api/tokens']) {
+    for (const path of [
+      '/api/pipelines',
+      '/api/pipelines/acme',
+      '/api/pipelines/acme/runs',
+      '/api/catalog',
+      '/metrics',
+      '/api/tokens',
+    ]) {
       expect((await request(h, path, { headers: as(secret) })).status, path).toBe(200);
-      expect((await request(h, path, { method: 'HEAD', headers: as(secret) })).status, `HEAD ${path}`).toBe(200);
+      expect((await request(h, path, { method: 'HEAD', headers: as(secret) })).status, `HEAD ${path}`).toBe(
+        200,
+      );
     }
     const changes: Array<[string, string, unknown]> = [
       ['POST', '/api/pipelines', { ...pipeline, name: 'other' }],
@@ -93,7 +102,11 @@ describe('API tokens with a scope', () => {
 
   it('gives an admin token every power, and revoking any token shuts it out at once', async () => {
     const adminSecret = (await createToken('ci', 'admin')).body.secret as string;
-    const created = await request(h, '/api/pipelines', { method: 'POST', json: pipeline, headers: as(adminSecret) });
+    const created = await request(h, '/api/pipelines', {
+      method: 'POST',
+      json: pipeline,
+      headers: as(adminSecret),
+    });
     expect(created.status).toBe(201);
     const read = await createToken('grafana', 'read', as(adminSecret));
     const tokens = (await request(h, '/api/tokens', { headers: admin() })).body.tokens as Array<{
@@ -114,7 +127,9 @@ describe('API tokens with a scope', () => {
       (t: { source: string }) => t.source === 'first start',
     );
     expect(first).toMatchObject({ scope: 'admin', revocable: true });
-    expect((await request(h, `/api/tokens/${first.id}`, { method: 'DELETE', headers: admin() })).status).toBe(200);
+    expect((await request(h, `/api/tokens/${first.id}`, { method: 'DELETE', headers: admin() })).status).toBe(
+      200,
+    );
     expect((await request(h, '/api/pipelines', { headers: admin() })).status).toBe(401);
   });
 

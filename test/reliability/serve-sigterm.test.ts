@@ -40,7 +40,7 @@ interface Serve {
 }
 
 async function startServe(): Promise<Serve> {
-  const child = startCli(['serve', '--port', '0', '--data-dir', dataDir], ENV);
+  const child = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--allow-base-url', sim.url], ENV);
   children.push(child);
   for await (const line of createInterface({ input: child.stdout! })) {
     if (!line.startsWith('{')) continue;

@@ -19,6 +19,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import { openControl } from '../../src/control/open.js';
+import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
 import { runPipeline } from '../../src/control/pipeline-runner.js';
 import { Scheduler } from '../../src/control/scheduler.js';
 import type { Run } from '../../src/control/types.js';
@@ -109,6 +110,7 @@ async function scheduledSoak(): Promise<void> {
           signal,
           dataDir,
           clock,
+          baseUrls: BaseUrlPolicy.from({ flags: [sim.url] }),
           syncClock: new FastClock(),
           onEvent: (event) => {
             if (event.type === 'run:started') onStarted(event.run);

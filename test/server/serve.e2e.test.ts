@@ -42,7 +42,19 @@ function serveEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 function startServe(dataDir: string, env: Record<string, string> = CREDENTIAL_ENV): Promise<Serve> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data-dir', dataDir],
+    // the simulator stands for Harvest: saved pipelines may use it only when allowed
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--allow-base-url',
+      sim.url,
+    ],
     { cwd: ROOT, env: serveEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output: string[] = [];

@@ -251,6 +251,20 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await shown(page.getByText('Changes saved.'));
   await shown(page.getByText('every 6 hours'));
 
+  // a new Harvest API URL needs the token again, and must be on the allow-list
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await edit.getByLabel('Harvest API URL').fill(sim.url.replace('127.0.0.1', 'localhost'));
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  const editError = (label: string) =>
+    edit
+      .locator('.field')
+      .filter({ has: page.getByLabel(label, { exact: true }) })
+      .locator('.field-error');
+  await poll(() => editError('New access token').textContent()).toMatch(/enter the access token again/);
+  await poll(() => editError('Harvest API URL').textContent()).toMatch(/not an allowed Harvest API URL/);
+  await edit.getByRole('button', { name: 'Cancel' }).click();
+  await shown(page.getByText(sim.url, { exact: true }));
+
   // delete, after confirmation
   await page.getByRole('button', { name: 'Delete', exact: true }).click();
   const dialog = page.getByRole('dialog', { name: 'Delete this pipeline?' });
@@ -314,6 +328,80 @@ describe('web UI in chromium against serve and the simulator', () => {
     expect(session.refused.length).toBeGreaterThan(0);
   });
 
+  it('sends the browser back only into the app after login, whatever `next` says', async () => {
+    const session = await openSession({ width: 1280, height: 900 });
+    const { page } = session;
+    try {
+      for (const next of [
+        '/%09/evil.example',
+        '//evil.example',
+        '/%5Cevil.example',
+        'https://evil.example/',
+      ]) {
+        await page.context().clearCookies();
+        await page.goto(`${stack.url}/login?next=${next}`);
+        await page.getByLabel('Admin password').fill(stack.password);
+        await page.getByRole('button', { name: 'Log in' }).click();
+        await page.getByRole('heading', { name: 'Pipelines', level: 1 }).waitFor();
+        expect(new URL(page.url()).origin, next).toBe(stack.url);
+        expect(new URL(page.url()).pathname, next).toBe('/');
+      }
+      await page.goto(`${stack.url}/login?next=%2Ftokens`);
+      await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+  });
+
+  it('creates a read-only API token shown once, which reads but cannot change, then revokes it', async () => {
+    const session = await openSession({ width: 1280, height: 900 });
+    const { page } = session;
+    try {
+      await page.goto(`${stack.url}/tokens`);
+      await page.getByLabel('Admin password').fill(stack.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await shown(page.getByText(/name must be 1 to 100 characters/));
+      await page.getByLabel('Token name').fill('Prometheus');
+      await page.getByLabel('Read only').check();
+      await page.getByRole('button', { name: 'Create token' }).click();
+      const secret = (await page.getByLabel('New API token', { exact: true }).textContent()) ?? '';
+      expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      await shown(page.getByText(/shown only this once/));
+      const table = page.getByRole('region', { name: 'API tokens' });
+      await shown(table.getByRole('rowheader', { name: 'Prometheus' }));
+
+      const call = (method: string, path: string) =>
+        fetch(`${stack.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          body: method === 'GET' ? undefined : '{}',
+        }).then((r) => r.status);
+      expect(await call('GET', '/api/pipelines')).toBe(200);
+      expect(await call('GET', '/metrics')).toBe(200);
+      expect(await call('POST', '/api/pipelines')).toBe(403);
+
+      // shown once: a reload lists the token, never the token itself
+      await page.reload();
+      await shown(
+        page.getByRole('region', { name: 'API tokens' }).getByRole('rowheader', { name: 'Prometheus' }),
+      );
+      expect(await page.content()).not.toContain(secret);
+
+      await page.getByRole('button', { name: 'Revoke Prometheus' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Revoke this token?' });
+      await dialog.getByRole('button', { name: 'Revoke token' }).click();
+      await shown(page.getByText('Token “Prometheus” revoked.'));
+      expect(await call('GET', '/api/pipelines')).toBe(401);
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+    expect(session.refused).toEqual(['POST /api/tokens 400']);
+  });
+
   it('labels every form control and names every button on each page', async () => {
     const session = await openSession({ width: 1280, height: 900 });
     const { page } = session;
@@ -337,6 +425,9 @@ describe('web UI in chromium against serve and the simulator', () => {
       await page.getByRole('heading', { name: 'Pipelines', level: 1 }).waitFor();
       await page.goto(`${stack.url}/pipelines/new`);
       await page.getByRole('heading', { name: 'Create a pipeline' }).waitFor();
+      expect(await unlabelled()).toEqual([]);
+      await page.goto(`${stack.url}/tokens`);
+      await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
       expect(await unlabelled()).toEqual([]);
       // a pipeline that does not exist: a message, not a broken page
       await page.goto(`${stack.url}/pipelines/999999`);

@@ -36,7 +36,6 @@ export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
 
-
 export async function api<T>(
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,

@@ -50,7 +50,11 @@ function tokensTable(tokens: readonly ApiTokenView[], revoke: (t: ApiTokenView) 
               'td',
               {},
               t.revocable
-                ? h('button', { type: 'button', class: 'danger', onclick: () => revoke(t) }, `Revoke ${t.name}`)
+                ? h(
+                    'button',
+                    { type: 'button', class: 'danger', onclick: () => revoke(t) },
+                    `Revoke ${t.name}`,
+                  )
                 : h('span', { class: 'muted' }, 'set by the environment'),
             ),
           ),
@@ -81,12 +85,15 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
 
   const refresh = async () => {
     const { tokens } = await getTokens();
-    fill(listHost, tokensTable(tokens, (t) => {
-      pending = t;
-      fill(confirmText, `Anything using “${t.name}” is refused from now on.`);
-      dialog.showModal();
-      cancel.focus();
-    }));
+    fill(
+      listHost,
+      tokensTable(tokens, (t) => {
+        pending = t;
+        fill(confirmText, `Anything using “${t.name}” is refused from now on.`);
+        dialog.showModal();
+        cancel.focus();
+      }),
+    );
   };
   confirm.addEventListener('click', () =>
     busy(confirm, 'Revoking…', async () => {
@@ -110,12 +117,27 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
     name: 'scope',
     type: 'radio',
     choices: [
-      { value: 'read', label: 'Read only', checked: true, note: 'GET routes and /metrics: for Prometheus and dashboards.' },
-      { value: 'admin', label: 'Admin', note: 'Everything, including changing pipelines and tokens: for scripts.' },
+      {
+        value: 'read',
+        label: 'Read only',
+        checked: true,
+        note: 'GET routes and /metrics: for Prometheus and dashboards.',
+      },
+      {
+        value: 'admin',
+        label: 'Admin',
+        note: 'Everything, including changing pipelines and tokens: for scripts.',
+      },
     ],
   });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create token');
-  const form = h('form', { novalidate: true, 'aria-label': 'New API token' }, name.root, scope.root, h('div', { class: 'actions' }, submit));
+  const form = h(
+    'form',
+    { novalidate: true, 'aria-label': 'Create an API token' },
+    name.root,
+    scope.root,
+    h('div', { class: 'actions' }, submit),
+  );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     name.setError(null);
@@ -131,7 +153,11 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
           h(
             'div',
             { class: 'notice notice-ok' },
-            h('p', {}, `Token “${result.token.name}” (${SCOPE_TEXT[result.token.scope]}) created. Copy it now: it is shown only this once.`),
+            h(
+              'p',
+              {},
+              `Token “${result.token.name}” (${SCOPE_TEXT[result.token.scope]}) created. Copy it now: it is shown only this once.`,
+            ),
             h('p', {}, h('code', { class: 'secret', 'aria-label': 'New API token' }, result.secret)),
             h('p', {}, 'Send it as ', h('code', {}, 'Authorization: Bearer <token>'), '.'),
           ),
@@ -158,7 +184,13 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
     ),
     message.root,
     listHost,
-    h('section', { class: 'card', 'aria-label': 'New API token' }, h('h2', {}, 'New token'), form, created),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'new-token-title' },
+      h('h2', { id: 'new-token-title' }, 'New token'),
+      form,
+      created,
+    ),
     dialog,
   );
   await refresh();

@@ -63,7 +63,15 @@ export function cheapPasswordHash(password: string): PasswordHash {
   const salt = randomBytes(16);
   const N = 1024;
   const hash = scryptSync(password.normalize('NFC'), salt, 64, { N, r: 8, p: 1 });
-  return { algorithm: 'scrypt', N, r: 8, p: 1, keyLength: 64, salt: salt.toString('base64'), hash: hash.toString('base64') };
+  return {
+    algorithm: 'scrypt',
+    N,
+    r: 8,
+    p: 1,
+    keyLength: 64,
+    salt: salt.toString('base64'),
+    hash: hash.toString('base64'),
+  };
 }
 
 /** The app as serve builds it, in process; the client address comes from `x-test-client`. */
@@ -232,7 +240,10 @@ export async function loginOver(
 ): Promise<{ status: number; cookies: string[]; csrf: string | null }> {
   const res = await fetch(`${url}/api/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(cookies.length ? { cookie: cookies.join('; ') } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(cookies.length ? { cookie: cookies.join('; ') } : {}),
+    },
     body: JSON.stringify({ password }),
   });
   const body = (await res.json()) as { csrfToken?: string };
