@@ -346,7 +346,11 @@ describe('web UI in chromium against serve and the simulator', () => {
         expect(new URL(page.url()).origin, next).toBe(stack.url);
         expect(new URL(page.url()).pathname, next).toBe('/');
       }
+      // and a path of the app is where it goes
+      await page.context().clearCookies();
       await page.goto(`${stack.url}/login?next=%2Ftokens`);
+      await page.getByLabel('Admin password').fill(stack.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
       await page.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
     } finally {
       await session.close();
