@@ -1,7 +1,10 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SecretBox } from '../../src/control/secrets.js';
+import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { runCliProcess } from './support/cli-process.js';
@@ -177,6 +180,28 @@ describe('the data directory', () => {
     expect(mode(dataDir)).toBe(0o700);
     expect(modes(dataDir).filter((line) => !/ 0600$/.test(line))).toEqual([]);
     expect(modes(dataDir)).toContain('acme.db 0600');
+  });
+});
+
+describe('the SQLite control store', () => {
+  it('keeps its files owner-only whatever the umask, and tightens files an older version left 0644', async () => {
+    const dataDir = join(root, 'store');
+    mkdirSync(dataDir, { mode: 0o700 });
+    writeFileSync(join(dataDir, 'control.db-wal'), '');
+    chmodSync(join(dataDir, 'control.db-wal'), 0o644);
+    const previous = process.umask(0o022);
+    try {
+      const store = await openSqliteControlStore({ dataDir, secrets: new SecretBox(randomBytes(32)) });
+      await store.listPipelines();
+      expect(modes(dataDir).sort()).toEqual([
+        'control.db 0600',
+        'control.db-shm 0600',
+        'control.db-wal 0600',
+      ]);
+      await store.close();
+    } finally {
+      process.umask(previous);
+    }
   });
 });
 
