@@ -7,7 +7,7 @@ import { runPipeline } from '../../src/control/pipeline-runner.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { runCliProcess } from './support/cli-process.js';
-import { appHarness, hostileOrigin, request } from './support/security.js';
+import { appHarness, createAcmeArgs, hostileOrigin, request } from './support/security.js';
 import type { AppHarness, HostileOrigin } from './support/security.js';
 
 /*
@@ -197,23 +197,7 @@ describe('the CLI', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
     runCliProcess([...args, '--data-dir', dataDir], { env, timeoutMs: 30_000 });
   const create = (baseUrl: string, extra: string[] = []) =>
-    cli([
-      'pipelines',
-      'create',
-      '--name',
-      'acme',
-      '--token',
-      TOKEN,
-      '--account-id',
-      sim.accountId,
-      '--base-url',
-      baseUrl,
-      '--destination',
-      'sqlite:acme.db',
-      '--objects',
-      'clients',
-      ...extra,
-    ]);
+    cli([...createAcmeArgs(TOKEN, sim.accountId, baseUrl), ...extra]);
 
   it('saves a pipeline outside Harvest only with --allow-base-url or HARVEST_SYNC_ALLOWED_BASE_URLS', async () => {
     const refused = await create(sim.url);

@@ -8,7 +8,7 @@ import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { runCliProcess } from './support/cli-process.js';
-import { loginOver, startServe } from './support/security.js';
+import { createAcmeArgs, loginOver, startServe } from './support/security.js';
 
 /*
  * Issue 15, what a hostile visitor found on disk and in sessions: a data directory created beforehand
@@ -147,26 +147,7 @@ describe('the data directory', () => {
   it('gets owner-only files from the pipelines commands too', async () => {
     const dataDir = join(root, 'cli');
     const created = await runCliProcess(
-      [
-        'pipelines',
-        'create',
-        '--data-dir',
-        dataDir,
-        '--name',
-        'acme',
-        '--token',
-        TOKEN,
-        '--account-id',
-        sim.accountId,
-        '--base-url',
-        sim.url,
-        '--allow-base-url',
-        sim.url,
-        '--destination',
-        'sqlite:acme.db',
-        '--objects',
-        'clients',
-      ],
+      [...createAcmeArgs(TOKEN, sim.accountId, sim.url), '--data-dir', dataDir, '--allow-base-url', sim.url],
       { timeoutMs: 30_000 },
     );
     expect(created.code, created.stderr).toBe(0);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCOUNT_BACKOFF, CLIENT_BACKOFF } from '../../src/server/auth.js';
+import { limitKeyOfAddress } from '../../src/server/middleware.js';
 import { appHarness, request } from './support/security.js';
 import type { AppHarness, Reply } from './support/security.js';
 
@@ -161,3 +162,15 @@ async function session(): Promise<{ cookie: string; csrf: string }> {
     .find((c) => c.startsWith('hs_session='))!;
   return { cookie, csrf: res.body.csrfToken as string };
 }
+
+describe('what counts as one address', () => {
+  it('is an IPv4 address (also when mapped into IPv6), or an IPv6 address by its /64', () => {
+    expect(limitKeyOfAddress('203.0.113.9')).toBe('203.0.113.9');
+    expect(limitKeyOfAddress('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    // one host usually holds a whole /64: rotating within it gets no fresh tries
+    expect(limitKeyOfAddress('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(limitKeyOfAddress('2001:db8:1:2:ffff:ffff:ffff:fffe')).toBe('2001:db8:1:2::/64');
+    expect(limitKeyOfAddress('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(limitKeyOfAddress('::1')).toBe('0:0:0:0::/64');
+  });
+});

@@ -64,37 +64,23 @@ function tokensTable(tokens: readonly ApiTokenView[], revoke: (t: ApiTokenView) 
   );
 }
 
-export async function renderTokens(main: HTMLElement): Promise<void> {
-  document.title = 'API tokens · harvest-sync';
-  const listHost = h('div');
-  const message = messageArea();
-  const created = h('div', { role: 'status', 'aria-live': 'polite' });
-
-  const confirmText = h('p');
+/** The revoke confirmation: a modal dialog; `open(t)` asks, and `done` runs after a revoke. */
+function revokeDialog(
+  message: ReturnType<typeof messageArea>,
+  done: () => Promise<void>,
+): { root: HTMLDialogElement; open(t: ApiTokenView): void } {
+  const text = h('p');
   const confirm = h('button', { type: 'button', class: 'danger' }, 'Revoke token');
   const cancel = h('button', { type: 'button' }, 'Cancel');
-  const dialog = h(
+  const root = h(
     'dialog',
     { 'aria-labelledby': 'revoke-title' },
     h('h2', { id: 'revoke-title' }, 'Revoke this token?'),
-    confirmText,
+    text,
     h('div', { class: 'actions' }, confirm, cancel),
   );
   let pending: ApiTokenView | null = null;
-  cancel.addEventListener('click', () => dialog.close());
-
-  const refresh = async () => {
-    const { tokens } = await getTokens();
-    fill(
-      listHost,
-      tokensTable(tokens, (t) => {
-        pending = t;
-        fill(confirmText, `Anything using “${t.name}” is refused from now on.`);
-        dialog.showModal();
-        cancel.focus();
-      }),
-    );
-  };
+  cancel.addEventListener('click', () => root.close());
   confirm.addEventListener('click', () =>
     busy(confirm, 'Revoking…', async () => {
       if (pending === null) return;
@@ -105,12 +91,25 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
         if (!(error instanceof ApiError)) throw error;
         message.show('error', error.message);
       }
-      dialog.close();
-      created.replaceChildren();
-      await refresh();
+      root.close();
+      await done();
     }),
   );
+  const open = (t: ApiTokenView) => {
+    pending = t;
+    fill(text, `Anything using “${t.name}” is refused from now on.`);
+    root.showModal();
+    cancel.focus();
+  };
+  return { root, open };
+}
 
+/** The new-token form; the token made is shown once in `created`. */
+function createForm(
+  created: HTMLElement,
+  message: ReturnType<typeof messageArea>,
+  done: () => Promise<void>,
+): HTMLFormElement {
   const name = inputField({ label: 'Token name', name: 'name', hint: 'What uses it, e.g. "Prometheus".' });
   const scope = choiceGroup({
     legend: 'Scope',
@@ -149,21 +148,9 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
           name: name.input.value,
           scope: scope.values()[0],
         });
-        created.append(
-          h(
-            'div',
-            { class: 'notice notice-ok' },
-            h(
-              'p',
-              {},
-              `Token “${result.token.name}” (${SCOPE_TEXT[result.token.scope]}) created. Copy it now: it is shown only this once.`,
-            ),
-            h('p', {}, h('code', { class: 'secret', 'aria-label': 'New API token' }, result.secret)),
-            h('p', {}, 'Send it as ', h('code', {}, 'Authorization: Bearer <token>'), '.'),
-          ),
-        );
+        created.append(shownOnce(result.token, result.secret));
         name.input.value = '';
-        await refresh();
+        await done();
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.fields.name) name.setError(error.fields.name);
@@ -173,7 +160,36 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
       }
     });
   });
+  return form;
+}
 
+function shownOnce(token: ApiTokenView, secret: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'notice notice-ok' },
+    h(
+      'p',
+      {},
+      `Token “${token.name}” (${SCOPE_TEXT[token.scope]}) created. Copy it now: it is shown only this once.`,
+    ),
+    h('p', {}, h('code', { class: 'secret', 'aria-label': 'New API token' }, secret)),
+    h('p', {}, 'Send it as ', h('code', {}, 'Authorization: Bearer <token>'), '.'),
+  );
+}
+
+export async function renderTokens(main: HTMLElement): Promise<void> {
+  document.title = 'API tokens · harvest-sync';
+  const listHost = h('div');
+  const message = messageArea();
+  const created = h('div', { role: 'status', 'aria-live': 'polite' });
+  const refresh = async () => {
+    const { tokens } = await getTokens();
+    fill(listHost, tokensTable(tokens, dialog.open));
+  };
+  const dialog = revokeDialog(message, async () => {
+    created.replaceChildren();
+    await refresh();
+  });
   fill(
     main,
     h('h1', {}, 'API tokens'),
@@ -188,10 +204,10 @@ export async function renderTokens(main: HTMLElement): Promise<void> {
       'section',
       { class: 'card', 'aria-labelledby': 'new-token-title' },
       h('h2', { id: 'new-token-title' }, 'New token'),
-      form,
+      createForm(created, message, refresh),
       created,
     ),
-    dialog,
+    dialog.root,
   );
   await refresh();
 }

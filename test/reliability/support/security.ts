@@ -250,3 +250,23 @@ export async function loginOver(
   const set = res.headers.getSetCookie().map((c) => c.split(';')[0]);
   return { status: res.status, cookies: set, csrf: body.csrfToken ?? null };
 }
+
+/** `pipelines create` arguments for a pipeline "acme" reading clients into sqlite:acme.db. */
+export function createAcmeArgs(token: string, accountId: string, baseUrl: string): string[] {
+  return [
+    'pipelines',
+    'create',
+    '--name',
+    'acme',
+    '--token',
+    token,
+    '--account-id',
+    accountId,
+    '--base-url',
+    baseUrl,
+    '--destination',
+    'sqlite:acme.db',
+    '--objects',
+    'clients',
+  ];
+}
