@@ -765,7 +765,7 @@ describe('the sweep', () => {
     }
     expect(leaks).toEqual([]);
     console.info(
-      `secrets sweep: ${everything.length} outputs and files (${(everything.reduce((n, e) => n + e.text.length, 0) / 1e6).toFixed(1)} MB), ${Object.keys(SECRETS).length + 1} secrets × their encodings`,
+      `secrets sweep: ${everything.length} outputs and files (${(everything.reduce((n, e) => n + e.text.length, 0) / 1e6).toFixed(1)} MB), ${Object.keys(SECRETS).length + 1} secrets and ${shownOnce.length} API tokens shown once × their encodings`,
     );
   });
 });
