@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 
 /*
  * Where a saved pipeline may send its Harvest token. A pipeline's token is stored encrypted and sent
@@ -9,7 +10,7 @@ import { ConfigError } from '../errors.js';
  * command needs no list: its token is given there and then, by the person sending it.
  */
 
-export const HARVEST_API_ORIGIN = 'https://api.harvestapp.com';
+export const HARVEST_API_ORIGIN = new URL(DEFAULT_BASE_URL).origin;
 export const ALLOWED_BASE_URLS_ENV = 'HARVEST_SYNC_ALLOWED_BASE_URLS';
 const ORIGIN_MAX_LENGTH = 2048;
 
