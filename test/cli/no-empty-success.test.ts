@@ -170,7 +170,8 @@ describe('nothing synced is no success', () => {
   });
 
   it('pipelines create refuses, and pipelines run fails, exit 1, with the reasons', async () => {
-    const home = { HARVEST_SYNC_HOME: dir.dir };
+    // the simulator stands for Harvest: saved pipelines may use it only when allowed
+    const home = { HARVEST_SYNC_HOME: dir.dir, HARVEST_SYNC_ALLOWED_BASE_URLS: sim.url };
     const create = (...extra: string[]) =>
       runCli(
         [

@@ -39,7 +39,11 @@ function serveEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-function startServe(dataDir: string, env: Record<string, string> = CREDENTIAL_ENV): Promise<Serve> {
+function startServe(
+  dataDir: string,
+  env: Record<string, string> = CREDENTIAL_ENV,
+  alsoAllowed: readonly string[] = [],
+): Promise<Serve> {
   const child = spawn(
     process.execPath,
     // the simulator stands for Harvest: saved pipelines may use it only when allowed
@@ -54,6 +58,7 @@ function startServe(dataDir: string, env: Record<string, string> = CREDENTIAL_EN
       dataDir,
       '--allow-base-url',
       sim.url,
+      ...alsoAllowed.flatMap((origin) => ['--allow-base-url', origin]),
     ],
     { cwd: ROOT, env: serveEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -364,7 +369,8 @@ describe('no empty success through the API', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hs-empty-'));
     const notHarvest = await startHtmlNotFoundServer();
     try {
-      const serve = await startServe(dir);
+      // the server that is not Harvest is allowed too: what is tested here is what answers from it
+      const serve = await startServe(dir, CREDENTIAL_ENV, [notHarvest.url]);
       serves.push(serve);
       const connection = (baseUrl: string) =>
         api(serve, 'POST', '/api/connection-test', {
