@@ -32,6 +32,8 @@ export interface UiStackOptions {
   readonly password?: string;
   /** Path of the built CLI; default dist/cli/main.js of this checkout. */
   readonly cli?: string;
+  /** Harvest API origins pipelines may use besides the simulator's (`--allow-base-url`). */
+  readonly allowBaseUrls?: readonly string[];
 }
 
 export function builtCli(): string {
@@ -54,8 +56,7 @@ export async function startUiStack(options: UiStackOptions = {}): Promise<UiStac
       '0',
       '--data-dir',
       dataDir,
-      '--allow-base-url',
-      simulator.url,
+      ...[simulator.url, ...(options.allowBaseUrls ?? [])].flatMap((origin) => ['--allow-base-url', origin]),
     ],
     {
       env: { ...env, HARVEST_SYNC_ADMIN_PASSWORD: password, HARVEST_SYNC_LOG_LEVEL: 'info' },

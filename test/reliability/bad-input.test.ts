@@ -438,14 +438,15 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'hs-bad-input-'));
   sim = await startSimulator({ scale: 0.01, adminToken: TOKEN, rateLimit: null });
   seedDir = join(root, 'seed');
-  mkdirSync(seedDir, { recursive: true });
+  // owner-only, as the pipelines commands keep a data directory (they would tighten it, and say so)
+  mkdirSync(seedDir, { recursive: true, mode: 0o700 });
   const connector = {
     access_token: TOKEN,
     account_id: sim.accountId,
     base_url: sim.url,
     rate_limit: '100000/1',
   };
-  writeFileSync(join(seedDir, 'config.json'), JSON.stringify(connector));
+  writeFileSync(join(seedDir, 'config.json'), JSON.stringify(connector), { mode: 0o600 });
   writeFileSync(
     join(seedDir, 'catalog.json'),
     JSON.stringify({
@@ -460,6 +461,7 @@ beforeAll(async () => {
         },
       ],
     }),
+    { mode: 0o600 },
   );
   const created = await runCliProcess(
     [
