@@ -769,6 +769,7 @@ describe('run statistics', () => {
         trigger: 'manual',
         dataDir: h.dataDir,
         fullRefresh: true,
+        baseUrls: BaseUrlPolicy.from({ flags: [sim.url] }),
       });
       expect(run.status, run.error ?? '').toBe('succeeded');
       return (await call(h, `/api/runs/${run.id}`, { headers: bearer() })).body.run;
