@@ -206,7 +206,7 @@ const viaLoadData: Method = async (url, pages) => {
   await setup.open();
   const columns = await setup.ensureTable(table);
   await setup.close();
-  const connection = await connectMysql(parseMysqlUrl(url), { connectTimeoutMs: 10_000 });
+  const connection = await connectMysql(parseMysqlUrl(url), { connectTimeoutMs: 10_000, localFiles: true });
   try {
     const { load, merge } = await prepareStage(connection, columns);
     const idIndex = columns.findIndex((c) => c.name === 'id');

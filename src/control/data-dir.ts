@@ -10,6 +10,9 @@ import { ConfigError } from '../errors.js';
  * it) the command stops rather than write secrets where others can read them.
  */
 
+/** The daemon's hashed login and API-token credentials, in the data directory. */
+export const CREDENTIALS_FILE = 'credentials.json';
+
 const OWNER_ONLY_DIR = 0o700;
 const OWNER_ONLY_FILE = 0o600;
 

@@ -3,6 +3,8 @@ import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import { ALLOWED_BASE_URLS_ENV, BaseUrlPolicy } from './base-url-policy.js';
 import { secureDataDir } from './data-dir.js';
+import { SQLITE_ROOT_ENV, pipelineDestinations } from './destination-scope.js';
+import type { DestinationScope } from '../destinations/index.js';
 import { openPostgresControlStore } from './postgres-store.js';
 import { SecretBox, loadSecretKey } from './secrets.js';
 import { URL_MAX_LENGTH } from './validation.js';
@@ -20,6 +22,8 @@ export interface ControlOptions {
   readonly clock?: Clock;
   /** `--allow-base-url` values; joined with HARVEST_SYNC_ALLOWED_BASE_URLS. */
   readonly allowBaseUrls?: readonly string[];
+  /** `--sqlite-root`: where saved pipelines' SQLite files may be; falls back to HARVEST_SYNC_SQLITE_ROOT, then the data directory. */
+  readonly sqliteRoot?: string;
 }
 
 /** What every consumer of the control layer holds: the store, and the directory relative paths live in. */
@@ -29,6 +33,8 @@ export interface Control {
   readonly dataDir: string;
   /** Where saved pipelines may send their token (checked on save and on every run). */
   readonly baseUrls: BaseUrlPolicy;
+  /** Where saved pipelines' destinations may be (SQLite files inside `--sqlite-root`). */
+  readonly destinations: DestinationScope;
   /** What was tightened in the data directory on the way in (one line each), for the caller to log. */
   readonly notices: readonly string[];
 }
@@ -37,6 +43,17 @@ export interface Control {
 export function baseUrlPolicy(options: Pick<ControlOptions, 'allowBaseUrls' | 'env'> = {}): BaseUrlPolicy {
   const env = options.env ?? process.env;
   return BaseUrlPolicy.from({ flags: options.allowBaseUrls, env: env[ALLOWED_BASE_URLS_ENV] });
+}
+
+/** Where saved pipelines' destinations may be, from `--sqlite-root` and the environment. Throws ConfigError. */
+export function destinationScope(
+  dataDir: string,
+  options: Pick<ControlOptions, 'sqliteRoot' | 'env'> = {},
+): DestinationScope {
+  const root = options.sqliteRoot ?? (options.env ?? process.env)[SQLITE_ROOT_ENV];
+  if (root !== undefined && (root.trim() === '' || root.includes('\0')))
+    throw new ConfigError('the SQLite root must be a directory path (--sqlite-root)');
+  return pipelineDestinations(dataDir, root);
 }
 
 /** The data directory the options and environment point at, absolute. */
@@ -71,5 +88,5 @@ export async function openControl(options: ControlOptions = {}): Promise<Control
   const store = postgres
     ? await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock })
     : await openSqliteControlStore({ dataDir, secrets, clock: options.clock });
-  return { store, dataDir, baseUrls, notices };
+  return { store, dataDir, baseUrls, destinations: destinationScope(dataDir, options), notices };
 }

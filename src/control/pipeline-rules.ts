@@ -1,3 +1,6 @@
+import { placeDestination } from '../destinations/index.js';
+import type { DestinationScope } from '../destinations/index.js';
+import { userMessage } from '../errors.js';
 import type { BaseUrlPolicy } from './base-url-policy.js';
 import type { Pipeline, PipelineInput, PipelineUpdate } from './types.js';
 import { PipelineValidationError } from './validation.js';
@@ -28,4 +31,17 @@ export function checkPipelineChange(current: Pipeline, update: PipelineUpdate, p
   const problem = policy.problem(update.baseUrl);
   if (problem) fields.baseUrl = problem;
   if (Object.keys(fields).length > 0) throw new PipelineValidationError(fields);
+}
+
+/**
+ * Refuses a destination outside where saved pipelines may write (`--sqlite-root`, the control
+ * store's own files): 400 / exit 2, field `destination`. The runner checks again before each run.
+ */
+export function checkDestinationPlace(destination: string | undefined, scope: DestinationScope): void {
+  if (destination === undefined) return;
+  try {
+    placeDestination(destination, scope);
+  } catch (error) {
+    throw new PipelineValidationError({ destination: userMessage(error) });
+  }
 }

@@ -1,8 +1,8 @@
-import { isAbsolute, resolve } from 'node:path';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Destination } from '../destinations/destination.js';
-import { openDestination, parseDestinationUrl } from '../destinations/index.js';
+import { openDestination } from '../destinations/index.js';
+import type { DestinationScope } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { HarvestClient } from '../harvest/client.js';
 import type { ClientEvent } from '../harvest/types.js';
@@ -10,6 +10,7 @@ import { runSync } from '../sync/engine.js';
 import { planObjects } from '../sync/plan.js';
 import type { ObjectResult, SyncEvent, SyncResult } from '../sync/types.js';
 import { BaseUrlPolicy } from './base-url-policy.js';
+import { pipelineDestinations } from './destination-scope.js';
 import { currentOwner, recoverStaleRuns } from './run-owner.js';
 import { PipelineNotFoundError } from './store.js';
 import type { ControlStore, Pipeline, Run, RunObjectStats, RunTrigger } from './types.js';
@@ -23,8 +24,10 @@ export type RunnerEvent =
 
 export interface RunPipelineOptions {
   readonly trigger: RunTrigger;
-  /** Relative `sqlite:` destinations live here. */
+  /** Relative `sqlite:` destinations live here (unless `destinations` says otherwise). */
   readonly dataDir: string;
+  /** Where the destination may be (`--sqlite-root`). Default: SQLite files inside `dataDir`. */
+  readonly destinations?: DestinationScope;
   /** Aborting lets the batch being written commit, then the run ends `interrupted`. */
   readonly signal?: AbortSignal;
   /** Stamps the run and decides whether a full refresh is due. The sync itself runs on `syncClock`. */
@@ -47,13 +50,6 @@ export interface RunPipelineOptions {
 export function fullRefreshDue(pipeline: Pipeline, now: number): boolean {
   if (pipeline.lastFullRefreshAt === null) return true;
   return now >= Date.parse(pipeline.lastFullRefreshAt) + pipeline.fullRefreshHours * 3_600_000;
-}
-
-/** `sqlite:x.db` → `sqlite:<dataDir>/x.db`; absolute paths and PostgreSQL URLs are left as they are. */
-export function resolveDestinationUrl(url: string, dataDir: string): string {
-  const target = parseDestinationUrl(url);
-  if (target.kind === 'sqlite' && !isAbsolute(target.path)) return `sqlite:${resolve(dataDir, target.path)}`;
-  return url;
 }
 
 function fromResult(result: ObjectResult): RunObjectStats {
@@ -112,7 +108,10 @@ export async function runPipeline(
     const refused = (options.baseUrls ?? BaseUrlPolicy.harvestOnly()).problem(pipeline.baseUrl);
     if (refused) throw new ConfigError(refused);
     const secrets = await store.pipelineSecrets(pipelineId);
-    destination = openDestination(resolveDestinationUrl(secrets.destinationUrl, options.dataDir));
+    destination = openDestination(
+      secrets.destinationUrl,
+      options.destinations ?? pipelineDestinations(options.dataDir),
+    );
     await destination.open();
     const client = new HarvestClient({
       token: secrets.token,

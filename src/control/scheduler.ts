@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
+import type { DestinationScope } from '../destinations/index.js';
 import { HarvestSyncError, userMessage } from '../errors.js';
 import type { BaseUrlPolicy } from './base-url-policy.js';
 import { runPipeline } from './pipeline-runner.js';
@@ -30,6 +31,8 @@ export interface SchedulerOptions {
   readonly onError?: (message: string) => void;
   /** Where pipelines may send their token; default Harvest's own API only (see runPipeline). */
   readonly baseUrls?: BaseUrlPolicy;
+  /** Where pipelines' destinations may be (`--sqlite-root`); default SQLite files inside `dataDir`. */
+  readonly destinations?: DestinationScope;
 }
 
 interface ActiveRun {
@@ -76,6 +79,7 @@ export class Scheduler {
           dataDir: options.dataDir,
           clock: this.#clock,
           ...(options.baseUrls ? { baseUrls: options.baseUrls } : {}),
+          ...(options.destinations ? { destinations: options.destinations } : {}),
           onEvent: (event) => {
             if (event.type === 'run:started') onStarted(event.run);
             options.onEvent?.(event);

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
-import { parseDestinationUrl } from '../destinations/index.js';
-import type { DestinationTarget } from '../destinations/index.js';
+import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { DEFAULT_BASE_URL, baseUrlProblem, normaliseBaseUrl } from '../harvest/base-url.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
@@ -20,9 +19,8 @@ export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
 export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
 /** Longer URLs are refused up front: servers answer 414 and clients retry, so they would only fail later. */
 export const URL_MAX_LENGTH = 2048;
-/** PATH_MAX and NAME_MAX on Linux: a longer SQLite path could be stored but never created. */
-const PATH_MAX_BYTES = 4096;
-const NAME_MAX_BYTES = 255;
+/** PATH_MAX on Linux and `sqlite:`: a longer destination could be stored but never created. */
+const DESTINATION_MAX_LENGTH = 4096 + 'sqlite:'.length;
 
 const required =
   (field: string, message: string) =>
@@ -65,21 +63,7 @@ const accountId = z
   .transform((v) => String(v).trim())
   .refine((v) => /^\d{1,19}$/.test(v), accountIdMessage);
 
-/** Where a pipeline's SQLite database may be: relative to the data directory, or absolute. */
-export function sqlitePathProblem(path: string): string | null {
-  if (path.trim() === '') return 'the SQLite path is empty';
-  if (path.includes('\0')) return 'the SQLite path contains a NUL character';
-  if (Buffer.byteLength(path) > PATH_MAX_BYTES)
-    return `the SQLite path is too long (at most ${PATH_MAX_BYTES} bytes)`;
-  if (path.split(/[\\/]/).some((part) => Buffer.byteLength(part) > NAME_MAX_BYTES))
-    return `a name in the SQLite path is too long (at most ${NAME_MAX_BYTES} bytes each)`;
-  // Paths come from the API and the UI too: `..` would let a caller write outside the data directory.
-  if (path.split(/[\\/]/).includes('..')) return 'the SQLite path must not contain ".." segments';
-  return null;
-}
-
-const destinationMessage =
-  'destination must be sqlite:PATH (relative to the data directory, or absolute) or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE';
+const destinationMessage = `destination must be a ${ENGINE_LABELS} URL ${DESTINATION_USAGE}`;
 const destination = z
   .string({ error: required('destination', destinationMessage) })
   .trim()
@@ -89,30 +73,18 @@ const destination = z
   });
 
 /**
- * Null when `url` is a destination URL a pipeline may use; else a one-line reason. The syntax is the
- * destinations module's (parseDestinationUrl); on top, a pipeline's SQLite path may not climb out of
- * the data directory, and a PostgreSQL URL must name a host and a database.
+ * Null when `url` is a destination URL a pipeline may use; else a one-line reason. The rules are the
+ * engines' (parseDestinationUrl with the stricter rules of saved URLs); where the destination may be
+ * (`--sqlite-root`) is checked where the scope is known (pipeline-rules.ts, the runner).
  */
 export function destinationProblem(url: string): string | null {
-  if (url.length > PATH_MAX_BYTES + 'sqlite:'.length)
-    return `destination: too long (at most ${PATH_MAX_BYTES} characters)`;
-  let target: DestinationTarget;
+  if (url.length > DESTINATION_MAX_LENGTH)
+    return `destination: too long (at most ${DESTINATION_MAX_LENGTH} characters)`;
   try {
-    target = parseDestinationUrl(url);
+    parseDestinationUrl(url, { saved: true });
+    return null;
   } catch (error) {
     return `destination: ${userMessage(error)}`;
-  }
-  if (target.kind === 'sqlite') {
-    const problem = sqlitePathProblem(target.path);
-    return problem ? `destination: ${problem}` : null;
-  }
-  try {
-    const parsed = new URL(target.url);
-    if (!parsed.hostname) return `destination: the PostgreSQL URL has no host (${destinationMessage})`;
-    if (parsed.pathname.length <= 1) return 'destination: the PostgreSQL URL must name a database';
-    return null;
-  } catch {
-    return `destination: not a valid PostgreSQL URL (${destinationMessage})`;
   }
 }
 

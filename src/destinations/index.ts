@@ -1,71 +1,163 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, DestinationBusyError, userMessage } from '../errors.js';
 import type { Destination } from './destination.js';
-import { MysqlDestination } from './mysql/mysql-destination.js';
-import { MYSQL_SCHEMES, parseMysqlUrl } from './mysql/mysql-url.js';
-import { PostgresDestination } from './postgres/postgres-destination.js';
-import { SqliteDestination } from './sqlite/sqlite-destination.js';
+import type {
+  DestinationEngine,
+  DestinationScope,
+  DestinationSnapshot,
+  DestinationTarget,
+} from './engine.js';
+import { mysqlEngine } from './mysql/mysql-engine.js';
+import { postgresEngine } from './postgres/postgres-engine.js';
+import { sqliteEngine } from './sqlite/sqlite-engine.js';
 
 export type { Destination } from './destination.js';
+export type {
+  DestinationEngine,
+  DestinationScope,
+  DestinationSnapshot,
+  DestinationTarget,
+  StateSnapshot,
+  TableSnapshot,
+} from './engine.js';
 export { MysqlDestination } from './mysql/mysql-destination.js';
 export { PostgresDestination } from './postgres/postgres-destination.js';
 export { SqliteDestination } from './sqlite/sqlite-destination.js';
 
+/** Every engine a destination URL can name: one line each. */
+export const ENGINES: readonly DestinationEngine[] = [sqliteEngine, postgresEngine, mysqlEngine];
+
 /** Where data goes when no destination is given. */
 export const DEFAULT_DESTINATION_URL = 'sqlite:./harvest.db';
 
-export type DestinationTarget =
-  | { readonly kind: 'sqlite'; readonly path: string }
-  | { readonly kind: 'postgres'; readonly url: string }
-  | { readonly kind: 'mysql'; readonly url: string };
-
-const USAGE = '(use sqlite:PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB)';
-const SQLITE_EXTENSIONS = /\.(db|sqlite|sqlite3)$/i;
+/** `SQLite, PostgreSQL or MySQL/MariaDB`, for help texts. */
+export const ENGINE_LABELS = ENGINES.map((e) => e.label)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
+/** `(use sqlite:PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB)`, for usage messages. */
+export const DESTINATION_USAGE = `(use ${ENGINES.map((e) => e.usage)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1')})`;
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
 
-function sqliteTarget(path: string): DestinationTarget {
-  if (path.trim() === '') throw new ConfigError(`the SQLite path is empty ${USAGE}`);
-  if (path.includes('\0')) throw new ConfigError('the SQLite path contains a NUL character');
-  return { kind: 'sqlite', path };
+export interface ParseOptions {
+  /** A saved pipeline's URL: held to the stricter rules of URLs stored and run unattended. */
+  readonly saved?: boolean;
 }
 
 /**
  * Reads a destination URL: `sqlite:PATH`, `sqlite://PATH` (so `sqlite:///abs/x.db` is `/abs/x.db`),
  * a bare path ending in .db/.sqlite/.sqlite3, `postgres://…`/`postgresql://…`, or `mysql://…`/`mariadb://…`.
- * Only the syntax is checked here; whether the place is usable is found when the destination opens.
+ * The syntax and each engine's parameter allow-list are checked here; whether the place is usable is
+ * found when the destination is tested or opened. Throws ConfigError.
  */
-export function parseDestinationUrl(url: string = DEFAULT_DESTINATION_URL): DestinationTarget {
+export function parseDestinationUrl(
+  url: string = DEFAULT_DESTINATION_URL,
+  options: ParseOptions = {},
+): DestinationTarget {
   const text = url.trim();
-  if (text === '') throw new ConfigError(`the destination is empty ${USAGE}`);
+  if (text === '') throw new ConfigError(`the destination is empty ${DESTINATION_USAGE}`);
   const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
-  if (scheme === 'sqlite') {
-    return sqliteTarget(
-      text.startsWith('sqlite://') ? text.slice('sqlite://'.length) : text.slice('sqlite:'.length),
-    );
+  for (const engine of ENGINES) {
+    const target = engine.parse(text, scheme, options.saved === true);
+    if (target) return target;
   }
-  if (scheme === 'postgres' || scheme === 'postgresql') return { kind: 'postgres', url: text };
-  if ((MYSQL_SCHEMES as readonly string[]).includes(scheme ?? '')) {
-    parseMysqlUrl(text); // its parameters are an allow-list: refuse a wrong one before anything runs
-    return { kind: 'mysql', url: text };
-  }
-  // A one-letter "scheme" is a Windows drive (C:\data\harvest.db), not a scheme.
-  if (SQLITE_EXTENSIONS.test(text) && (scheme === undefined || scheme.length === 1))
-    return sqliteTarget(text);
   if (scheme !== undefined && scheme.length > 1) {
-    throw new ConfigError(`unknown destination scheme "${scheme}:" ${USAGE}`);
+    throw new ConfigError(`unknown destination scheme "${scheme}:" ${DESTINATION_USAGE}`);
   }
-  throw new ConfigError(`cannot tell what kind of destination "${redactUrl(text)}" is ${USAGE}`);
+  throw new ConfigError(`cannot tell what kind of destination "${redactUrl(text)}" is ${DESTINATION_USAGE}`);
 }
 
-/** Makes the Destination a URL names; the caller opens it (which takes the run lock). */
-export function openDestination(url: string = DEFAULT_DESTINATION_URL): Destination {
-  const target = parseDestinationUrl(url);
-  switch (target.kind) {
-    case 'sqlite':
-      return new SqliteDestination(target.path);
-    case 'postgres':
-      return new PostgresDestination(target.url);
-    case 'mysql':
-      return new MysqlDestination(target.url);
+function engineOf(target: DestinationTarget): DestinationEngine {
+  const engine = ENGINES.find((e) => e.kind === target.kind);
+  if (!engine) throw new ConfigError(`unknown destination engine "${target.kind}"`);
+  return engine;
+}
+
+/**
+ * The target of `url` as used in `scope` (relative paths resolved, file destinations kept in the
+ * scope's root). Without a scope, relative paths stay relative to the working directory.
+ * Throws ConfigError.
+ */
+export function placeDestination(url: string, scope?: DestinationScope): DestinationTarget {
+  const target = parseDestinationUrl(url, { saved: scope?.root !== undefined });
+  return scope ? engineOf(target).place(target, scope) : target;
+}
+
+/** Makes the Destination a URL names; the caller opens it (which takes the run lock). Throws ConfigError. */
+export function openDestination(
+  url: string = DEFAULT_DESTINATION_URL,
+  scope?: DestinationScope,
+): Destination {
+  const target = placeDestination(url, scope);
+  return engineOf(target).open(target);
+}
+
+/** `url` with relative paths resolved in `scope`, as a run opens it. Throws ConfigError. */
+export function resolveDestinationUrl(url: string, scope: DestinationScope): string {
+  return placeDestination(url, scope).url;
+}
+
+/** A driver may quote the URL or password it failed on: remove every form of the URL's secrets. */
+function scrub(message: string, url: string): string {
+  let out = message.split(url).join(redactUrl(url));
+  try {
+    const target = parseDestinationUrl(url);
+    for (const secret of engineOf(target).secrets(target)) out = out.split(secret).join('***');
+  } catch {
+    // not a URL with secrets we can read: the redacted URL above is all there is to hide
+  }
+  return out;
+}
+
+export interface DestinationTestResult {
+  readonly ok: boolean;
+  /** The engine, when the URL named one. */
+  readonly kind: string | null;
+  /** Display form, password removed. */
+  readonly destination: string;
+  /** One line: why it cannot be used, or what was checked. */
+  readonly message: string;
+}
+
+/**
+ * Whether a pipeline could write to `url` in `scope`: a SQLite path must be creatable or writable
+ * (checked without creating anything), a server must accept a connection and the schema or
+ * database be writable. A destination busy with another run counts as usable. Never throws;
+ * messages never carry a password, nor tell what exists outside the scope's root.
+ */
+export async function testDestination(url: string, scope: DestinationScope): Promise<DestinationTestResult> {
+  const destination = redactUrl(url);
+  let target: DestinationTarget;
+  try {
+    target = placeDestination(url, scope);
+  } catch (error) {
+    return { ok: false, kind: null, destination, message: `destination: ${userMessage(error)}` };
+  }
+  const { kind } = target;
+  try {
+    return { ok: true, kind, destination, message: await engineOf(target).test(target) };
+  } catch (error) {
+    if (error instanceof DestinationBusyError) {
+      return { ok: true, kind, destination, message: 'reachable (a run is writing to it now)' };
+    }
+    return { ok: false, kind, destination, message: scrub(userMessage(error), url) };
+  }
+}
+
+/**
+ * What the destination of `url` holds among `tables`, and every object's state, read without the run
+ * lock; null when nothing has been written there yet. Throws with a message free of secrets.
+ */
+export async function introspectDestination(
+  url: string,
+  tables: readonly string[],
+  scope: DestinationScope,
+): Promise<DestinationSnapshot | null> {
+  const target = placeDestination(url, scope);
+  try {
+    return await engineOf(target).introspect(target, tables);
+  } catch (error) {
+    throw new ConfigError(scrub(userMessage(error), url));
   }
 }
 

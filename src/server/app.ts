@@ -5,7 +5,9 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Clock } from '../clock.js';
 import { BaseUrlPolicy } from '../control/base-url-policy.js';
 import type { ControlStore, Pipeline, Run } from '../control/types.js';
+import type { DestinationScope } from '../destinations/index.js';
 import type { Auth } from './auth.js';
+import { destinationRoutes } from './destination-routes.js';
 import { pipelineRoutes } from './pipeline-routes.js';
 import type { ConnectionTester, DestinationTester } from './pipeline-routes.js';
 import { HttpError, errorBody } from './errors.js';
@@ -39,6 +41,8 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly testConnection: ConnectionTester;
   readonly testDestination: DestinationTester;
+  /** Where saved pipelines' destinations may be (`--sqlite-root`): checked on save, used to read them. */
+  readonly destinations: DestinationScope;
   readonly version?: string;
   /** Key that login rate limiting counts per; default: the socket's remote address. */
   readonly clientKey?: (c: Context) => string;
@@ -130,6 +134,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.route('/api', sessionRoutes({ auth, logger, clientKey: deps.clientKey }));
   app.route('/api', pipelineRoutes({ ...deps, baseUrls }));
+  app.route('/api', destinationRoutes(deps));
   app.route('/api', tokenRoutes({ auth, logger }));
   app.get('/metrics', async (c) =>
     c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType }),

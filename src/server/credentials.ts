@@ -1,3 +1,4 @@
+import { CREDENTIALS_FILE } from '../control/data-dir.js';
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -136,7 +137,7 @@ interface CredentialFile {
  * inode, times or size), so reading it on every request costs one stat.
  */
 export function fileCredentialStore(dataDir: string): CredentialStore {
-  const path = join(dataDir, 'credentials.json');
+  const path = join(dataDir, CREDENTIALS_FILE);
   let cache: { key: string; file: CredentialFile } | null = null;
   const read = (): CredentialFile => {
     const stats = statSync(path, { bigint: true, throwIfNoEntry: false });

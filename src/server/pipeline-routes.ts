@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { OBJECTS } from '../catalog/objects.js';
 import type { BaseUrlPolicy } from '../control/base-url-policy.js';
-import { checkNewPipeline, checkPipelineChange } from '../control/pipeline-rules.js';
+import { checkDestinationPlace, checkNewPipeline, checkPipelineChange } from '../control/pipeline-rules.js';
 import { parsePipelineCreate, parsePipelineUpdate, pipelineCreateSchema } from '../control/validation.js';
 import type { ConnectionTestResult } from '../control/connection-test.js';
 import type { ControlStore, Pipeline } from '../control/types.js';
+import type { DestinationScope } from '../destinations/index.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 import type { AppScheduler } from './app.js';
 import type { DestinationTestResult } from './destination-test.js';
@@ -44,6 +45,7 @@ interface RouteDeps {
   readonly testConnection: ConnectionTester;
   readonly testDestination: DestinationTester;
   readonly baseUrls: BaseUrlPolicy;
+  readonly destinations: DestinationScope;
 }
 
 /** Pipelines, runs, connection and destination tests, catalog: mounted under /api, behind requireAuth. */
@@ -70,6 +72,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
   routes.post('/pipelines', async (c) => {
     const input = parsePipelineCreate(await readJson(c));
     checkNewPipeline(input, deps.baseUrls);
+    checkDestinationPlace(input.destination, deps.destinations);
     const pipeline = await store.createPipeline(input);
     logger.info({ pipeline: pipeline.name, id: pipeline.id }, 'pipeline created');
     scheduler.wake?.();
@@ -84,6 +87,7 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
     const pipeline = await find(c.req.param('ref'));
     const update = parsePipelineUpdate(await readJson(c));
     checkPipelineChange(pipeline, update, deps.baseUrls);
+    checkDestinationPlace(update.destination, deps.destinations);
     const updated = await store.updatePipeline(pipeline.id, update);
     logger.info({ pipeline: updated.name, id: updated.id, fields: Object.keys(update) }, 'pipeline updated');
     scheduler.wake?.();

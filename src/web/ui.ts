@@ -2,10 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import type { ControlStore } from '../control/types.js';
 import type { AppEnv } from '../server/middleware.js';
-import { destinationRoutes } from './api-extras.js';
-import type { DestinationRouteDeps } from './api-extras.js';
 import { ICON_SVG, STYLESHEET } from './styles.js';
 
 /*
@@ -16,12 +13,8 @@ import { ICON_SVG, STYLESHEET } from './styles.js';
  */
 
 export interface WebUiDeps {
-  readonly store: ControlStore;
-  /** The data directory, where relative `sqlite:` destinations live. */
-  readonly dataDir: string;
   /** Where the compiled browser modules are; default: found next to this module. */
   readonly clientDir?: string;
-  readonly inspect?: DestinationRouteDeps['inspect'];
 }
 
 /** Pages of the UI; the client reads `data-page` (and `data-ref`) to know what to draw. */
@@ -78,7 +71,7 @@ export function pageHtml(page: PageName, options: { ref?: string; csrfToken?: st
 }
 
 /** The UI's routes, to mount at the root of the app (`app.route('/', createWebUi(…))`), after createApp. */
-export function createWebUi(deps: WebUiDeps): Hono<AppEnv> {
+export function createWebUi(deps: WebUiDeps = {}): Hono<AppEnv> {
   const clientDir = deps.clientDir ?? defaultClientDir();
   let client: Map<string, string> | null = null;
   const ui = new Hono<AppEnv>();
@@ -130,6 +123,5 @@ export function createWebUi(deps: WebUiDeps): Hono<AppEnv> {
     });
   });
 
-  ui.route('/api', destinationRoutes(deps));
   return ui;
 }

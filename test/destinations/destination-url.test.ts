@@ -20,12 +20,16 @@ describe('parseDestinationUrl', () => {
     ['C:\\data\\harvest.db', 'C:\\data\\harvest.db'],
     ['  sqlite:./spaced.db  ', './spaced.db'],
   ])('reads %s as the SQLite file %s', (url, path) => {
-    expect(parseDestinationUrl(url)).toEqual({ kind: 'sqlite', path });
+    expect(parseDestinationUrl(url)).toEqual({ kind: 'sqlite', url: url.trim(), path });
   });
 
   it('defaults to ./harvest.db', () => {
     expect(DEFAULT_DESTINATION_URL).toBe('sqlite:./harvest.db');
-    expect(parseDestinationUrl()).toEqual({ kind: 'sqlite', path: './harvest.db' });
+    expect(parseDestinationUrl()).toEqual({
+      kind: 'sqlite',
+      url: 'sqlite:./harvest.db',
+      path: './harvest.db',
+    });
   });
 
   it.each(['postgres://user:pw@db.example.com/harvest', 'postgresql://localhost/harvest?sslmode=require'])(

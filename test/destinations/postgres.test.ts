@@ -75,10 +75,11 @@ describe('PostgreSQL destination URL', () => {
     expect(target.secrets).toContain('s3cr@t');
   });
 
-  it('takes the schema from ?schema= and redacts a password given as a parameter', () => {
-    const destination = new PostgresDestination('postgresql://u@h/db?schema=my_data&password=pa55word');
-    expect(destination.schema).toBe('my_data');
-    expect(destination.description).not.toContain('pa55word');
+  it('takes the schema from ?schema= and refuses a password given as a parameter without echoing it', () => {
+    expect(new PostgresDestination('postgresql://u@h/db?schema=my_data').schema).toBe('my_data');
+    const url = 'postgresql://u@h/db?schema=my_data&password=pa55word';
+    expect(() => new PostgresDestination(url)).toThrow('unsupported PostgreSQL URL parameter "password"');
+    expect(() => new PostgresDestination(url)).not.toThrow(/pa55word/);
   });
 
   it.each([

@@ -22,6 +22,7 @@ import { COMMAND_LOADERS } from '../../src/cli/main.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { systemClock } from '../../src/clock.js';
 import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
+import { pipelineDestinations } from '../../src/control/destination-scope.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import { createApp } from '../../src/server/app.js';
@@ -767,6 +768,7 @@ async function makeApi() {
     clock: systemClock,
     clientKey: (c) => c.req.header('x-test-client') ?? 'default',
     baseUrls: BaseUrlPolicy.from({ flags: [sim.url] }),
+    destinations: pipelineDestinations(dataDir),
     // a refused body must never reach a tester: they only record that they were called
     testConnection: () => {
       testerCalls.push('connection');

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
+import { pipelineDestinations } from '../../src/control/destination-scope.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import { createApp } from '../../src/server/app.js';
@@ -364,8 +365,9 @@ async function registeredRoutes(): Promise<string[]> {
       clock: systemClock,
       testConnection: () => Promise.reject(new Error('unused')),
       testDestination: () => Promise.reject(new Error('unused')),
+      destinations: pipelineDestinations(dataDir),
     });
-    app.route('/', createWebUi({ store, dataDir }));
+    app.route('/', createWebUi());
     return [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))];
   } finally {
     await store.close();

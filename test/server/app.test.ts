@@ -10,6 +10,7 @@ import type { Clock } from '../../src/clock.js';
 import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
 import { testConnection } from '../../src/control/connection-test.js';
 import { runPipeline } from '../../src/control/pipeline-runner.js';
+import { pipelineDestinations } from '../../src/control/destination-scope.js';
 import { SecretBox } from '../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../src/control/sqlite-store.js';
 import type { ControlStore } from '../../src/control/types.js';
@@ -90,7 +91,8 @@ async function makeHarness(): Promise<Harness> {
       connectionTests.push(input);
       return testConnection(input);
     },
-    testDestination: (url) => testDestination(url, dataDir),
+    testDestination: (url) => testDestination(url, pipelineDestinations(dataDir)),
+    destinations: pipelineDestinations(dataDir),
     // the simulator stands for Harvest here; the Secure-cookie test comes as https://harvest-sync.example
     baseUrls: BaseUrlPolicy.from({ flags: [sim.url] }),
     allowedHosts: ['localhost', 'harvest-sync.example'],

@@ -4,7 +4,11 @@ import type { ConnectionTestResult } from '../../control/connection-test.js';
 import { baseUrlPolicy, openControl } from '../../control/open.js';
 import type { Control } from '../../control/open.js';
 import { runPipeline } from '../../control/pipeline-runner.js';
-import { checkNewPipeline, checkPipelineChange } from '../../control/pipeline-rules.js';
+import {
+  checkDestinationPlace,
+  checkNewPipeline,
+  checkPipelineChange,
+} from '../../control/pipeline-rules.js';
 import { nextRunAt } from '../../control/scheduler.js';
 import { PipelineNotFoundError } from '../../control/store.js';
 import type { ControlStore, Pipeline, Run } from '../../control/types.js';
@@ -24,6 +28,7 @@ export interface ControlFlags {
   dataDir?: string;
   controlStore?: string;
   allowBaseUrl?: string[];
+  sqliteRoot?: string;
 }
 
 /** Adds --data-dir and --control-store to a command; its subcommands read them via optsWithGlobals. */
@@ -36,6 +41,10 @@ export function addControlOptions(command: Command): Command {
     .option(
       '--control-store <postgres-url>',
       'keep pipelines and runs in PostgreSQL instead of SQLite in the data dir (env HARVEST_SYNC_CONTROL_STORE)',
+    )
+    .option(
+      '--sqlite-root <dir>',
+      'pipelines may write SQLite files only inside this directory, where relative paths are resolved (env HARVEST_SYNC_SQLITE_ROOT, default the data dir)',
     );
 }
 
@@ -65,6 +74,7 @@ export async function withControl<T>(command: Command, fn: (control: Control) =>
     dataDir: flags.dataDir,
     controlStore: flags.controlStore,
     allowBaseUrls: flags.allowBaseUrl,
+    sqliteRoot: flags.sqliteRoot,
   });
   for (const notice of control.notices) process.stderr.write(`note: ${notice}\n`);
   try {
@@ -200,7 +210,8 @@ function createCommand(): Command {
       // Everything is validated before anything is stored or any request is made.
       const input = parsePipelineCreate(pipelineFields(flags, process.env, true));
       checkNewPipeline(input, allowList(self));
-      return withControl(self, async ({ store }) => {
+      return withControl(self, async ({ store, destinations }) => {
+        checkDestinationPlace(input.destination, destinations);
         const taken = await store.findPipeline(input.name);
         if (taken && taken.name.toLowerCase() === input.name.toLowerCase())
           throw new ConfigError(`a pipeline named "${taken.name}" already exists`);
@@ -231,9 +242,10 @@ function updateCommand(): Command {
       const update = parsePipelineUpdate(pipelineFields(flags, process.env, false));
       if (Object.keys(update).length === 0)
         throw new ConfigError('nothing to change: give at least one option (see --help)');
-      return withControl(self, async ({ store, baseUrls }) => {
+      return withControl(self, async ({ store, baseUrls, destinations }) => {
         const pipeline = await findPipelineOrFail(store, ref);
         checkPipelineChange(pipeline, update, baseUrls);
+        checkDestinationPlace(update.destination, destinations);
         let test: ConnectionTestResult | null = null;
         const connectionChanged =
           update.token !== undefined || update.accountId !== undefined || update.baseUrl !== undefined;
@@ -366,7 +378,7 @@ function runCommand(): Command {
     .option('--json', 'print the run as JSON')
     .action(
       action(async (ref: string, flags: { fullRefresh?: boolean; json?: boolean }, self: Command) =>
-        withControl(self, async ({ store, dataDir, baseUrls }) => {
+        withControl(self, async ({ store, dataDir, baseUrls, destinations }) => {
           const pipeline = await findPipelineOrFail(store, ref);
           const controller = new AbortController();
           const onSignal = () => {
@@ -385,6 +397,7 @@ function runCommand(): Command {
               trigger: 'manual',
               dataDir,
               baseUrls,
+              destinations,
               signal: controller.signal,
               ...(flags.fullRefresh ? { fullRefresh: true } : {}),
               onEvent: (event) => {

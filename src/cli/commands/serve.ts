@@ -28,6 +28,7 @@ interface ServeOptions {
   readonly secureCookie?: boolean;
   readonly allowBaseUrl: string[];
   readonly allowedHost: string[];
+  readonly sqliteRoot?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -167,6 +168,10 @@ export function serveCommand(): Command {
       [],
     )
     .option(
+      '--sqlite-root <dir>',
+      'saved pipelines may write SQLite files only inside this directory (relative paths are resolved there); default: the data directory; env HARVEST_SYNC_SQLITE_ROOT',
+    )
+    .option(
       '--allowed-host <name>',
       'answer requests addressed to this host name only (checked against Host); repeatable; default: the --host address, localhost, 127.0.0.1, [::1]',
       collect,
@@ -247,6 +252,7 @@ async function serve(options: ServeOptions): Promise<number> {
     controlStore: options.controlStore,
     clock,
     allowBaseUrls: options.allowBaseUrl,
+    sqliteRoot: options.sqliteRoot,
   });
   const store = control.store;
   for (const notice of control.notices) logger.warn({ dataDir }, notice);
@@ -285,6 +291,7 @@ async function serve(options: ServeOptions): Promise<number> {
       dataDir: control.dataDir,
       clock,
       baseUrls: control.baseUrls,
+      destinations: control.destinations,
       onEvent: (event) => {
         metrics.observe(event);
         if (event.type === 'run:started') {
@@ -325,10 +332,11 @@ async function serve(options: ServeOptions): Promise<number> {
     baseUrls: control.baseUrls,
     allowedHosts,
     testConnection: (input) => testConnection(input),
-    testDestination: (url) => testDestination(url, control.dataDir),
+    testDestination: (url) => testDestination(url, control.destinations),
+    destinations: control.destinations,
   });
   // the web UI: pages and assets at /, a thin client of the API above (mounted after it, behind its middleware)
-  app.route('/', createWebUi({ store, dataDir: control.dataDir }));
+  app.route('/', createWebUi());
   let server;
   try {
     server = await startServer(app, { host, port, onDrop: dropWarning(logger) });

@@ -21,6 +21,11 @@ export interface ConnectOptions {
   readonly connectTimeoutMs: number;
   /** Connect without selecting the database (to create it). */
   readonly noDatabase?: boolean;
+  /**
+   * Offer LOAD DATA LOCAL (the bench's loader, whose stream factory sends its own rows whatever file
+   * the server names). Off for every destination session.
+   */
+  readonly localFiles?: boolean;
 }
 
 function sslOption(target: MysqlTarget): mysql.ConnectionOptions['ssl'] {
@@ -49,8 +54,9 @@ export async function connectMysql(target: MysqlTarget, options: ConnectOptions)
     connectTimeout: options.connectTimeoutMs,
     enableKeepAlive: true,
     multipleStatements: false,
-    // affected rows count the rows a statement found, changed or not (the upsert's counts rely on it)
-    flags: ['FOUND_ROWS'],
+    // affected rows count the rows a statement found, changed or not (the upsert's counts rely on it);
+    // LOCAL_FILES not offered: a server (or one posing as it) may never ask for a file of this machine
+    flags: ['FOUND_ROWS', options.localFiles === true ? 'LOCAL_FILES' : '-LOCAL_FILES'],
   });
   try {
     await connection.query(SESSION_SQL);

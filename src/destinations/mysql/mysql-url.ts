@@ -95,6 +95,9 @@ export function parseMysqlUrl(raw: string): MysqlTarget {
   if (url.hash !== '') throw new ConfigError('invalid MySQL URL: a "#" must be percent-encoded (%23)');
   const host = decode(url.hostname).replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new ConfigError(`invalid MySQL URL: it has no host (${USAGE})`);
+  // a path would be a local socket: the URL names a server on the network, nothing else
+  if (/[/\\]/.test(host))
+    throw new ConfigError('invalid MySQL URL: the host must be a server name or address, not a path');
   const user = decode(url.username);
   if (user === '') throw new ConfigError(`invalid MySQL URL: it must name a user (${USAGE})`);
   const port = parsePort(url);

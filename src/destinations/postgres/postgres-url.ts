@@ -40,9 +40,56 @@ export function validateSchemaName(schema: string): string {
 }
 
 /**
- * Parses `postgres://user[:password]@host[:port]/database[?schema=name&…]`. Other query
- * parameters (sslmode, application_name…) are left for pg. Errors never echo the URL, which may
- * hold a password.
+ * Query parameters a PostgreSQL URL may carry. pg reads many more from the URL (sslrootcert and
+ * sslkey read local files, host= switches to a local socket, options= sets server settings), and a
+ * saved pipeline's URL comes from the API: anything not listed here is refused, not passed on.
+ */
+const PARAMETERS: Readonly<Record<string, (value: string) => string | null>> = {
+  schema: () => null, // checked by validateSchemaName
+  sslmode: (v) =>
+    ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(v)
+      ? null
+      : 'sslmode must be disable, prefer, require, verify-ca, verify-full or no-verify',
+  application_name: (v) =>
+    /^[\x20-\x7e]{1,63}$/.test(v) ? null : 'application_name must be 1 to 63 printable ASCII characters',
+  connect_timeout: (v) =>
+    /^\d{1,4}$/.test(v) ? null : 'connect_timeout must be a whole number of seconds (0 to 9999)',
+};
+const PARAMETER_LIST = Object.keys(PARAMETERS).join(', ');
+
+function checkParameters(url: URL): void {
+  for (const name of new Set(url.searchParams.keys())) {
+    const check = PARAMETERS[name];
+    if (check === undefined) {
+      throw new ConfigError(
+        `unsupported PostgreSQL URL parameter ${JSON.stringify(name.slice(0, 40))} (supported: ${PARAMETER_LIST})`,
+      );
+    }
+    const values = url.searchParams.getAll(name);
+    if (values.length > 1) throw new ConfigError(`invalid PostgreSQL URL: ${name} is given more than once`);
+    const problem = check(values[0]);
+    if (problem) throw new ConfigError(`invalid PostgreSQL URL: ${problem}`);
+  }
+}
+
+function decode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Every form the password can take in a message, longest first. */
+function passwordForms(url: URL): string[] {
+  if (url.password === '') return [];
+  return [...new Set([url.password, decode(url.password)])].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Parses `postgres://user[:password]@host[:port]/database[?schema=name&…]`, query parameters limited
+ * to the list above. The host is a network name: a path (a local socket) is refused. Errors never
+ * echo the URL, which may hold a password.
  */
 export function parsePostgresUrl(raw: string): PostgresTarget {
   let url: URL;
@@ -54,50 +101,28 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new ConfigError(`invalid PostgreSQL URL: scheme must be postgres:// (got ${url.protocol}//)`);
   }
-  const schemas = url.searchParams.getAll('schema');
-  if (schemas.length > 1) throw new ConfigError('invalid PostgreSQL URL: schema is given more than once');
-  const schema = validateSchemaName(schemas[0] ?? DEFAULT_SCHEMA);
+  if (url.hash !== '') throw new ConfigError('invalid PostgreSQL URL: a "#" must be percent-encoded (%23)');
+  checkParameters(url);
+  const schema = validateSchemaName(url.searchParams.get('schema') ?? DEFAULT_SCHEMA);
   url.searchParams.delete('schema');
-
-  const secrets = new Set<string>();
-  const addSecret = (value: string): void => {
-    if (value === '') return;
-    secrets.add(value);
-    try {
-      secrets.add(decodeURIComponent(value));
-    } catch {
-      // A malformed escape: the raw form is still scrubbed.
-    }
-  };
-  addSecret(url.password);
-  for (const value of url.searchParams.getAll('password')) addSecret(value);
-  const connectionString = url.toString();
-
-  const decode = (value: string): string => {
-    try {
-      return decodeURIComponent(value);
-    } catch {
-      return value;
-    }
-  };
+  const host = decode(url.hostname).replace(/^\[(.*)\]$/, '$1') || 'localhost';
+  if (/[/\\]/.test(host)) {
+    throw new ConfigError('invalid PostgreSQL URL: the host must be a server name or address, not a path');
+  }
   const user = decode(url.username) || 'postgres';
-  const host = decode(url.hostname) || url.searchParams.get('host') || 'localhost';
-  const port = url.port === '' ? 5432 : Number(url.port);
-  const database = decode(url.pathname.replace(/^\//, '')) || user;
-
+  const connectionString = url.toString();
   const shown = new URL(connectionString);
   shown.password = '';
-  shown.searchParams.delete('password');
   shown.searchParams.set('schema', schema);
   return {
     connectionString,
     schema,
     description: shown.toString(),
     host,
-    port,
-    database,
+    port: url.port === '' ? 5432 : Number(url.port),
+    database: decode(url.pathname.replace(/^\//, '')) || user,
     user,
-    secrets: [...secrets].sort((a, b) => b.length - a.length),
+    secrets: passwordForms(url),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { ConnectionTestResult } from '../../control/connection-test.js';
 import type { DestinationTestResult } from '../../server/destination-test.js';
 import type { PipelineView, presentRun } from '../../server/present.js';
-import type { DestinationReport } from '../destination-inspect.js';
+import type { DestinationReport } from '../../server/destination-inspect.js';
 
 /*
  * The browser's side of the JSON API: the session cookie goes along by itself (same origin), the CSRF

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Clock } from '../../../src/clock.js';
 import { BaseUrlPolicy } from '../../../src/control/base-url-policy.js';
+import { pipelineDestinations } from '../../../src/control/destination-scope.js';
 import { SecretBox } from '../../../src/control/secrets.js';
 import { openSqliteControlStore } from '../../../src/control/sqlite-store.js';
 import type { ControlStore } from '../../../src/control/types.js';
@@ -111,6 +112,7 @@ export async function appHarness(options: HarnessOptions = {}): Promise<AppHarne
       Promise.resolve({ ok: true, user: null, company: null, admin: true, objects: [], message: 'ok' }),
     testDestination: (url) => Promise.resolve({ ok: true, kind: null, destination: url, message: 'ok' }),
     baseUrls: options.baseUrls ?? BaseUrlPolicy.harvestOnly(),
+    destinations: pipelineDestinations(dataDir),
     ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
     ...options.deps,
   });

@@ -24,7 +24,7 @@ const STAMPS = new Set(['_synced_at', '_deleted_at']);
 export async function snapshot(destinationUrl: string): Promise<Snapshot> {
   const target = parseDestinationUrl(destinationUrl);
   if (target.kind === 'mysql') return mysqlSnapshot(target.url);
-  return target.kind === 'sqlite' ? sqliteSnapshot(target.path) : postgresSnapshot(target.url);
+  return target.kind === 'sqlite' ? sqliteSnapshot(target.path ?? '') : postgresSnapshot(target.url);
 }
 
 function sqliteSnapshot(path: string): Snapshot {

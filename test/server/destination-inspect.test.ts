@@ -11,12 +11,14 @@ import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { runSync } from '../../src/sync/engine.js';
 import { planObjects } from '../../src/sync/plan.js';
-import { inspectDestination } from '../../src/web/destination-inspect.js';
+import type { DestinationScope } from '../../src/destinations/index.js';
+import { inspectDestination } from '../../src/server/destination-inspect.js';
+import { databaseUrl, dropDatabase, uniqueDatabase } from '../destinations/mysql-support.js';
 import { PG_URL } from '../support/databases.js';
 
 /*
  * The pipeline page's "rows in destination" and "last cursor" come from inspectDestination: checked
- * here against what a real sync wrote into real SQLite and PostgreSQL databases, and while a run holds
+ * here against what a real sync wrote into real SQLite, PostgreSQL and MariaDB databases, and while a run holds
  * the destination's lock (the UI must read then without taking it).
  */
 
@@ -25,6 +27,9 @@ const OBJECTS = ['clients', 'invoices', 'time_entries'];
 let sim: Simulator;
 let dir: string;
 const schema = `hs_web_${randomBytes(5).toString('hex')}`;
+const database = uniqueDatabase();
+/** As the daemon reads a pipeline's destination: SQLite files inside the root. */
+const scope = (): DestinationScope => ({ baseDir: dir, root: dir });
 
 beforeAll(async () => {
   sim = await startSimulator({ scale: 0.02, rateLimit: null });
@@ -38,6 +43,7 @@ afterAll(async () => {
   await client.connect();
   await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await client.end();
+  await dropDatabase(database);
 });
 
 async function syncInto(url: string): Promise<Destination> {
@@ -63,11 +69,12 @@ const pgUrl = () => {
 describe.each([
   ['SQLite', () => `sqlite:${join(dir, 'harvest.db')}`],
   ['PostgreSQL', pgUrl],
+  ['MariaDB', () => databaseUrl(database)],
 ])('inspectDestination on %s', (_engine, url) => {
   it('reports nothing written yet before the first run', async () => {
-    const report = await inspectDestination(url(), OBJECTS);
+    const report = await inspectDestination(url(), OBJECTS, scope());
     if (report.available) {
-      // PostgreSQL: the server is there, the tables are not
+      // a server: it is there, the tables are not
       expect(report.objects.map((o) => [o.object, o.rows, o.cursor])).toEqual(
         OBJECTS.map((o) => [o, null, null]),
       );
@@ -80,7 +87,7 @@ describe.each([
     const destination = await syncInto(url());
     try {
       // the lock is still held here: reading must neither wait for it nor take it
-      const report = await inspectDestination(url(), OBJECTS);
+      const report = await inspectDestination(url(), OBJECTS, scope());
       expect(report.available).toBe(true);
       for (const object of OBJECTS) {
         const entry = report.objects.find((o) => o.object === object);
@@ -108,9 +115,29 @@ describe.each([
 
 describe('inspectDestination failures', () => {
   it('says why an unreachable PostgreSQL server cannot be read, without its password', async () => {
-    const report = await inspectDestination('postgres://u:S3cretPw@127.0.0.1:1/db', OBJECTS);
+    const report = await inspectDestination('postgres://u:S3cretPw@127.0.0.1:1/db', OBJECTS, scope());
     expect(report.available).toBe(false);
     expect(report.message).toMatch(/^cannot read the destination: /);
     expect(report.message).not.toContain('S3cretPw');
+  });
+
+  it('says the same of an unreachable MySQL server', async () => {
+    const report = await inspectDestination('mysql://u:S3cretPw@127.0.0.1:1/db', OBJECTS, scope());
+    expect(report.available).toBe(false);
+    expect(report.message).toMatch(/^cannot read the destination: /);
+    expect(report.message).not.toContain('S3cretPw');
+  });
+
+  it('reads no SQLite file outside the root, whether or not it exists', async () => {
+    const reports = await Promise.all(
+      ['/etc/passwd', '/no/such/file.db'].map((path) =>
+        inspectDestination(`sqlite:${path}`, OBJECTS, scope()),
+      ),
+    );
+    for (const report of reports) {
+      expect(report.available).toBe(false);
+      expect(report.message).toMatch(/must be inside/);
+    }
+    expect(reports[0].message).toBe(reports[1].message);
   });
 });
