@@ -93,7 +93,7 @@ describe('SqliteDestination', () => {
       writeFileSync(text, 'this is not a database, just some text that is long enough '.repeat(20));
       const open = destination({}, text).open();
       await expect(open).rejects.toThrow(
-        /^cannot open SQLite database at .*notes\.db: the file is not a SQLite database/,
+        /^cannot open SQLite database at .*notes\.db: the file exists and is not a SQLite database/,
       );
       // The failed open released its lock: a real database there opens fine afterwards.
       rmSync(text);
