@@ -20,7 +20,7 @@ import {
   type JsonSchema,
 } from './json-schema.js';
 import { bookmarkOf, countKeyOf, objectStateOf, savedCounts, type StateBook } from './state.js';
-import { WrittenLedger, type CountKey } from './written-ledger.js';
+import { WrittenLedger, type CountKey } from '../destinations/sqlite/written-ledger.js';
 
 /** A stream a read emits: its catalog object, how it is replicated, and the fields it leaves out. */
 export interface StreamPlan {

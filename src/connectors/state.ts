@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ObjectState, PassState, StreamState } from '../destinations/destination.js';
 import { ConfigError } from '../errors.js';
-import type { CountKey } from './written-ledger.js';
+import type { CountKey } from '../destinations/sqlite/written-ledger.js';
 
 /**
  * One stream's resume position, as the tap's STATE (`bookmarks.<stream>`) and the source's

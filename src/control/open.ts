@@ -83,10 +83,11 @@ export async function openControl(options: ControlOptions = {}): Promise<Control
   if (postgres && url.length > URL_MAX_LENGTH)
     throw new ConfigError(`the control store URL is too long (at most ${URL_MAX_LENGTH} characters)`);
   const baseUrls = baseUrlPolicy(options);
+  const destinations = destinationScope(dataDir, options);
   const notices = secureDataDir(dataDir);
   const secrets = new SecretBox(loadSecretKey({ dataDir, env }));
   const store = postgres
     ? await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock })
     : await openSqliteControlStore({ dataDir, secrets, clock: options.clock });
-  return { store, dataDir, baseUrls, destinations: destinationScope(dataDir, options), notices };
+  return { store, dataDir, baseUrls, destinations, notices };
 }

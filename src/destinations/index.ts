@@ -22,6 +22,7 @@ export type {
 export { MysqlDestination } from './mysql/mysql-destination.js';
 export { PostgresDestination } from './postgres/postgres-destination.js';
 export { SqliteDestination } from './sqlite/sqlite-destination.js';
+export { querySqliteFile } from './sqlite/sqlite-engine.js';
 
 /** Every engine a destination URL can name: one line each. */
 export const ENGINES: readonly DestinationEngine[] = [sqliteEngine, postgresEngine, mysqlEngine];

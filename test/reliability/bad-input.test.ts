@@ -160,6 +160,7 @@ const KIND_OF_FLAG: Record<string, Kind> = {
   '--state': 'jsonFile',
   '--allow-base-url': 'url',
   '--allowed-host': 'host',
+  '--sqlite-root': 'path',
 };
 
 /**

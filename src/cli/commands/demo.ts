@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { Command } from 'commander';
 import { OBJECTS } from '../../catalog/objects.js';
+import { querySqliteFile } from '../../destinations/index.js';
 import { ConfigError } from '../../errors.js';
 import { startSimulator } from '../../simulator/index.js';
 import { action, EXIT } from '../exit.js';
@@ -58,17 +58,12 @@ export function demoCommand(): Command {
         } finally {
           await simulator.stop();
         }
-        const db = new Database(path, { readonly: true });
-        try {
-          process.stdout.write(`Your replica is ${path}. Try these in \`sqlite3 ${flags.database}\`:\n`);
-          for (const query of DEMO_QUERIES) {
-            process.stdout.write(`\n-- ${query.title}\n${query.sql}\n`);
-            for (const row of db.prepare(query.sql).all() as Record<string, unknown>[]) {
-              process.stdout.write(`   ${Object.values(row).join('  |  ')}\n`);
-            }
+        process.stdout.write(`Your replica is ${path}. Try these in \`sqlite3 ${flags.database}\`:\n`);
+        for (const query of DEMO_QUERIES) {
+          process.stdout.write(`\n-- ${query.title}\n${query.sql}\n`);
+          for (const row of querySqliteFile(path, query.sql)) {
+            process.stdout.write(`   ${Object.values(row).join('  |  ')}\n`);
           }
-        } finally {
-          db.close();
         }
         return EXIT.ok;
       }),

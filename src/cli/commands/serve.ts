@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { systemClock } from '../../clock.js';
 import { testConnection } from '../../control/connection-test.js';
 import { secureDataDir } from '../../control/data-dir.js';
-import { baseUrlPolicy, openControl, resolveDataDir } from '../../control/open.js';
+import { baseUrlPolicy, destinationScope, openControl, resolveDataDir } from '../../control/open.js';
 import { Scheduler } from '../../control/scheduler.js';
 import { ConfigError } from '../../errors.js';
 import { createApp } from '../../server/app.js';
@@ -200,6 +200,7 @@ async function serve(options: ServeOptions): Promise<number> {
       : [...new Set([...bindNames(host), ...DEFAULT_ALLOWED_HOSTS])];
   // checked before anything is written, like every other flag
   baseUrlPolicy({ allowBaseUrls: options.allowBaseUrl });
+  destinationScope(resolveDataDir({ dataDir: options.dataDir }), { sqliteRoot: options.sqliteRoot });
   // a bad --host or a taken --port is refused before the data directory or credentials are written
   if (!options.setPassword && !options.newApiToken)
     await checkBindable(host, port).catch((error: unknown) => {

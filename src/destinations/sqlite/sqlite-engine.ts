@@ -78,3 +78,16 @@ export const sqliteEngine: DestinationEngine = {
   },
   open: (target) => new SqliteDestination(pathOf(target)),
 };
+
+/**
+ * Rows of a read-only query on a SQLite file (the demo shows a few from the replica it made). The
+ * file must exist; nothing is created or written.
+ */
+export function querySqliteFile(path: string, sql: string): Array<Record<string, unknown>> {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all() as Array<Record<string, unknown>>;
+  } finally {
+    db.close();
+  }
+}

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DestinationError } from '../errors.js';
-import type { WrittenQuery } from '../destinations/destination.js';
+import { DestinationError } from '../../errors.js';
+import type { WrittenQuery } from '../destination.js';
 
 /** What the ledger remembers of a record a read emitted: when, and its window date (if any). */
 interface Written {
