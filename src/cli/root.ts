@@ -3,7 +3,7 @@ import { Command } from 'commander';
 /** The `harvest-sync` program holding `commands`, each refusing bad usage the same way. */
 export function programWith(commands: readonly Command[]): Command {
   const program = new Command('harvest-sync')
-    .description('Replicate a Harvest account into SQLite or PostgreSQL, and keep it current.')
+    .description('Replicate a Harvest account into SQLite, PostgreSQL or MySQL/MariaDB, and keep it current.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

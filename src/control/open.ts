@@ -53,6 +53,12 @@ export function destinationScope(
   const root = options.sqliteRoot ?? (options.env ?? process.env)[SQLITE_ROOT_ENV];
   if (root !== undefined && (root.trim() === '' || root.includes('\0')))
     throw new ConfigError('the SQLite root must be a directory path (--sqlite-root)');
+  // PATH_MAX and NAME_MAX on Linux: no file could ever be created under a longer one
+  if (
+    root !== undefined &&
+    (Buffer.byteLength(root) > 4096 || root.split(/[\\/]/).some((p) => Buffer.byteLength(p) > 255))
+  )
+    throw new ConfigError('the SQLite root is too long to be a directory path (--sqlite-root)');
   return pipelineDestinations(dataDir, root);
 }
 

@@ -25,6 +25,7 @@ import { createMetrics } from '../../src/server/metrics.js';
 import type { ConnectionTestInput } from '../../src/server/pipeline-routes.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
+import { databaseUrl, dropDatabase, uniqueDatabase } from '../destinations/mysql-support.js';
 import { PG_URL } from '../support/databases.js';
 
 const PASSWORD = 'admin password for tests ✓';
@@ -738,6 +739,32 @@ describe('connection and destination tests', () => {
       await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await client.end();
     }
+  });
+
+  it('reports a reachable MySQL/MariaDB destination as usable, and an unreachable one without its password', async () => {
+    const database = uniqueDatabase();
+    try {
+      const res = await call(h, '/api/destination-test', {
+        method: 'POST',
+        json: { destination: databaseUrl(database) },
+        headers: bearer(),
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ ok: true, kind: 'mysql' });
+    } finally {
+      await dropDatabase(database);
+    }
+    const down = await call(h, '/api/destination-test', {
+      method: 'POST',
+      json: { destination: `mysql://sync:${PG_PASSWORD}@127.0.0.1:1/warehouse` },
+      headers: bearer(),
+    });
+    expect(down.body).toMatchObject({
+      ok: false,
+      kind: 'mysql',
+      destination: 'mysql://sync:***@127.0.0.1:1/warehouse',
+    });
+    expect(down.text).not.toContain(PG_PASSWORD);
   });
 
   it('reports an unreachable PostgreSQL server without its password', async () => {

@@ -41,11 +41,15 @@ export function addControlOptions(command: Command): Command {
     .option(
       '--control-store <postgres-url>',
       'keep pipelines and runs in PostgreSQL instead of SQLite in the data dir (env HARVEST_SYNC_CONTROL_STORE)',
-    )
-    .option(
-      '--sqlite-root <dir>',
-      'pipelines may write SQLite files only inside this directory, where relative paths are resolved (env HARVEST_SYNC_SQLITE_ROOT, default the data dir)',
     );
+}
+
+/** Adds --sqlite-root: where pipelines may write SQLite files. */
+export function addSqliteRoot(command: Command): Command {
+  return command.option(
+    '--sqlite-root <dir>',
+    'pipelines may write SQLite files only inside this directory, where relative paths are resolved (env HARVEST_SYNC_SQLITE_ROOT, default the data dir)',
+  );
 }
 
 /** Adds the repeatable --allow-base-url: the Harvest API origins saved pipelines may use. */
@@ -180,7 +184,7 @@ function addPipelineOptions(command: Command, forCreate: boolean): Command {
     .option('--account-id <id>', `Harvest account id${forCreate ? ' (env HARVEST_ACCOUNT_ID)' : ''}`)
     .option(
       '--destination <url>',
-      'sqlite:PATH (relative to the data dir, or absolute) or postgres://USER[:PASSWORD]@HOST/DB',
+      'sqlite:PATH (inside the data dir or --sqlite-root; relative paths there), postgres://USER[:PASSWORD]@HOST/DB or mysql://USER[:PASSWORD]@HOST/DB',
     )
     .option('--frequency <hours>', 'whole hours between runs, 1-24 (default 1)')
     .option('--objects <names>', 'comma-separated objects to sync (default: all; see `discover`)')
@@ -490,10 +494,12 @@ export function objectsTable(run: Run): string {
 }
 
 export function pipelinesCommand(): Command {
-  const command = addBaseUrlAllowList(
-    addControlOptions(
-      new Command('pipelines').description(
-        'Manage pipelines: a Harvest account replicated into a destination on a schedule',
+  const command = addSqliteRoot(
+    addBaseUrlAllowList(
+      addControlOptions(
+        new Command('pipelines').description(
+          'Manage pipelines: a Harvest account replicated into a destination on a schedule',
+        ),
       ),
     ),
   );

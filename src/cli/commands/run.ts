@@ -47,7 +47,7 @@ export function runCommand(): Command {
     .description('Replicate the Harvest account into the destination: full history first, then what changed')
     .option(
       '--destination <url>',
-      'sqlite:PATH or postgres://USER@HOST/DB[?schema=harvest] (env HARVEST_SYNC_DESTINATION)',
+      'sqlite:PATH, postgres://USER@HOST/DB[?schema=harvest] or mysql://USER@HOST/DB (env HARVEST_SYNC_DESTINATION)',
     )
     .option('--objects <names>', 'comma-separated objects to sync (default: all; see `discover`)')
     .option(

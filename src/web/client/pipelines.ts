@@ -57,7 +57,7 @@ function table(pipelines: readonly PipelineView[]): HTMLElement {
       h(
         'p',
         {},
-        'No pipelines yet. A pipeline copies one Harvest account into SQLite or PostgreSQL on a schedule.',
+        'No pipelines yet. A pipeline copies one Harvest account into SQLite, PostgreSQL or MySQL/MariaDB on a schedule.',
       ),
       h('p', {}, h('a', { class: 'button primary', href: '/pipelines/new' }, 'Create your first pipeline')),
     );

@@ -186,12 +186,17 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
         label: 'PostgreSQL',
         note: 'An existing PostgreSQL database; tables go in the schema "harvest" unless ?schema= says otherwise.',
       },
+      {
+        value: 'mysql',
+        label: 'MySQL / MariaDB',
+        note: 'A MySQL or MariaDB server; the database is created if it does not exist.',
+      },
     ],
   });
   const sqlitePath = inputField({
     label: 'SQLite database path',
     name: 'sqlitePath',
-    hint: 'Relative to the server’s data directory, or absolute.',
+    hint: 'Relative to the server’s data directory, or absolute inside it (or inside --sqlite-root).',
   });
   const postgresUrl = inputField({
     label: 'PostgreSQL URL',
@@ -199,19 +204,24 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
     placeholder: 'postgres://user:password@host:5432/database',
     hint: 'The password is stored encrypted and never shown again.',
   });
-  postgresUrl.root.hidden = true;
-  const destField = (): Field => (destType.values()[0] === 'postgres' ? postgresUrl : sqlitePath);
+  const mysqlUrl = inputField({
+    label: 'MySQL / MariaDB URL',
+    name: 'mysqlUrl',
+    placeholder: 'mysql://user:password@host:3306/database',
+    hint: 'The password is stored encrypted and never shown again.',
+  });
+  const destFields: Record<string, Field> = { sqlite: sqlitePath, postgres: postgresUrl, mysql: mysqlUrl };
+  const destKind = (): string => destType.values()[0] ?? 'sqlite';
+  const destField = (): Field => destFields[destKind()] ?? sqlitePath;
   const destination = (): string => {
     const value = destField().input.value.trim();
-    return destType.values()[0] === 'postgres' || value === '' ? value : `sqlite:${value}`;
+    return destKind() !== 'sqlite' || value === '' ? value : `sqlite:${value}`;
   };
-  for (const input of destType.inputs) {
-    input.addEventListener('change', () => {
-      const pg = destType.values()[0] === 'postgres';
-      postgresUrl.root.hidden = !pg;
-      sqlitePath.root.hidden = pg;
-    });
-  }
+  const showDestField = (): void => {
+    for (const [kind, field] of Object.entries(destFields)) field.root.hidden = kind !== destKind();
+  };
+  showDestField();
+  for (const input of destType.inputs) input.addEventListener('change', showDestField);
   const connectionSummary = h('div');
   const destMessage = messageArea();
   const testDest = h('button', { type: 'submit', class: 'primary' }, 'TEST & CONTINUE');
@@ -222,6 +232,7 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
     destType.root,
     sqlitePath.root,
     postgresUrl.root,
+    mysqlUrl.root,
     h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => show(1) }, 'Back'), testDest),
     destMessage.root,
   );
@@ -363,9 +374,9 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
       const url = destination();
       if (url === '') {
         destField().setError(
-          destType.values()[0] === 'postgres'
-            ? 'enter a PostgreSQL URL'
-            : 'enter a path for the SQLite database',
+          destKind() === 'sqlite'
+            ? 'enter a path for the SQLite database'
+            : `enter a ${destKind() === 'mysql' ? 'MySQL / MariaDB' : 'PostgreSQL'} URL`,
         );
         destField().input.focus();
         return;
