@@ -119,6 +119,11 @@ export class Cluster {
     }
   }
 
+  /** The control clock's now (due times and run stamps). */
+  now(): number {
+    return this.#clock.now();
+  }
+
   get lostAfterMs(): number {
     return this.#o.lostAfterMs ?? DEFAULT_LOST_AFTER_MS;
   }
