@@ -9,6 +9,8 @@ import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
 import { tapCommand } from './commands/tap.js';
 import { airbyteCommand } from './commands/airbyte.js';
+import { workerCommand } from './commands/worker.js';
+import { workersCommand } from './commands/workers.js';
 import { programWith } from './root.js';
 
 /** The whole `harvest-sync` program; each command lives in its own file under commands/. */
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
     pipelinesCommand(),
     runsCommand(),
     serveCommand(),
+    workerCommand(),
+    workersCommand(),
     simulateCommand(),
     tapCommand(),
     airbyteCommand(),

@@ -37,6 +37,8 @@ export interface Control {
   readonly destinations: DestinationScope;
   /** What was tightened in the data directory on the way in (one line each), for the caller to log. */
   readonly notices: readonly string[];
+  /** The PostgreSQL control store's URL (workers share it: cluster/); null for SQLite. */
+  readonly controlStoreUrl: string | null;
 }
 
 /** The allow-list of Harvest API origins from `--allow-base-url` and the environment. Throws ConfigError. */
@@ -95,5 +97,12 @@ export async function openControl(options: ControlOptions = {}): Promise<Control
   const store = postgres
     ? await openPostgresControlStore({ url: url.trim(), secrets, clock: options.clock })
     : await openSqliteControlStore({ dataDir, secrets, clock: options.clock });
-  return { store, dataDir, baseUrls, destinations, notices };
+  return {
+    store,
+    dataDir,
+    baseUrls,
+    destinations,
+    notices,
+    controlStoreUrl: postgres ? url.trim() : null,
+  };
 }

@@ -5,6 +5,7 @@ import { openDestination } from '../destinations/index.js';
 import type { DestinationScope } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { HarvestClient } from '../harvest/client.js';
+import type { SharedBudget } from '../harvest/shared-budget.js';
 import type { ClientEvent } from '../harvest/types.js';
 import { runSync } from '../sync/engine.js';
 import { planObjects } from '../sync/plan.js';
@@ -44,6 +45,9 @@ export interface RunPipelineOptions {
    * pipeline saved while its origin was allowed fails here, before its token is decrypted.
    */
   readonly baseUrls?: BaseUrlPolicy;
+  /** Scale-out (cluster/): the queued job this run is for, and the account's budget shared by every worker. */
+  readonly jobId?: string;
+  readonly sharedBudget?: (pipeline: Pipeline) => SharedBudget;
 }
 
 /** Whether a run starting at `now` should re-read everything to capture deletions. */
@@ -97,6 +101,7 @@ export async function runPipeline(
     fullRefresh,
     startedAt: new Date(startedAt).toISOString(),
     owner: currentOwner(),
+    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
   });
   options.onEvent?.({ type: 'run:started', run, pipeline });
   const progress = new ProgressWriter(store, run.id, clock, options.progressIntervalMs ?? 1000);
@@ -118,6 +123,7 @@ export async function runPipeline(
       accountId: pipeline.accountId,
       baseUrl: pipeline.baseUrl,
       ...(options.syncClock ? { clock: options.syncClock } : {}),
+      ...(options.sharedBudget ? { sharedBudget: options.sharedBudget(pipeline) } : {}),
       onEvent: (event) => options.onEvent?.(event),
     });
     if (!options.signal?.aborted) {

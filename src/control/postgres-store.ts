@@ -73,6 +73,30 @@ export interface PostgresControlStoreOptions {
 
 export const DEFAULT_CONTROL_SCHEMA = 'harvest_sync';
 
+/** The connection string without our `schema` parameter, and that schema (default `harvest_sync`). */
+export function splitControlStoreUrl(
+  text: string,
+  schemaOverride?: string,
+): { connectionString: string; schema: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ControlStoreError(`the control store URL is not a valid PostgreSQL URL: ${redactUrl(text)}`);
+  }
+  const schema = schemaOverride ?? url.searchParams.get('schema') ?? DEFAULT_CONTROL_SCHEMA;
+  url.searchParams.delete('schema');
+  return { connectionString: url.toString(), schema };
+}
+
+/** A pool whose connections see the control schema first. */
+export function controlStorePool(connectionString: string, schema: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, options: `-c search_path=${quoteIdent(schema)}` });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /**
  * Connects, creates the schema if missing and brings it up to date. Several processes may start at
  * once: migrations serialise on an advisory lock.
@@ -80,23 +104,8 @@ export const DEFAULT_CONTROL_SCHEMA = 'harvest_sync';
 export async function openPostgresControlStore(
   options: PostgresControlStoreOptions,
 ): Promise<SqlControlStore> {
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch {
-    throw new ControlStoreError(
-      `the control store URL is not a valid PostgreSQL URL: ${redactUrl(options.url)}`,
-    );
-  }
-  const schema = options.schema ?? url.searchParams.get('schema') ?? DEFAULT_CONTROL_SCHEMA;
-  url.searchParams.delete('schema');
-  const pool = new pg.Pool({
-    connectionString: url.toString(),
-    max: 4,
-    options: `-c search_path=${quoteIdent(schema)}`,
-  });
-  // An idle client losing its connection must not crash the process; the next query reports it.
-  pool.on('error', () => undefined);
+  const { connectionString, schema } = splitControlStoreUrl(options.url, options.schema);
+  const pool = controlStorePool(connectionString, schema, 4);
   const driver = new PostgresDriver(pool);
   try {
     const lock = (tx: SqlExecutor) => tx.run('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);

@@ -1,7 +1,8 @@
 import { OBJECT_NAMES } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { redactUrl } from '../destinations/index.js';
+import { hostname } from 'node:os';
+import { parseDestinationUrl, redactUrl } from '../destinations/index.js';
 import { ConfigError, HarvestSyncError } from '../errors.js';
 import type { SecretBox } from './secrets.js';
 import type {
@@ -138,9 +139,18 @@ function totalsOf(objects: readonly RunObjectStats[]): RunTotals {
 }
 
 const PIPELINE_COLUMNS =
-  'id, name, token_last4, account_id, destination_display, objects, frequency_hours, since, full_refresh_hours, base_url, enabled, created_at, updated_at, last_full_refresh_at';
+  'id, name, token_last4, account_id, destination_display, objects, frequency_hours, since, full_refresh_hours, base_url, enabled, created_at, updated_at, last_full_refresh_at, host';
 const RUN_COLUMNS =
-  'id, pipeline_id, trigger, status, started_at, finished_at, error, full_refresh, total_read, total_inserted, total_updated, total_unchanged, total_deleted, total_calls, total_rate_limit_waits, owner';
+  'id, pipeline_id, trigger, status, started_at, finished_at, error, full_refresh, total_read, total_inserted, total_updated, total_unchanged, total_deleted, total_calls, total_rate_limit_waits, owner, job_id';
+
+/** The machine a pipeline's SQLite file lives on (the one saving it); null for server databases. */
+function destinationHost(url: string): string | null {
+  try {
+    return parseDestinationUrl(url).kind === 'sqlite' ? hostname() : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface SqlControlStoreOptions {
   readonly secrets: SecretBox;
@@ -216,11 +226,12 @@ export class SqlControlStore implements ControlStore {
           const id = num(row.id);
           const destination = this.#encryptDestination(id, input.destination);
           await tx.run(
-            'UPDATE pipelines SET token_enc = $1, destination_display = $2, destination_enc = $3 WHERE id = $4',
+            'UPDATE pipelines SET token_enc = $1, destination_display = $2, destination_enc = $3, host = $4 WHERE id = $5',
             [
               this.#secrets.encrypt(input.token, `pipeline:${id}:token`),
               destination.display,
               destination.secret,
+              destinationHost(input.destination),
               id,
             ],
           );
@@ -293,6 +304,7 @@ export class SqlControlStore implements ControlStore {
             const destination = this.#encryptDestination(id, update.destination);
             set('destination_display', destination.display);
             set('destination_enc', destination.secret);
+            set('host', destinationHost(update.destination));
           }
           if (update.objects !== undefined) set('objects', JSON.stringify(update.objects));
           if (update.frequencyHours !== undefined) set('frequency_hours', update.frequencyHours);
@@ -364,9 +376,16 @@ export class SqlControlStore implements ControlStore {
           ]);
           if (running.length > 0) throw new RunInProgressError(pipeline.name, num(running[0].id));
           const [row] = await tx.all(
-            `INSERT INTO runs (pipeline_id, trigger, status, started_at, full_refresh, owner)
-             VALUES ($1, $2, 'running', $3, $4, $5) RETURNING id`,
-            [input.pipelineId, input.trigger, input.startedAt, input.fullRefresh, input.owner ?? null],
+            `INSERT INTO runs (pipeline_id, trigger, status, started_at, full_refresh, owner, job_id)
+             VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id`,
+            [
+              input.pipelineId,
+              input.trigger,
+              input.startedAt,
+              input.fullRefresh,
+              input.owner ?? null,
+              input.jobId ?? null,
+            ],
           );
           return num(row.id);
         });
@@ -557,6 +576,7 @@ function toPipeline(row: SqlRow): Pipeline {
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
     lastFullRefreshAt: str(row.last_full_refresh_at),
+    host: str(row.host),
   };
 }
 
@@ -603,6 +623,7 @@ function toRun(row: SqlRow, objectRows: readonly SqlRow[]): Run {
     },
     objects: objectRows.map(toRunObject).sort((a, b) => order(a.object) - order(b.object)),
     owner: str(row.owner),
+    jobId: str(row.job_id),
   };
 }
 
@@ -692,6 +713,64 @@ export function controlMigrations(kind: 'sqlite' | 'postgres'): Migration[] {
       statements: [
         `ALTER TABLE run_objects ADD COLUMN unchanged ${fk}`,
         `ALTER TABLE runs ADD COLUMN total_unchanged ${fk}`,
+      ],
+    },
+    {
+      version: 4,
+      name: 'runs shared by workers: queued jobs, workers, shared rate budgets',
+      // Used only with a PostgreSQL control store (src/control/cluster/); created in both so the
+      // schemas stay the same.
+      statements: [
+        'ALTER TABLE pipelines ADD COLUMN host TEXT',
+        'ALTER TABLE runs ADD COLUMN job_id TEXT',
+        `CREATE TABLE workers (
+          id TEXT PRIMARY KEY,
+          host TEXT NOT NULL,
+          pid INTEGER NOT NULL,
+          version TEXT NOT NULL,
+          role TEXT NOT NULL,
+          max_runs INTEGER NOT NULL,
+          status TEXT NOT NULL,
+          started_at TEXT NOT NULL,
+          heartbeat_at TEXT NOT NULL,
+          stopped_at TEXT,
+          runs_started ${fk} NOT NULL DEFAULT 0,
+          runs_finished ${fk} NOT NULL DEFAULT 0
+        )`,
+        // One row per queued job (the pg-boss job has the same id); a slot is enqueued once.
+        `CREATE TABLE run_jobs (
+          id TEXT PRIMARY KEY,
+          queue TEXT NOT NULL,
+          pipeline_id ${fk} NOT NULL,
+          kind TEXT NOT NULL,
+          due_at TEXT NOT NULL,
+          basis TEXT,
+          state TEXT NOT NULL,
+          enqueued_at TEXT NOT NULL,
+          worker_id TEXT,
+          claimed_at TEXT,
+          started_at TEXT,
+          finished_at TEXT,
+          note TEXT
+        )`,
+        "CREATE UNIQUE INDEX run_jobs_one_per_slot ON run_jobs (pipeline_id, due_at) WHERE kind = 'slot'",
+        'CREATE INDEX run_jobs_state ON run_jobs (state, pipeline_id)',
+        'CREATE INDEX runs_job ON runs (job_id)',
+        `CREATE TABLE rate_budgets (
+          account_key TEXT PRIMARY KEY,
+          configured INTEGER NOT NULL,
+          window_ms INTEGER NOT NULL,
+          limit_requests INTEGER NOT NULL,
+          adjusted_at ${fk} NOT NULL,
+          paused_until ${fk} NOT NULL
+        )`,
+        `CREATE TABLE rate_grants (
+          id ${id},
+          account_key TEXT NOT NULL,
+          granted_at ${fk} NOT NULL,
+          answered_at ${fk}
+        )`,
+        'CREATE INDEX rate_grants_key ON rate_grants (account_key, granted_at)',
       ],
     },
   ];

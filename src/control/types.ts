@@ -46,6 +46,11 @@ export interface Pipeline {
   readonly updatedAt: string;
   /** Start of the last successful full-refresh run, null before the first one. */
   readonly lastFullRefreshAt: string | null;
+  /**
+   * The machine whose workers run it: the one that saved it, for a SQLite destination (the file
+   * lives there); null when any worker may (a server database).
+   */
+  readonly host: string | null;
 }
 
 /**
@@ -129,6 +134,8 @@ export interface Run {
   readonly objects: readonly RunObjectStats[];
   /** The process running it, `host#pid` (see run-owner.ts); null for runs recorded without one. */
   readonly owner: string | null;
+  /** The queued job it ran for (several workers on a PostgreSQL control store); null otherwise. */
+  readonly jobId: string | null;
 }
 
 export interface StartRunInput {
@@ -139,6 +146,8 @@ export interface StartRunInput {
   readonly startedAt: string;
   /** The process running it, so a run left `running` by a dead process can be told apart from a live one. */
   readonly owner?: string;
+  /** The queued job it runs for, when a worker runs it. */
+  readonly jobId?: string;
 }
 
 export interface FinishRunInput {

@@ -17,6 +17,7 @@ import {
   type Grant,
   type RateLimit,
 } from './rate-limiter.js';
+import type { SharedBudget, SharedGrant } from './shared-budget.js';
 import { TOKEN_PATTERN } from './token.js';
 import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 import type {
@@ -59,6 +60,8 @@ export interface HarvestClientOptions {
   readonly random?: () => number;
   readonly fetch?: typeof fetch;
   readonly onEvent?: (event: ClientEvent) => void;
+  /** The account's budget shared with other processes, asked after this client's own limiter. */
+  readonly sharedBudget?: SharedBudget;
 }
 
 /** The parsed body of a successful call, with the headers it came with. */
@@ -137,6 +140,10 @@ export class HarvestClient implements HarvestSource {
   private readonly maxRetryAfterMs: number;
   private readonly onEvent?: (event: ClientEvent) => void;
   private readonly counters = new Map<string, SourceStats>();
+  private readonly sharedBudget?: SharedBudget;
+  /** The shared grant taken with each local one, settled with it (once). */
+  private readonly sharedGrants = new WeakMap<Grant, SharedGrant>();
+  private readonly sharedSettled = new WeakSet<Grant>();
 
   constructor(options: HarvestClientOptions) {
     const token = options.token?.trim() ?? '';
@@ -171,6 +178,7 @@ export class HarvestClient implements HarvestSource {
     this.retryAfterFallbackMs = options.retryAfterFallbackMs ?? 15_000;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
     this.onEvent = options.onEvent;
+    this.sharedBudget = options.sharedBudget;
     this.limiter = new RateLimiter({
       ...(options.rateLimit ?? DEFAULT_RATE_LIMIT),
       clock: this.clock,
@@ -425,12 +433,21 @@ export class HarvestClient implements HarvestSource {
   private async attempt(caller: Caller, url: URL, path: string, signal?: AbortSignal): Promise<JsonResponse> {
     const grant = await this.limiter.acquire(signal);
     try {
+      if (this.sharedBudget) this.sharedGrants.set(grant, await this.sharedBudget.acquire(signal));
       return await this.request(caller, url, path, grant, signal);
     } finally {
       // request() settles as soon as the headers are in; this covers anything thrown before that,
       // since an unsettled grant would hold its slot for good (settling twice is harmless)
-      this.limiter.settle(grant);
+      this.settle(grant);
     }
+  }
+
+  private settle(grant: Grant): void {
+    this.limiter.settle(grant);
+    const shared = this.sharedGrants.get(grant);
+    if (shared === undefined || this.sharedSettled.has(grant)) return;
+    this.sharedSettled.add(grant);
+    this.sharedBudget?.settle(shared);
   }
 
   private async request(
@@ -472,7 +489,7 @@ export class HarvestClient implements HarvestSource {
     } finally {
       // headers in (or the attempt over): the server has counted it if it ever will, so the
       // limiter can start its slot's last window now rather than guess when it arrived
-      this.limiter.settle(grant);
+      this.settle(grant);
     }
     this.learnFromHeaders(response.headers);
 
@@ -545,6 +562,8 @@ export class HarvestClient implements HarvestSource {
         );
       }
       this.limiter.onRateLimited(grant, pauseMs);
+      const shared = this.sharedGrants.get(grant);
+      if (shared) this.sharedBudget?.onRateLimited(shared, pauseMs);
       const reason = `429 Too Many Requests (${retryAfter === null ? 'no usable Retry-After' : 'Retry-After'}: waiting ${Math.ceil(pauseMs / 1000)} s)`;
       throw new TransientFailure('rate-limited', reason, status, 0);
     }

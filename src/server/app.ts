@@ -13,6 +13,7 @@ import type { ConnectionTester, DestinationTester } from './pipeline-routes.js';
 import { HttpError, errorBody } from './errors.js';
 import { errorResponse } from './http.js';
 import type { Logger } from './logger.js';
+import type { WorkerInfo } from '../control/cluster/registry.js';
 import type { ServerMetrics } from './metrics.js';
 import { DEFAULT_ALLOWED_HOSTS, hostCheck } from './hosts.js';
 import { authenticate, csrfProtection, readOnlyTokens, requireAuth } from './middleware.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   readonly baseUrls?: BaseUrlPolicy;
   /** Names answered for in `Host` (`--allowed-host`); others get 421. Default: localhost, 127.0.0.1, [::1]. */
   readonly allowedHosts?: readonly string[];
+  /** The workers sharing a PostgreSQL control store (GET /api/workers); none with SQLite. */
+  readonly workers?: () => Promise<readonly WorkerInfo[]>;
 }
 
 /** Paths reachable without credentials. Everything else under /api and /metrics needs them. */
@@ -136,6 +139,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api', pipelineRoutes({ ...deps, baseUrls }));
   app.route('/api', destinationRoutes(deps));
   app.route('/api', tokenRoutes({ auth, logger }));
+  app.get('/api/workers', async (c) =>
+    c.json({
+      // with SQLite, serve itself runs every pipeline: there is no worker to list
+      mode: deps.workers ? 'workers' : 'single-process',
+      workers: deps.workers ? await deps.workers() : [],
+    }),
+  );
   app.get('/metrics', async (c) =>
     c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType }),
   );

@@ -17,6 +17,8 @@ export interface RunSummary {
   readonly error: string | null;
   readonly fullRefresh: boolean;
   readonly totals: Run['totals'];
+  /** The process that ran it (`host#pid`: a worker, serve or the CLI); null if not recorded. */
+  readonly worker: string | null;
 }
 
 export interface PipelineView {
@@ -34,6 +36,8 @@ export interface PipelineView {
   readonly fullRefreshHours: number;
   readonly baseUrl: string;
   readonly enabled: boolean;
+  /** The machine whose workers run it (its SQLite file lives there); null: any worker. */
+  readonly host: string | null;
   readonly status: PipelineStatus;
   readonly lastRun: RunSummary | null;
   readonly nextRunAt: string | null;
@@ -59,6 +63,7 @@ export function runSummary(run: Run): RunSummary {
     error: run.error,
     fullRefresh: run.fullRefresh,
     totals: run.totals,
+    worker: run.owner,
   };
 }
 
@@ -80,6 +85,7 @@ export function presentPipeline(
     fullRefreshHours: pipeline.fullRefreshHours,
     baseUrl: pipeline.baseUrl,
     enabled: pipeline.enabled,
+    host: pipeline.host,
     status: pipelineStatus(pipeline, lastRun),
     lastRun: lastRun === null ? null : runSummary(lastRun),
     nextRunAt: pipeline.enabled ? nextRunAt : null,

@@ -15,6 +15,8 @@ export type {
 } from './types.js';
 export { SimulatorError } from './errors.js';
 export { countsFor } from './generate.js';
+export { startSimulatorAccounts } from './accounts.js';
+export type { SimulatorAccountOptions, SimulatorAccounts } from './accounts.js';
 
 /** Tokens and account id a simulator accepts unless told otherwise; `simulate` prints them. */
 export const DEFAULT_ADMIN_TOKEN = 'sim-admin-token';
@@ -36,7 +38,12 @@ export const DEFAULT_EPOCH = '2026-01-01T00:00:00Z';
  *     'Harvest-Account-Id': sim.accountId, 'User-Agent': 'test (dev@example.com)' } });
  *   await sim.stop();
  */
-export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+export function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  return launchSimulator(options);
+}
+
+/** startSimulator, typed as the server itself (for the multi-account front, accounts.ts). */
+export async function launchSimulator(options: SimulatorOptions = {}): Promise<SimulatorServer> {
   const scale = options.scale ?? 1;
   const seed = options.seed ?? 1;
   const epochMs = Date.parse(options.epoch ?? DEFAULT_EPOCH);

@@ -180,6 +180,11 @@ export class SimulatorServer implements Simulator {
     this.url = `http://${host}:${address.port}`;
   }
 
+  /** Where links (next pages) point: a front serving several accounts (accounts.ts) puts its own URL here. */
+  setPublicUrl(url: string): void {
+    this.url = url;
+  }
+
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());

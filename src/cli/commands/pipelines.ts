@@ -118,6 +118,7 @@ function describePipeline(view: Awaited<ReturnType<typeof present>>): string {
     `  account id       ${view.accountId}`,
     `  Harvest API      ${view.baseUrl}`,
     `  destination      ${view.destination}`,
+    `  runs on          ${view.host === null ? 'any worker' : `the workers of host ${view.host} (its SQLite file is there)`}`,
     `  objects          ${view.objects.join(', ')}`,
     `  frequency        every ${view.frequencyHours} hour${view.frequencyHours === 1 ? '' : 's'}`,
     `  full refresh     every ${view.fullRefreshHours} hours (last: ${view.lastFullRefreshAt ?? 'never'})`,

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { systemClock } from '../../clock.js';
 import { testConnection } from '../../control/connection-test.js';
@@ -14,9 +13,16 @@ import { createLogger } from '../../server/logger.js';
 import { DEFAULT_ALLOWED_HOSTS, parseAllowedHost } from '../../server/hosts.js';
 import { createMetrics } from '../../server/metrics.js';
 import { SchedulerSeam } from '../../server/scheduler-adapter.js';
+import type { AppScheduler } from '../../server/app.js';
+import { registerClusterMetrics } from '../../server/cluster-metrics.js';
+import type { Cluster } from '../../control/cluster/cluster.js';
+import { logRunEvent, parseLostAfter, parseMaxRuns } from '../cluster-flags.js';
+import { openCluster } from './worker.js';
 import { startServer } from '../../server/server.js';
 import { createWebUi } from '../../web/ui.js';
 import { EXIT, action } from '../exit.js';
+import { stopRequested } from '../signals.js';
+import { packageVersion } from '../version.js';
 
 interface ServeOptions {
   readonly port: string;
@@ -29,20 +35,15 @@ interface ServeOptions {
   readonly allowBaseUrl: string[];
   readonly allowedHost: string[];
   readonly sqliteRoot?: string;
+  /** `--no-worker`: serve the UI and API only (PostgreSQL control store). */
+  readonly worker: boolean;
+  readonly maxRuns?: string;
+  readonly lostAfter?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-function packageVersion(): string | undefined {
-  try {
-    // src/cli/commands and dist/cli/commands are both three levels below the package root
-    return (createRequire(import.meta.url)('../../../package.json') as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
-}
 
 function parsePort(value: string): number {
   const port = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
@@ -177,6 +178,12 @@ export function serveCommand(): Command {
       collect,
       [],
     )
+    .option('--no-worker', 'PostgreSQL control store: serve the UI and API only; run no pipeline here')
+    .option('--max-runs <n>', 'PostgreSQL control store: runs at a time in this process (1-64, default 2)')
+    .option(
+      '--lost-after <seconds>',
+      'PostgreSQL control store: a worker silent this long is taken for dead (5-3600, default 60)',
+    )
     .addHelpText(
       'after',
       `
@@ -201,6 +208,13 @@ async function serve(options: ServeOptions): Promise<number> {
   // checked before anything is written, like every other flag
   baseUrlPolicy({ allowBaseUrls: options.allowBaseUrl });
   destinationScope(resolveDataDir({ dataDir: options.dataDir }), { sqliteRoot: options.sqliteRoot });
+  if (options.maxRuns !== undefined) parseMaxRuns(options.maxRuns);
+  if (options.lostAfter !== undefined) parseLostAfter(options.lostAfter);
+  const pgStore = (options.controlStore ?? process.env.HARVEST_SYNC_CONTROL_STORE ?? '').trim() !== '';
+  if (!pgStore && (!options.worker || options.maxRuns !== undefined || options.lostAfter !== undefined))
+    throw new ConfigError(
+      '--no-worker, --max-runs and --lost-after need a PostgreSQL control store (--control-store); with SQLite, serve runs every pipeline itself',
+    );
   // a bad --host or a taken --port is refused before the data directory or credentials are written
   if (!options.setPassword && !options.newApiToken)
     await checkBindable(host, port).catch((error: unknown) => {
@@ -233,19 +247,7 @@ async function serve(options: ServeOptions): Promise<number> {
   }
 
   const logger = createLogger();
-  // listened for from here on, so a signal during startup still ends in a clean shutdown
-  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (name: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      // a second signal while shutting down means "now"
-      process.once('SIGTERM', () => process.exit(EXIT.failed));
-      process.once('SIGINT', () => process.exit(EXIT.failed));
-      resolve(name);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  const stopping = stopRequested();
   const clock = systemClock;
   const metrics = createMetrics();
   const control = await openControl({
@@ -286,41 +288,41 @@ async function serve(options: ServeOptions): Promise<number> {
     throw error;
   }
   if (firstStart.length > 0) process.stdout.write(`\nharvest-sync first start\n${firstStart.join('\n')}\n\n`);
-  const scheduler = new SchedulerSeam(
-    new Scheduler({
-      store,
-      dataDir: control.dataDir,
+  let scheduler: AppScheduler & { start(): Promise<void>; stop(): Promise<void> };
+  let cluster: Cluster | null = null;
+  if (control.controlStoreUrl !== null) {
+    try {
+      cluster = await openCluster(control, {
+        role: 'serve',
+        work: options.worker,
+        maxRuns: options.maxRuns === undefined ? undefined : parseMaxRuns(options.maxRuns),
+        lostAfterMs: options.lostAfter === undefined ? undefined : parseLostAfter(options.lostAfter),
+        logger,
+        onEvent: (event) => metrics.observe(event),
+      });
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    registerClusterMetrics(metrics.registry, cluster);
+    scheduler = cluster;
+  } else {
+    scheduler = new SchedulerSeam(
+      new Scheduler({
+        store,
+        dataDir: control.dataDir,
+        clock,
+        baseUrls: control.baseUrls,
+        destinations: control.destinations,
+        onEvent: (event) => {
+          metrics.observe(event);
+          logRunEvent(logger, event);
+        },
+        onError: (message) => logger.error({ error: message }, 'scheduler problem'),
+      }),
       clock,
-      baseUrls: control.baseUrls,
-      destinations: control.destinations,
-      onEvent: (event) => {
-        metrics.observe(event);
-        if (event.type === 'run:started') {
-          logger.info(
-            { pipeline: event.pipeline.name, run: event.run.id, trigger: event.run.trigger },
-            'run started',
-          );
-        } else if (event.type === 'run:finished') {
-          const { run, pipeline } = event;
-          const fields = {
-            pipeline: pipeline.name,
-            run: run.id,
-            status: run.status,
-            read: run.totals.read,
-            inserted: run.totals.inserted,
-            updated: run.totals.updated,
-            unchanged: run.totals.unchanged,
-            deleted: run.totals.deleted,
-            error: run.error,
-          };
-          if (run.status === 'failed') logger.warn(fields, 'run finished');
-          else logger.info(fields, 'run finished');
-        }
-      },
-      onError: (message) => logger.error({ error: message }, 'scheduler problem'),
-    }),
-    clock,
-  );
+    );
+  }
 
   const app = createApp({
     store,
@@ -335,6 +337,7 @@ async function serve(options: ServeOptions): Promise<number> {
     testConnection: (input) => testConnection(input),
     testDestination: (url) => testDestination(url, control.destinations),
     destinations: control.destinations,
+    ...(cluster ? { workers: () => (cluster as Cluster).listWorkers() } : {}),
   });
   // the web UI: pages and assets at /, a thin client of the API above (mounted after it, behind its middleware)
   app.route('/', createWebUi());
@@ -364,7 +367,7 @@ async function serve(options: ServeOptions): Promise<number> {
     'harvest-sync serve listening',
   );
 
-  const signal = await stopRequested;
+  const signal = await stopping;
   logger.info({ signal }, 'shutting down: running syncs stop after their current batch');
   const closing = server.close();
   await scheduler.stop();
