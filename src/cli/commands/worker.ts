@@ -8,13 +8,14 @@ import { createLogger } from '../../server/logger.js';
 import { logRunEvent, parseAccountRateLimit, parseLostAfter, parseMaxRuns } from '../cluster-flags.js';
 import { EXIT, action } from '../exit.js';
 import { stopRequested } from '../signals.js';
-import { addBaseUrlAllowList, addControlOptions } from './pipelines.js';
+import { addBaseUrlAllowList, addControlOptions, addSqliteRoot } from './pipelines.js';
 import { packageVersion } from '../version.js';
 
 interface WorkerFlags {
   readonly dataDir?: string;
   readonly controlStore?: string;
   readonly allowBaseUrl?: string[];
+  readonly sqliteRoot?: string;
   readonly maxRuns: string;
   readonly lostAfter: string;
   readonly accountRateLimit?: string;
@@ -51,6 +52,7 @@ export async function openCluster(
     rateLimit: parseAccountRateLimit(options.accountRateLimit ?? process.env.HARVEST_SYNC_ACCOUNT_RATE_LIMIT),
     version: packageVersion(),
     baseUrls: control.baseUrls,
+    destinations: control.destinations,
     clock: clockFromEnv(),
     onEvent: (event) => {
       logRunEvent(logger, event);
@@ -74,6 +76,7 @@ async function work(flags: WorkerFlags): Promise<number> {
     dataDir: flags.dataDir,
     controlStore,
     allowBaseUrls: flags.allowBaseUrl,
+    sqliteRoot: flags.sqliteRoot,
   });
   for (const notice of control.notices) logger.warn({ dataDir: control.dataDir }, notice);
   let cluster;
@@ -107,10 +110,12 @@ async function work(flags: WorkerFlags): Promise<number> {
 }
 
 export function workerCommand(): Command {
-  return addBaseUrlAllowList(
-    addControlOptions(
-      new Command('worker').description(
-        'Run pipeline runs taken from the queue of a PostgreSQL control store, beside any number of other workers and serve processes',
+  return addSqliteRoot(
+    addBaseUrlAllowList(
+      addControlOptions(
+        new Command('worker').description(
+          'Run pipeline runs taken from the queue of a PostgreSQL control store, beside any number of other workers and serve processes',
+        ),
       ),
     ),
   )

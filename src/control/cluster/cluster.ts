@@ -5,6 +5,7 @@ import { systemClock } from '../../clock.js';
 import { HarvestSyncError, userMessage } from '../../errors.js';
 import type { RateLimit } from '../../harvest/rate-limiter.js';
 import type { BaseUrlPolicy } from '../base-url-policy.js';
+import type { DestinationScope } from '../../destinations/index.js';
 import type { RunnerEvent } from '../pipeline-runner.js';
 import { controlStorePool, splitControlStoreUrl } from '../postgres-store.js';
 import { nextRunAt } from '../scheduler.js';
@@ -43,6 +44,8 @@ export interface ClusterOptions {
   readonly tickMs?: number;
   readonly version?: string;
   readonly baseUrls?: BaseUrlPolicy;
+  /** Where this host's SQLite pipelines may write (`--sqlite-root`); default: the data directory. */
+  readonly destinations?: DestinationScope;
   /** The account budget every worker shares; default Harvest's 100 requests / 15 s. */
   readonly rateLimit?: RateLimit;
   /** Stamps runs and due times; the bench's is fast. Heartbeats use the database's clock. */
@@ -100,6 +103,7 @@ export class Cluster {
           clock: this.#clock,
           pollMs: options.tickMs ?? 1000,
           ...(options.baseUrls ? { baseUrls: options.baseUrls } : {}),
+          ...(options.destinations ? { destinations: options.destinations } : {}),
           ...(options.onEvent ? { onEvent: options.onEvent } : {}),
           ...(options.onError ? { onError: options.onError } : {}),
         })

@@ -2,6 +2,7 @@ import type { Clock } from '../../clock.js';
 import { systemClock } from '../../clock.js';
 import { userMessage } from '../../errors.js';
 import type { BaseUrlPolicy } from '../base-url-policy.js';
+import type { DestinationScope } from '../../destinations/index.js';
 import { runPipeline } from '../pipeline-runner.js';
 import type { RunnerEvent } from '../pipeline-runner.js';
 import { RunInProgressError } from '../store.js';
@@ -29,6 +30,7 @@ export interface JobRunnerOptions {
   readonly budgets: PostgresRateBudgets;
   readonly dataDir: string;
   readonly baseUrls?: BaseUrlPolicy;
+  readonly destinations?: DestinationScope;
   /** Stamps runs and decides due slots (a fast clock in the bench); loops wait on real time. */
   readonly clock?: Clock;
   readonly pollMs?: number;
@@ -113,6 +115,7 @@ export class JobRunner {
         jobId: job.id,
         sharedBudget: (pipeline) => this.#o.budgets.forPipeline(pipeline),
         ...(this.#o.baseUrls ? { baseUrls: this.#o.baseUrls } : {}),
+        ...(this.#o.destinations ? { destinations: this.#o.destinations } : {}),
         onEvent: (event) => {
           if (event.type === 'run:started') {
             runId = event.run.id;
