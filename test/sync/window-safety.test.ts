@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { JsonObject } from '../../src/catalog/types.js';
 import type { PassState, StreamState } from '../../src/destinations/destination.js';
 import { startSimulator } from '../../src/simulator/index.js';
+import { MAX_CHECKED_UNSEEN } from '../../src/sync/engine.js';
 import { spec } from '../harvest/helpers.js';
 import { manualClock } from '../simulator/helpers.js';
 import { FakeHarvest, makeRecord } from './support/fake-harvest.js';
@@ -151,6 +152,57 @@ describe('rows a full pass did not see', () => {
     await syncSqlite(db, source, { ...options, fullRefresh: true });
     expect(deletedIds(db, 'time_entries')).toEqual([read, gone].sort((a, b) => a - b));
     expect(liveIds(db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
+  });
+});
+
+describe(`more than ${MAX_CHECKED_UNSEEN} rows a full pass did not see (a mass deletion)`, () => {
+  async function massDeletion(): Promise<{ source: FakeHarvest; gone: number[] }> {
+    const source = new FakeHarvest([timeEntries]);
+    source.seed('time_entries', MAX_CHECKED_UNSEEN + 300);
+    await syncSqlite(db, source, { ...options, perPage: 100 });
+    source.time += 3_600_000;
+    const gone = source
+      .records('time_entries')
+      .slice(0, MAX_CHECKED_UNSEEN + 20)
+      .map((r) => r.id as number);
+    for (const id of gone) source.remove('time_entries', id);
+    return { source, gone };
+  }
+
+  it('are marked deleted without a call each when nothing changed during the read', async () => {
+    const { source, gone } = await massDeletion();
+    const before = source.requests.length;
+    const { result } = await syncSqlite(db, source, { ...options, perPage: 100, fullRefresh: true });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: gone.length });
+    expect(result.objects[0].notice).toBeUndefined();
+    expect(deletedIds(db, 'time_entries')).toEqual(gone);
+    const asked = source.requests.slice(before).map((r) => new URL(r.url));
+    expect(asked.some((u) => /\/\d+$/.test(u.pathname))).toBe(false);
+    // one call asks whether anything was updated since the pass began: nothing was
+    expect(asked.filter((u) => u.searchParams.has('updated_since'))).toHaveLength(1);
+  });
+
+  it('are left unmarked, saying so, when Harvest changed during the read', async () => {
+    const { source } = await massDeletion();
+    let calls = 0;
+    source.beforePage = () => {
+      calls += 1;
+      if (calls === 2)
+        source.edit(
+          'time_entries',
+          source.records('time_entries')[0].id as number,
+          (r) => (r.notes = 'mid-read'),
+        );
+    };
+    const { result } = await syncSqlite(db, source, { ...options, perPage: 100, fullRefresh: true });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 0 });
+    expect(result.objects[0].notice).toMatch(/too many to check one by one, so none was marked deleted/);
+    expect(deletedIds(db, 'time_entries')).toEqual([]);
+    // Harvest quiet again (the edit older than the pass): the next full refresh marks them
+    source.beforePage = undefined;
+    source.time += 10 * 60_000;
+    const next = await syncSqlite(db, source, { ...options, perPage: 100, fullRefresh: true });
+    expect(next.result.objects[0].deleted).toBe(MAX_CHECKED_UNSEEN + 20);
   });
 });
 
