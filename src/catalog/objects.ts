@@ -381,6 +381,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
     incremental: true,
     sinceField: 'spent_date',
     windowField: 'spent_date',
+    runningFilter: 'is_running',
     access: 'member',
     description: 'Time entries: hours tracked per user, project and task.',
     fields: {

@@ -63,6 +63,11 @@ export interface ObjectSpec {
    */
   readonly windowField?: 'spent_date';
   /**
+   * A boolean list filter selecting records whose values change without their updated_at moving
+   * (running timers, whose hours grow): an incremental pass reads those again besides what changed.
+   */
+  readonly runningFilter?: 'is_running';
+  /**
    * Harvest's own default page size, used when `per_page` is not sent (100 for invoices, 2000
    * elsewhere): a fact about Harvest that the simulator reproduces. harvest-sync never relies on it:
    * it always sends per_page (2000 unless --per-page says otherwise).

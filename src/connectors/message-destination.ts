@@ -206,6 +206,11 @@ export class MessageDestination implements Destination {
     return this.ledger.count(table, query);
   }
 
+  /** A message stream keeps no rows: the target drops what a full pass did not send (versions). */
+  async unwrittenIds(): Promise<number[]> {
+    return [];
+  }
+
   async tableInfo(): Promise<TableInfo | null> {
     return null;
   }

@@ -1,4 +1,4 @@
-import type { ObjectSpec } from '../catalog/types.js';
+import type { JsonObject, ObjectSpec } from '../catalog/types.js';
 import { ConfigError, HarvestSyncError } from '../errors.js';
 import { HarvestClient } from '../harvest/client.js';
 import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
@@ -103,6 +103,15 @@ class ErrorRecordingSource implements HarvestSource {
   async fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage> {
     try {
       return await this.inner.fetchPage(object, url, signal);
+    } catch (error) {
+      this.errors.set(object.name, error);
+      throw error;
+    }
+  }
+
+  async fetchRecord(object: ObjectSpec, id: number, signal?: AbortSignal): Promise<JsonObject | null> {
+    try {
+      return await this.inner.fetchRecord(object, id, signal);
     } catch (error) {
       this.errors.set(object.name, error);
       throw error;

@@ -1,6 +1,6 @@
 import type { Column, Row, SqlValue } from '../catalog/types.js';
 import { DestinationError } from '../errors.js';
-import type { BatchResult, TableCounts } from './destination.js';
+import type { BatchResult, TableCounts, WrittenQuery } from './destination.js';
 
 /*
  * Helpers every Destination's writeBatch shares, so that the engines count and check a batch alike.
@@ -63,4 +63,23 @@ export function comparedColumns(columns: readonly Column[]): Column[] {
   const cursor = compared.findIndex((c) => c.name === 'updated_at');
   if (cursor > 0) compared.unshift(...compared.splice(cursor, 1));
   return compared;
+}
+
+/**
+ * The conditions of WrittenQuery.range with `?` placeholders (SQLite, MySQL), an open bound left
+ * out: pushes them onto `where` and their values onto `params`.
+ */
+export function rangeConditions(
+  range: WrittenQuery['range'],
+  quote: (name: string) => string,
+  into: { where: string[]; params: SqlValue[] },
+): void {
+  if (range?.from !== undefined) {
+    into.where.push(`${quote(range.column)} >= ?`);
+    into.params.push(range.from);
+  }
+  if (range?.to !== undefined) {
+    into.where.push(`${quote(range.column)} <= ?`);
+    into.params.push(range.to);
+  }
 }

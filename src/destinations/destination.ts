@@ -127,8 +127,11 @@ export interface BatchResult {
 export interface WrittenQuery {
   /** An earlier `now()`: rows stamped (`_synced_at`) at or after it. */
   readonly since: string;
-  /** Only rows whose `column` (a date) is within [from, to], inclusive. */
-  readonly range?: { readonly column: string; readonly from: string; readonly to: string };
+  /**
+   * Only rows whose `column` (a date) is within [from, to], inclusive; a bound left out is open
+   * (the oldest date window has no `from`, the newest no `to`).
+   */
+  readonly range?: { readonly column: string; readonly from?: string; readonly to?: string };
   /** Rows with these ids are not counted. */
   readonly exceptIds?: readonly number[];
 }
@@ -178,6 +181,12 @@ export interface Destination {
    * spot a record that slid past a page-numbered read.
    */
   countWritten(table: string, query: WrittenQuery): Promise<number>;
+  /**
+   * Ids of `table`'s live rows (not marked deleted) stamped before `since`, at most `limit`, lowest
+   * first: the rows a full pass did not write, which its sweep would mark deleted. The engine
+   * checks them one by one with Harvest before it sweeps. A destination that keeps no rows returns [].
+   */
+  unwrittenIds(table: string, since: string, limit: number): Promise<number[]>;
   tableInfo(table: string): Promise<TableInfo | null>;
   /** Releases the lock and the connection. Safe to call twice. */
   close(): Promise<void>;

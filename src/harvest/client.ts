@@ -203,7 +203,27 @@ export class HarvestClient implements HarvestSource {
     if (query.from !== undefined) url.searchParams.set('from', query.from);
     if (query.to !== undefined) url.searchParams.set('to', query.to);
     if (query.page !== undefined) url.searchParams.set('page', String(query.page));
+    if (query.running === true && object.runningFilter !== undefined) {
+      url.searchParams.set(object.runningFilter, 'true');
+    }
     return url.toString();
+  }
+
+  async fetchRecord(object: ObjectSpec, id: number, signal?: AbortSignal): Promise<JsonObject | null> {
+    const target = new URL(`${this.baseUrl}${object.endpoint}/${id}`);
+    try {
+      const { body } = await this.getJson({ object: object.name }, target, signal);
+      if (isObject(body) && body.id === id) return body as JsonObject;
+      throw new HarvestApiError(
+        'HARVEST_BAD_RESPONSE',
+        `${object.name}: Harvest's answer to GET ${safePath(target)} is not the record asked for`,
+        { status: 200, object: object.name, path: safePath(target) },
+      );
+    } catch (error) {
+      // Harvest's own 404 (a JSON body): the record is gone. An HTML 404 stays an error (wrong URL).
+      if (error instanceof HarvestApiError && error.code === 'HARVEST_NOT_FOUND') return null;
+      throw error;
+    }
   }
 
   async fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage> {

@@ -27,6 +27,11 @@ export interface FirstPageQuery {
    * (`per_page=1&page=<total>`) to learn the oldest date before it splits a pass into windows.
    */
   readonly page?: number;
+  /**
+   * Only records whose values change without their updated_at moving (running timers): sets the
+   * object's `runningFilter` (catalog) to true. Ignored for objects without one.
+   */
+  readonly running?: boolean;
 }
 
 /** Counters a source keeps per object, for run statistics. */
@@ -58,6 +63,11 @@ export interface HarvestSource {
   firstPageUrl(object: ObjectSpec, query: FirstPageQuery): string;
   /** Reads one page. Throws HarvestApiError (typed, user-facing message) once retries are spent. */
   fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage>;
+  /**
+   * Reads one record by id (GET <endpoint>/<id>); null when Harvest answers that it does not exist
+   * (its JSON 404). The engine checks with it that a row a pass did not see is really gone.
+   */
+  fetchRecord(object: ObjectSpec, id: number, signal?: AbortSignal): Promise<JsonObject | null>;
   /** Per-object counters since the source was made. */
   stats(object: string): SourceStats;
 }

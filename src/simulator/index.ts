@@ -11,6 +11,7 @@ export type {
   Simulator,
   SimulatorOptions,
   SimulatorRateLimit,
+  SimulatorRequest,
   Vintage,
 } from './types.js';
 export { SimulatorError } from './errors.js';

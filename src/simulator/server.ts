@@ -24,6 +24,7 @@ import type {
   RateLimitVariant,
   Simulator,
   SimulatorRateLimit,
+  SimulatorRequest,
   Vintage,
 } from './types.js';
 
@@ -133,6 +134,7 @@ export class SimulatorServer implements Simulator {
   private stats: Counters = emptyCounters();
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  private requestHook: ((request: SimulatorRequest) => void) | null = null;
 
   constructor(private readonly config: ServerConfig) {
     this.accountId = config.accountId;
@@ -282,6 +284,10 @@ export class SimulatorServer implements Simulator {
     return this.store(object).records();
   }
 
+  onRequest(hook: ((request: SimulatorRequest) => void) | null): void {
+    this.requestHook = hook;
+  }
+
   // --- HTTP
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -294,6 +300,12 @@ export class SimulatorServer implements Simulator {
     stats.total++;
     stats.byPath[url.pathname] = (stats.byPath[url.pathname] ?? 0) + 1;
     const count = (status: string) => (stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1);
+    try {
+      this.requestHook?.({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams });
+    } catch {
+      count('500');
+      return this.send(res, json(500, { status: 500, error: 'Internal Server Error' }), false);
+    }
 
     const faults = this.faults;
     const seq = this.faultSeq++;
@@ -518,7 +530,8 @@ export class SimulatorServer implements Simulator {
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
       throw unprocessable(`per_page must be between 1 and ${MAX_PER_PAGE}`);
     }
-    const filter = listFilter(spec, q, scope);
+    const asked = listFilter(spec, q, scope);
+    const filter = this.faults?.ignoreDateFilter ? { ...asked, fromDay: undefined, toDay: undefined } : asked;
 
     // links repeat the caller's filters; credentials in the query are left out of them
     const reserved = new Set(['page', 'per_page', 'cursor', 'ref', 'access_token', 'account_id']);

@@ -63,6 +63,18 @@ export interface Faults {
   readonly dropIdOnce?: string;
   /** The admin token gets 401 once this many list pages have been served. */
   readonly revokeAfterPages?: number;
+  /**
+   * `from`/`to` are not applied (still validated): an API, or a proxy in front of one, that ignores
+   * the date filter Harvest documents. A client that splits reads by date must notice.
+   */
+  readonly ignoreDateFilter?: boolean;
+}
+
+/** An API request about to be answered (never a `/_simulator` route). */
+export interface SimulatorRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
 }
 
 export interface SimulatorOptions {
@@ -137,4 +149,10 @@ export interface Simulator {
   resetCounters(): void;
   /** Current records exactly as an admin token would read them, newest first. */
   records(object: string): Generator<JsonObject>;
+  /**
+   * Runs `hook` before each API request is answered (after it is counted, before faults and auth),
+   * or stops with null: a test changes the account there, as people change Harvest between two
+   * calls of a read. A hook that throws gets the request a 500.
+   */
+  onRequest(hook: ((request: SimulatorRequest) => void) | null): void;
 }

@@ -17,7 +17,8 @@ import { SyncDataError } from './errors.js';
 import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
 import type { ObjectResult, PassMode, RowCounts, SyncEvent, SyncOptions, SyncResult } from './types.js';
-import { dateOf, splitDates, windowCount } from './windows.js';
+import { dateOf, inWindow, tileDates, windowCount } from './windows.js';
+import type { DateWindow } from './windows.js';
 
 /**
  * How far before the cursor an incremental pass asks from. The cursor is Harvest's clock at the
@@ -41,6 +42,14 @@ const MAX_PER_PAGE = 2000;
  * under it; past that the pass finishes without marking deletions (see PassState.noSweep).
  */
 export const MAX_STREAM_RESTARTS = 3;
+/**
+ * How many rows a full pass of a page-numbered list did not see it checks one by one with Harvest
+ * (GET <endpoint>/<id>) before marking them deleted. A page-numbered read can let a live record
+ * slide past unread while others are created, moved and deleted; only Harvest's own 404 proves a row
+ * gone. Above this many (a mass deletion), one GET each would cost too long: the pass then sweeps
+ * only when it can show nothing changed while it read, and otherwise leaves them to the next one.
+ */
+export const MAX_CHECKED_UNSEEN = 500;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
@@ -212,7 +221,20 @@ interface ActivePass {
   streams: Stream[];
   /** A fresh full pass of a dated object: its first page decides whether the rest is read as windows. */
   mayWindow: boolean;
+  /** The whole list's first page: where a windowed pass goes when Harvest ignores `from`/`to`. */
+  readonly listUrl: string;
+  /** Harvest's clock at the last page read in this run, if any. */
+  serverTime: string | null;
+  /**
+   * Whether Harvest's list may have changed under the read: a stream's total_entries moved, or the
+   * pass was resumed (what happened before is unknown). Decides whether unseen rows may be swept
+   * without checking each (see MAX_CHECKED_UNSEEN).
+   */
+  changed: boolean;
 }
+
+/** Harvest answered a date window's first page with records outside it: it ignores `from`/`to`. */
+class FilterIgnored extends Error {}
 
 /** One stream of a pass (see StreamState): its committed position. */
 interface Stream {
@@ -237,7 +259,8 @@ class ObjectSync {
   private counts: RowCounts = NO_ROWS;
   private pages = 0;
   private windows = 0;
-  private notice: string | undefined;
+  /** Things the user should know about a pass that succeeded, in the order they came up. */
+  private readonly notices: string[] = [];
 
   constructor(run: SyncRun, spec: ObjectSpec) {
     this.run = run;
@@ -266,34 +289,74 @@ class ObjectSync {
     this.run.emit({ type: 'object:start', object: this.spec.name, mode: pass.mode, resumed: pass.resumed });
     // A new full pass of a dated object reads its first page alone: that page (and one probe)
     // decide whether the rest is split into date windows read side by side.
-    if (pass.mayWindow) await this.readStream(tables, pass, pass.streams[0]);
+    if (pass.mayWindow) await this.readStream(tables, pass, pass.streams[0], this.signal);
+    const ignored = await this.readStreams(tables, pass);
+    if (ignored !== undefined) {
+      await this.readAsOneList(pass, ignored);
+      const again = await this.readStreams(tables, pass);
+      if (again !== undefined) throw again;
+    }
+    // Every stream read to its end, the pass not yet complete: its unseen rows are checked first.
+    if (this.state?.pass) await this.finishPass(tables, pass);
+    if (pass.noSweep) {
+      this.note(
+        `Harvest kept changing while ${this.spec.name} was read (records created, moved or deleted), so one may have slid past unread and this pass marked no deletions; the next full refresh (--full-refresh) settles it`,
+      );
+    }
+  }
+
+  /**
+   * Reads the pass's unfinished streams side by side (one after another in an incremental pass, so
+   * each stream's count of written rows, see slidPast, is its own). The first failure stops the
+   * others and is thrown, except FilterIgnored, returned for the caller to read the list as one.
+   */
+  private async readStreams(tables: ObjectTables, pass: ActivePass): Promise<FilterIgnored | undefined> {
     const pending = pass.streams.filter((s) => s.state.nextUrl !== null);
+    const width = pass.mode === 'full' ? this.run.concurrency : 1;
+    const phase = new AbortController();
+    const signal = AbortSignal.any([this.signal, phase.signal]);
     let firstError: unknown;
-    await pool(pending, this.run.concurrency, async (stream) => {
+    await pool(pending, width, async (stream) => {
       try {
-        await this.readStream(tables, pass, stream);
+        await this.readStream(tables, pass, stream, signal);
       } catch (error) {
         // the first failure is the object's; the other streams stop (their errors are aborts)
         if (firstError === undefined) {
           firstError = error;
-          this.controller.abort();
+          phase.abort();
         }
       }
     });
+    if (firstError instanceof FilterIgnored) return firstError;
     if (firstError !== undefined) throw firstError;
-    if (pass.noSweep) {
-      this.notice = `Harvest kept changing while ${this.spec.name} was read (records created, moved or deleted), so one may have slid past unread and this pass marked no deletions; the next full refresh (--full-refresh) settles it`;
-    }
+    return undefined;
+  }
+
+  /**
+   * Harvest ignored a window's dates: every window would read the whole list (a load many times
+   * over). The rest of the pass reads the list once, from its first page, and the summary says why.
+   */
+  private async readAsOneList(pass: ActivePass, why: FilterIgnored): Promise<void> {
+    const writtenSince = await this.run.write(() => this.run.destination.now());
+    const first = pass.listUrl;
+    pass.streams = [{ state: { firstUrl: first, nextUrl: first, writtenSince } }];
+    this.windows = 0;
+    this.note(`${why.message}, so date windows were not used: ${this.spec.name} was read as one list`);
   }
 
   /** Reads one stream of the pass to its end, one page ahead, each page written with its state. */
-  private async readStream(tables: ObjectTables, pass: ActivePass, stream: Stream): Promise<void> {
+  private async readStream(
+    tables: ObjectTables,
+    pass: ActivePass,
+    stream: Stream,
+    signal: AbortSignal,
+  ): Promise<void> {
     let url = stream.state.nextUrl;
     if (url === null) return;
     // Loop protection needs only this stream's URLs: links.next is followed verbatim, so a URL seen
     // twice means Harvest sends us round in circles.
     const seen = new Set<string>([url]);
-    let fetching = this.fetch(url);
+    let fetching = this.fetch(url, signal);
     try {
       for (;;) {
         const { page, release } = await fetching;
@@ -306,7 +369,7 @@ class ObjectSync {
             seen,
             url,
             page,
-            (next) => (fetching = this.fetch(next)),
+            (next) => (fetching = this.fetch(next, signal)),
           );
         } finally {
           release();
@@ -316,7 +379,7 @@ class ObjectSync {
           url = stream.state.firstUrl;
           seen.clear();
           seen.add(url);
-          fetching = this.fetch(url);
+          fetching = this.fetch(url, signal);
         } else {
           url = page.nextUrl as string;
         }
@@ -338,8 +401,10 @@ class ObjectSync {
     readAhead: (next: string) => void,
   ): Promise<Step> {
     const { destination } = this.run;
+    this.checkFilters(stream, url, page);
     pass.startedAt ??= page.serverTime;
     pass.totalEntries ??= page.totalEntries;
+    pass.serverTime = page.serverTime;
     const next = page.nextUrl;
     if (next !== null) {
       if (seen.has(next)) {
@@ -354,14 +419,14 @@ class ObjectSync {
     let records = page.records;
     if (pass.mayWindow) {
       pass.mayWindow = false;
-      const plan = next === null ? undefined : await this.planWindows(page);
-      if (plan) {
-        windows = plan.streams;
-        records = records.filter(plan.keep);
-      }
+      windows = next === null ? undefined : await this.planWindows(page);
+      // the newest window, open above, reads this page's records again
+      if (windows) records = [];
     }
     // One page ahead at most, and only when the run's page budget allows.
     if (next !== null && !restart && !windows && !this.signal.aborted) readAhead(next);
+    // The only page of a pass read in one request is Harvest's list at one instant: nothing slid past.
+    const single = !pass.resumed && this.pages === 0 && pass.streams.length === 1 && next === null;
 
     const batch = await this.buildPage(tables, records, url);
     let restarted = restart;
@@ -387,15 +452,11 @@ class ObjectSync {
               : {}),
           };
       const streams = windows ?? pass.streams.map((s) => (s === stream ? position : s.state));
-      const done = streams.every((s) => s.nextUrl === null);
+      // A pass that may sweep checks the rows it did not see before it completes (finishPass).
+      const done = streams.every((s) => s.nextUrl === null) && (single || !this.checksUnseen(pass));
       const state = this.nextState(pass, streams, done, page.serverTime);
       const sweep =
-        done && pass.sweepSince !== undefined && !pass.noSweep
-          ? {
-              tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
-              since: pass.sweepSince,
-            }
-          : undefined;
+        done && pass.sweepSince !== undefined && !pass.noSweep ? this.sweepOf(tables, pass) : undefined;
       const written = await destination.writeBatch({
         table: tables.main.table,
         rows: batch.rows,
@@ -411,10 +472,28 @@ class ObjectSync {
       this.state = state;
       return written;
     });
-    this.pages += 1;
+    this.countPage(tables, pass, { records, result, page: true });
+    if (this.run.signal.aborted) throw this.run.signal.reason;
+    if (windows) return 'split';
+    if (restarted) return 'restart';
+    return next === null ? 'done' : 'next';
+  }
+
+  /**
+   * Adds a written batch to the object's counts and tells the listener; `page`: it was a page of a
+   * list (not the records a pass checked by id at its end).
+   */
+  private countPage(
+    tables: ObjectTables,
+    pass: ActivePass,
+    batch: { readonly records: readonly JsonObject[]; readonly result: BatchResult; readonly page: boolean },
+  ): void {
+    const { records, result } = batch;
+    if (batch.page) this.pages += 1;
     const written = rowCounts(result, tables.main.table);
     this.read += records.length;
     this.counts = addCounts(this.counts, written);
+    if (!batch.page && records.length === 0 && written.deleted === 0) return;
     this.run.emit({
       type: 'object:page',
       object: this.spec.name,
@@ -425,10 +504,56 @@ class ObjectSync {
       written,
       counts: this.counts,
     });
-    if (this.run.signal.aborted) throw this.run.signal.reason;
-    if (windows) return 'split';
-    if (restarted) return 'restart';
-    return next === null ? 'done' : 'next';
+  }
+
+  private sweepOf(tables: ObjectTables, pass: ActivePass): { tables: string[]; since: string } {
+    return {
+      tables: [tables.main.table, ...tables.children.map((c) => c.mapper.table)],
+      since: pass.sweepSince as string,
+    };
+  }
+
+  /**
+   * Whether a pass checks, before it completes, the rows it did not see: a full pass that may sweep
+   * a page-numbered list, where a record can slide past a read of several pages (keyset lists
+   * cannot shift).
+   */
+  private checksUnseen(pass: ActivePass): boolean {
+    return pass.sweepSince !== undefined && !pass.noSweep && this.spec.paging === 'page';
+  }
+
+  /**
+   * Checks that Harvest applied the filters the engine relies on. A date window's records must all
+   * lie inside it, else Harvest ignores from/to (FilterIgnored: the pass is read as one list). An
+   * incremental pass's first page must hold only records changed since updated_since, else the pass
+   * reads more than it needs (still correctly): the summary says so.
+   */
+  private checkFilters(stream: Stream, url: string, page: HarvestPage): void {
+    const window = windowOf(stream.state);
+    const field = this.spec.windowField;
+    if (window && field !== undefined) {
+      const outside = page.records.find((record) => {
+        const date = dateOf(record[field]);
+        return date === null || !inWindow(date, window);
+      });
+      if (outside) {
+        throw new FilterIgnored(
+          `Harvest's answer to GET ${pathOf(url)} held a record dated ${JSON.stringify(outside[field])}, outside the dates asked for: it does not honour from/to`,
+        );
+      }
+    }
+    const since = Date.parse(paramOf(url, 'updated_since') ?? '');
+    if (url !== stream.state.firstUrl || Number.isNaN(since)) return;
+    const stale = page.records.find((r) => Date.parse(String(r.updated_at)) < since);
+    if (stale) {
+      this.note(
+        `Harvest's answer to GET ${pathOf(url)} held a record updated at ${String(stale.updated_at)}, before the updated_since asked for: it does not honour updated_since, so this incremental pass read the whole list`,
+      );
+    }
+  }
+
+  private note(message: string): void {
+    if (!this.notices.includes(message)) this.notices.push(message);
   }
 
   /**
@@ -440,6 +565,7 @@ class ObjectSync {
   private shrank(pass: ActivePass, stream: Stream, page: HarvestPage): boolean {
     const before = stream.state.totalEntries;
     if (this.spec.paging !== 'page' || before === undefined || page.totalEntries === null) return false;
+    if (page.totalEntries !== before) pass.changed = true;
     if (page.totalEntries >= before) return false;
     return this.readAgain(pass, stream);
   }
@@ -463,13 +589,11 @@ class ObjectSync {
     const expected = page.totalEntries;
     if (this.spec.paging !== 'page' || since === undefined || expected === null) return false;
     if (url === stream.state.firstUrl) return false; // one page: nothing can slide past it
-    const { from, to } = stream.state;
+    const window = windowOf(stream.state);
     const field = this.spec.windowField;
     const counted = await this.run.destination.countWritten(this.spec.name, {
       since,
-      ...(from !== undefined && to !== undefined && field !== undefined
-        ? { range: { column: field, from, to } }
-        : {}),
+      ...(window && field !== undefined ? { range: { column: field, ...window } } : {}),
       exceptIds: records.map((r) => r.id as number),
     });
     if (counted + records.length >= expected) return false;
@@ -487,15 +611,13 @@ class ObjectSync {
   }
 
   /**
-   * Splits the rest of a new full pass into date windows, from the oldest record's date (one probe:
-   * the last record alone) to the date of the last record on the first page. The first page keeps
-   * only its records newer than that date (all of them sit on it); the newest window reads that
-   * whole day, so no record is read twice. A record created or moved while the windows are read has
-   * a new updated_at, so the next incremental pass gets it whatever window it fell in.
+   * Splits the rest of a new full pass into date windows that tile the whole date line (see
+   * windows.ts): inner boundaries spread from the oldest record's date (one probe: the last record
+   * alone) to the date of the last record on the first page; the oldest window has no lower bound
+   * (or `--since`), the newest no upper one, so no record can fall outside them whatever changes.
+   * The newest window reads the first page's records again. Undefined: read the rest as one list.
    */
-  private async planWindows(
-    first: HarvestPage,
-  ): Promise<{ streams: StreamState[]; keep: (record: JsonObject) => boolean } | undefined> {
+  private async planWindows(first: HarvestPage): Promise<StreamState[] | undefined> {
     const field = this.spec.windowField;
     const total = first.totalEntries;
     const perPage = this.run.options.perPage ?? MAX_PER_PAGE;
@@ -503,25 +625,31 @@ class ObjectSync {
     const count = windowCount(Math.ceil((total - first.records.length) / perPage), this.run.concurrency);
     const newest = dateOf(first.records[first.records.length - 1][field]);
     if (count === 0 || newest === null) return undefined;
-    // Windows rely on Harvest's documented order (business date, newest first): every record newer
-    // than the first page's last date is on the first page. A page out of that order reads as one list.
+    // The split points assume Harvest's documented order (business date, newest first); a page out
+    // of that order is not the list windows were designed for: it is read as one.
     const dates = first.records.map((r) => dateOf(r[field]) ?? '');
     if (dates.some((date, i) => date === '' || (i > 0 && date > dates[i - 1]))) return undefined;
     const since = this.run.options.since;
-    let oldest = since ?? null;
-    if (oldest === null) {
-      const probeUrl = this.run.source.firstPageUrl(this.spec, { perPage: 1, page: total });
-      const probe = await this.run.source.fetchPage(this.spec, probeUrl, this.signal);
-      oldest = dateOf(probe.records[0]?.[field]);
-    }
+    const oldest = since ?? (await this.probeOldest(field, total));
     if (oldest === null) return undefined;
-    const ranges = splitDates(oldest, newest, count);
-    if (ranges.length < 2) return undefined;
-    const streams = ranges.map(({ from, to }) => {
-      const url = this.run.source.firstPageUrl(this.spec, { perPage, from, to });
-      return { from, to, firstUrl: url, nextUrl: url };
+    const windows = tileDates({ oldest, newest, count }, since);
+    if (windows.length === 0) return undefined;
+    return windows.map((window) => {
+      const url = this.run.source.firstPageUrl(this.spec, { perPage, ...window });
+      return { ...window, firstUrl: url, nextUrl: url };
     });
-    return { streams, keep: (record) => dateOf(record[field]) !== newest };
+  }
+
+  /**
+   * The oldest record's date: the list's last record, read alone. Null when the probe saw another
+   * list than the first page did (total_entries moved in between): the split would be guessed from
+   * two states of the list, so the rest is read as one list.
+   */
+  private async probeOldest(field: string, total: number): Promise<string | null> {
+    const url = this.run.source.firstPageUrl(this.spec, { perPage: 1, page: total });
+    const probe = await this.run.source.fetchPage(this.spec, url, this.signal);
+    if (probe.totalEntries !== total) return null;
+    return dateOf(probe.records[0]?.[field]);
   }
 
   private async prepareTables(): Promise<ObjectTables> {
@@ -543,14 +671,14 @@ class ObjectSync {
 
   /** Resumes the pass an earlier run left unfinished, or starts a new one. */
   private async choosePass(): Promise<ActivePass> {
-    const { options, source, destination } = this.run;
+    const { options } = this.run;
     const saved = this.state?.pass;
     const savedStreams = saved ? streamsOf(saved) : null;
     // A full refresh supersedes an unfinished incremental pass; any other unfinished pass resumes
     // exactly as it was (same mode, same start, same sweep bound, each stream where it stood).
     if (saved && savedStreams && !(options.fullRefresh && saved.mode === 'incremental')) {
       this.mode = saved.mode;
-      this.windows = savedStreams.some((s) => s.from !== undefined) ? savedStreams.length : 0;
+      this.windows = savedStreams.some((s) => windowOf(s) !== undefined) ? savedStreams.length : 0;
       return {
         mode: saved.mode,
         resumed: true,
@@ -561,40 +689,133 @@ class ObjectSync {
         noSweep: saved.noSweep === true,
         streams: savedStreams.map((state) => ({ state })),
         mayWindow: false,
+        listUrl: this.listUrl(),
+        changed: true,
+        serverTime: null,
       };
     }
+    return this.newPass();
+  }
+
+  private async newPass(): Promise<ActivePass> {
+    const { options, destination } = this.run;
     const cursor = this.state?.cursor ?? null;
     const since = cursor === null ? Number.NaN : Date.parse(cursor);
     const incremental = this.spec.incremental && !options.fullRefresh && !Number.isNaN(since);
     this.mode = incremental ? 'incremental' : 'full';
-    const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
-    const firstUrl = source.firstPageUrl(this.spec, {
-      perPage: options.perPage ?? MAX_PER_PAGE,
-      ...(incremental ? { updatedSince: iso(since - CURSOR_OVERLAP_MS) } : {}),
-      ...(windowed ? { from: options.since } : {}),
-    });
+    const listUrl = this.listUrl();
+    const firstUrl = incremental ? this.listUrl({ updatedSince: iso(since - CURSOR_OVERLAP_MS) }) : listUrl;
+    const streams: Stream[] = [{ state: { firstUrl, nextUrl: firstUrl } }];
+    // Running timers' hours grow while their updated_at stays: an incremental pass reads them again.
+    if (incremental && this.spec.runningFilter !== undefined) {
+      const running = this.listUrl({ running: true });
+      streams.push({ state: { firstUrl: running, nextUrl: running } });
+    }
     // A full pass over a `since` window does not see older records, so it must not sweep them away.
+    const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
     const sweeps = !incremental && !windowed;
     const writtenSince = await this.run.write(() => destination.now());
-    const sweepSince = sweeps ? writtenSince : undefined;
     return {
       mode: this.mode,
       resumed: false,
       startedAt: null,
-      sweepSince,
+      sweepSince: sweeps ? writtenSince : undefined,
       writtenSince,
       totalEntries: null,
       noSweep: false,
-      streams: [{ state: { firstUrl, nextUrl: firstUrl } }],
+      streams,
       mayWindow: !incremental && this.spec.windowField !== undefined,
+      listUrl,
+      changed: false,
+      serverTime: null,
     };
   }
 
+  /** The first page of the object's list, with the run's page size and `--since`, plus `extra`. */
+  private listUrl(extra: { updatedSince?: string; running?: boolean } = {}): string {
+    const { options, source } = this.run;
+    const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
+    return source.firstPageUrl(this.spec, {
+      perPage: options.perPage ?? MAX_PER_PAGE,
+      ...extra,
+      ...(windowed ? { from: options.since } : {}),
+    });
+  }
+
+  /**
+   * Completes a full pass whose streams are all read. The rows it did not see would be marked
+   * deleted; a record can slide past a page-numbered read while others change, so each is first
+   * checked with Harvest (GET by id): those it still has are written, only its 404s are swept.
+   */
+  private async finishPass(tables: ObjectTables, pass: ActivePass): Promise<void> {
+    const live = pass.noSweep ? [] : await this.checkUnseen(tables, pass);
+    const records = live ?? [];
+    const batch = await this.buildPage(tables, records, this.spec.endpoint);
+    const result = await this.run.write(async () => {
+      // Harvest's clock at the last page read; a resumed pass with nothing left to read has only its start
+      const serverTime = pass.serverTime ?? pass.startedAt ?? iso(this.run.clock.now());
+      const sweeps = live !== null && pass.sweepSince !== undefined && !pass.noSweep;
+      const state = this.nextState({ ...pass, noSweep: !sweeps }, [], true, serverTime);
+      const written = await this.run.destination.writeBatch({
+        table: tables.main.table,
+        rows: batch.rows,
+        children: batch.children,
+        records,
+        state,
+        ...(sweeps ? { sweep: this.sweepOf(tables, pass) } : {}),
+      });
+      this.state = state;
+      return written;
+    });
+    this.countPage(tables, pass, { records, result, page: false });
+  }
+
+  /**
+   * The records Harvest still has among the rows the pass did not see (at most MAX_CHECKED_UNSEEN
+   * GETs), or null when there are more and the list may have changed under the read: then nothing
+   * is swept this time.
+   */
+  private async checkUnseen(tables: ObjectTables, pass: ActivePass): Promise<JsonObject[] | null> {
+    const { destination, source } = this.run;
+    const since = pass.sweepSince as string;
+    const ids = await this.run.write(() =>
+      destination.unwrittenIds(tables.main.table, since, MAX_CHECKED_UNSEEN + 1),
+    );
+    if (ids.length > MAX_CHECKED_UNSEEN) {
+      if (await this.stoodStill(pass)) return [];
+      this.note(
+        `more than ${MAX_CHECKED_UNSEEN} ${this.spec.name} this full pass did not see, while Harvest changed under the read: too many to check one by one, so none was marked deleted; a full refresh (--full-refresh) while Harvest is quiet marks them`,
+      );
+      return null;
+    }
+    const live: JsonObject[] = [];
+    await pool(ids, this.run.concurrency, async (id) => {
+      const record = await source.fetchRecord(this.spec, id, this.signal);
+      if (record !== null) live.push(record);
+    });
+    return live;
+  }
+
+  /**
+   * Whether nothing changed in the list while this pass read it, so that no record can have slid
+   * past: no stream's total_entries moved (a deletion shows there), and Harvest lists no record
+   * updated since the pass began (a creation or a move that could hide a deletion shows there).
+   */
+  private async stoodStill(pass: ActivePass): Promise<boolean> {
+    if (pass.changed || !this.spec.incremental || pass.startedAt === null) return false;
+    const url = this.run.source.firstPageUrl(this.spec, {
+      perPage: 1,
+      updatedSince: iso(Date.parse(pass.startedAt) - CURSOR_OVERLAP_MS),
+    });
+    const page = await this.run.source.fetchPage(this.spec, url, this.signal);
+    return page.totalEntries === 0;
+  }
+
   /** Reads a page once the run's page budget has room; the caller releases the slot when done with it. */
-  private fetch(url: string): Promise<{ page: HarvestPage; release: () => void }> {
-    const promise = this.run.pages.acquire(this.signal).then(async (release) => {
+  private fetch(url: string, signal: AbortSignal): Promise<{ page: HarvestPage; release: () => void }> {
+    const promise = this.run.pages.acquire(signal).then(async (release) => {
       try {
-        return { page: await this.run.source.fetchPage(this.spec, url, this.signal), release };
+        return { page: await this.run.source.fetchPage(this.spec, url, signal), release };
       } catch (error) {
         release();
         throw error;
@@ -762,7 +983,7 @@ class ObjectSync {
       seconds: Math.round(this.run.clock.now() - this.started) / 1000,
       cursor: this.state?.cursor ?? null,
       ...(this.windows > 0 ? { windows: this.windows } : {}),
-      ...(this.notice !== undefined && status === 'succeeded' ? { notice: this.notice } : {}),
+      ...(this.notices.length > 0 && status === 'succeeded' ? { notice: this.notices.join('; ') } : {}),
     };
     this.run.emit({ type: 'object:done', result });
     return result;
@@ -819,6 +1040,24 @@ function emptyResult(
 function streamsOf(pass: PassState): StreamState[] | null {
   if (pass.streams && pass.streams.length > 0) return [...pass.streams];
   return pass.nextUrl ? [{ firstUrl: pass.nextUrl, nextUrl: pass.nextUrl }] : null;
+}
+
+/** The date window a stream reads, or undefined for a stream over the whole list. */
+function windowOf(state: StreamState): DateWindow | undefined {
+  if (state.from === undefined && state.to === undefined) return undefined;
+  return {
+    ...(state.from !== undefined ? { from: state.from } : {}),
+    ...(state.to !== undefined ? { to: state.to } : {}),
+  };
+}
+
+/** A query parameter of an absolute URL, or null. */
+function paramOf(url: string, name: string): string | null {
+  try {
+    return new URL(url).searchParams.get(name);
+  } catch {
+    return null;
+  }
 }
 
 function withoutTotal(state: StreamState): StreamState {

@@ -602,6 +602,25 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       await writeTimeEntries(columns, [timeEntry(1, { spent_date: '2024-05-01' })]);
       expect(await dest.countWritten('time_entries', { since, range: may })).toBe(4);
       expect(await dest.countWritten('time_entries', { since: await dest.now() })).toBe(0);
+      // an open bound (the oldest date window has no `from`, the newest no `to`)
+      const upTo = { column: 'spent_date', to: '2024-05-10' };
+      expect(await dest.countWritten('time_entries', { since, range: upTo })).toBe(3);
+      const onwards = { column: 'spent_date', from: '2024-05-10' };
+      expect(await dest.countWritten('time_entries', { since, range: onwards })).toBe(3);
+    });
+
+    it('lists the live rows not written since a now(), lowest id first, at most as many as asked', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      await writeTimeEntries(columns, [timeEntry(7), timeEntry(3), timeEntry(5), timeEntry(9)]);
+      const gone = await dest.now();
+      await writeTimeEntries(columns, [timeEntry(1)], { sweepSince: gone }); // 3, 5, 7, 9 marked deleted
+      const since = await dest.now();
+      await writeTimeEntries(columns, [timeEntry(5), timeEntry(2), timeEntry(8)]);
+      expect(await dest.unwrittenIds('time_entries', since, 10)).toEqual([1]);
+      const later = await dest.now();
+      expect(await dest.unwrittenIds('time_entries', later, 10)).toEqual([1, 2, 5, 8]);
+      expect(await dest.unwrittenIds('time_entries', later, 2)).toEqual([1, 2]);
     });
 
     it('sweeps child rows together with their parents', async () => {

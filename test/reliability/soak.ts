@@ -6,7 +6,8 @@
  *    deletes records between runs, with faults on. At the end the destination must equal the source
  *    (deleted rows marked), the control store must hold every run, and memory must not grow.
  * 2. Kill -9 sweeps: at least SOAK_CRASH_POINTS (50) distinct points per destination (SQLite, PostgreSQL, MariaDB).
- * 3. The fault matrix and destination faults (the vitest files), for their rows in the table.
+ * 3. The churn property (support/churn.ts) for SOAK_CHURN_SEEDS (200) seeds beyond those `npm test` runs.
+ * 4. The fault matrix and destination faults (the vitest files), for their rows in the table.
  *
  * Prints the Markdown table and writes it to bench-results/reliability.md; exits 1 if anything failed.
  */
@@ -28,6 +29,7 @@ import { sqliteEncoders } from '../../src/destinations/sqlite/sqlite-destination
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Faults } from '../../src/simulator/index.js';
 import { expectedTables, project, readTable } from '../sync/support/sqlite-helpers.js';
+import { churnSeed } from './support/churn.js';
 import { CrashLab, planPoints } from './support/crash.js';
 import type { CrashOutcome, DestinationKind } from './support/crash.js';
 import { FastClock, FixedClock, changeAccount, seeded } from './support/world.js';
@@ -35,6 +37,9 @@ import type { ChangeCounts } from './support/world.js';
 
 const RUNS = Number(process.env.SOAK_RUNS ?? 200);
 const CRASH_POINTS = Number(process.env.SOAK_CRASH_POINTS ?? 50);
+const CHURN_SEEDS = Number(process.env.SOAK_CHURN_SEEDS ?? 200);
+/** Seeds churn-property.test.ts runs in `npm test`: the soak starts after them. */
+const CHURN_FIRST_SEED = 1000;
 const FULL_REFRESH_EVERY = 10;
 const SEED = 42;
 const HOUR = 3_600_000;
@@ -279,7 +284,34 @@ async function crashSweep(kind: DestinationKind): Promise<void> {
   });
 }
 
-// --- 3. the vitest reliability files ---------------------------------------------------------
+// --- 3. the churn property --------------------------------------------------------------------
+
+async function churnProperty(): Promise<void> {
+  const started = Date.now();
+  let held = 0;
+  let windowed = 0;
+  let changes = 0;
+  for (let seed = CHURN_FIRST_SEED; seed < CHURN_FIRST_SEED + CHURN_SEEDS; seed++) {
+    const outcome = await churnSeed(seed);
+    changes += outcome.changes;
+    if (outcome.windowed) windowed++;
+    if (outcome.problems.length === 0) held++;
+    for (const problem of outcome.problems) problems.push(`churn seed ${seed}: ${problem}`);
+    if ((seed - CHURN_FIRST_SEED + 1) % 20 === 0)
+      log(`churn: ${seed - CHURN_FIRST_SEED + 1} seeds, ${held} held`);
+  }
+  log(`churn: ${CHURN_SEEDS} seeds in ${Math.round((Date.now() - started) / 1000)} s, ${held} held`);
+  rows.push({
+    scenario: 'Harvest changing before every request (churn property)',
+    injected:
+      'time entries created, deleted and moved to another date (also far before the oldest and after the newest) before each request of a windowed first load and of a full refresh',
+    runs: `${CHURN_SEEDS} seeds (${windowed} read as date windows), ${changes} changes`,
+    verified: `${held}/${CHURN_SEEDS} seeds: no live record ever marked deleted; the next incremental run stores every record as Harvest has it; the next full refresh is exact`,
+    ok: held === CHURN_SEEDS,
+  });
+}
+
+// --- 4. the vitest reliability files ---------------------------------------------------------
 
 interface VitestJson {
   testResults: Array<{
@@ -338,6 +370,7 @@ await scheduledSoak();
 await crashSweep('sqlite');
 await crashSweep('postgres');
 await crashSweep('mysql');
+await churnProperty();
 vitestRows();
 const table = [
   '| scenario | injected | runs | verified |',

@@ -71,7 +71,16 @@ describe('a renamed project in the replica', () => {
     sim.update('projects', project, { name: 'Renamed in Harvest' });
     await run(sim);
     expect(readTable(db, 'projects').find((r) => r.id === project)?.name).toBe('Renamed in Harvest');
-    const stale = namesIn('time_entries', 'project', project);
+    // running timers are read again by every incremental run (their hours grow): they show the new
+    // name; every other time entry keeps the old one
+    const running = new Set(
+      [...sim.records('time_entries')].filter((e) => e.is_running === true).map((e) => e.id as number),
+    );
+    const stale = new Set(
+      readTable(db, 'time_entries')
+        .filter((r) => r.project_id === project && !running.has(Number(r.id)))
+        .map((r) => r.project_name),
+    );
     expect(stale.size).toBe(1);
     expect(stale.has('Renamed in Harvest')).toBe(false);
     expect(namesIn('user_assignments', 'project', project).has('Renamed in Harvest')).toBe(false);
@@ -98,7 +107,7 @@ describe('a renamed project in the replica', () => {
 });
 
 describe('a running timer in the replica', () => {
-  it('keeps the hours of its last read until the timer stops (or a full refresh reads it again)', async () => {
+  it('is read again by every incremental run: its row holds the hours as of the last run', async () => {
     const sim = await simulator();
     await run(sim);
     const timer = [...sim.records('time_entries')].find((e) => e.is_running === true) as JsonObject;
@@ -108,10 +117,12 @@ describe('a running timer in the replica', () => {
 
     clock.advance(2 * 3_600_000);
     await run(sim);
-    expect(row().hours).toBe(first);
     const current = () => [...sim.records('time_entries')].find((e) => e.id === timer.id) as JsonObject;
     expect(current().hours).toBeCloseTo((first as number) + 2, 1);
+    expect(current().updated_at).toBe(timer.updated_at);
+    expect(row().hours).toBe(current().hours);
 
+    clock.advance(3_600_000);
     await run(sim, true);
     expect(row().hours).toBe(current().hours);
 

@@ -111,7 +111,9 @@ describe('tap-harvest-sync', () => {
     const incremental = await tap('--config', config(), '--state', statePath);
     const changed = checkMessages(incremental);
     const ids = (stream: string) => changed.filter((r) => r.stream === stream).map((r) => r.data.id);
-    expect(ids('time_entries')).toEqual([entry.id]);
+    // the edited entry, then the running timers (hours growing, updated_at staying) read again
+    const running = [...world.sim.records('time_entries')].filter((r) => r.is_running === true);
+    expect(ids('time_entries')).toEqual([entry.id, ...running.map((r) => r.id)]);
     // the new field is announced by a new SCHEMA before the record that carries it
     const schemas = incremental.messages.filter((m) => m.type === 'SCHEMA' && m.stream === 'time_entries');
     expect(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import type { PassState } from '../../src/destinations/destination.js';
 import { MAX_STREAM_RESTARTS } from '../../src/sync/engine.js';
-import { dateOf, splitDates, windowCount } from '../../src/sync/windows.js';
+import { dateOf, inWindow, splitDates, tileDates, windowCount } from '../../src/sync/windows.js';
 import { spec } from '../harvest/helpers.js';
 import { FakeHarvest } from './support/fake-harvest.js';
 import { deletedIds, expectTablesMatch, liveIds, syncSqlite, tempDir } from './support/sqlite-helpers.js';
@@ -73,6 +73,29 @@ describe('splitting dates', () => {
     expect(windowCount(500, 1)).toBe(0);
   });
 
+  it('tiles the whole date line: the oldest window unbounded below (or from --since), the newest above', () => {
+    const windows = tileDates({ oldest: '2024-01-01', newest: '2024-01-10', count: 3 });
+    expect(windows).toEqual([
+      { from: '2024-01-07' },
+      { from: '2024-01-04', to: '2024-01-06' },
+      { to: '2024-01-03' },
+    ]);
+    // every date, however far before the oldest record or after the newest, is in exactly one window
+    for (const date of ['1999-12-31', '2024-01-01', '2024-01-03', '2024-01-04', '2024-01-07', '2031-06-01']) {
+      expect(
+        windows.filter((w) => inWindow(date, w)),
+        date,
+      ).toHaveLength(1);
+    }
+    const since = tileDates({ oldest: '2024-07-01', newest: '2024-09-30', count: 4 }, '2024-07-01');
+    expect(since[0].to).toBeUndefined();
+    expect(since.at(-1)?.from).toBe('2024-07-01');
+    expect(since.filter((w) => inWindow('2024-06-30', w))).toHaveLength(0);
+    // one day or an invalid range: no windows (read as one list)
+    expect(tileDates({ oldest: '2024-05-05', newest: '2024-05-05', count: 8 })).toEqual([]);
+    expect(tileDates({ oldest: '2024-05-06', newest: '2024-05-05', count: 8 })).toEqual([]);
+  });
+
   it('reads dates and timestamps, nothing else', () => {
     expect(dateOf('2024-02-29')).toBe('2024-02-29');
     expect(dateOf('2024-02-29T10:00:00Z')).toBe('2024-02-29');
@@ -95,7 +118,7 @@ describe('a long full pass read as date windows', () => {
     };
     const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 4 });
 
-    // each record read once: the first page keeps only what is newer than the newest window
+    // each record written once: the newest window (open above) reads the first page's records again
     expect(result.objects[0]).toMatchObject({
       status: 'succeeded',
       mode: 'full',
@@ -113,23 +136,28 @@ describe('a long full pass read as date windows', () => {
     expect(isProbe(urls[1])).toBe(true);
     expect(urls[1].searchParams.get('page')).toBe('200');
     const windowed = urls.slice(2);
-    expect(windowed.every((u) => u.searchParams.has('from') && u.searchParams.has('to'))).toBe(true);
+    expect(windowed.every((u) => u.searchParams.has('from') || u.searchParams.has('to'))).toBe(true);
 
-    // The windows tile the dates from the oldest record to the last one on the first page.
+    // The windows tile the whole date line: the oldest has no lower bound, the newest no upper one,
+    // and the inner boundaries spread from the oldest record to the last one on the first page.
     const listed = source.listed('time_entries');
     const bounds = [
-      ...new Set(windowed.map((u) => `${u.searchParams.get('from')}/${u.searchParams.get('to')}`)),
+      ...new Set(
+        windowed.map((u) => `${u.searchParams.get('from') ?? ''}/${u.searchParams.get('to') ?? ''}`),
+      ),
     ]
       .map((b) => b.split('/'))
       .sort((a, b) => a[0].localeCompare(b[0]));
     expect(bounds).toHaveLength(8);
-    expect(bounds[0][0]).toBe(listed.at(-1)?.spent_date);
-    expect(bounds.at(-1)?.[1]).toBe(listed[4].spent_date);
+    expect(bounds[0][0]).toBe('');
+    expect(bounds.at(-1)?.[1]).toBe('');
+    expect(bounds[0][1] >= String(listed.at(-1)?.spent_date)).toBe(true);
+    expect(String(bounds.at(-1)?.[0]) <= String(listed[4].spent_date)).toBe(true);
     for (let i = 0; i + 1 < bounds.length; i++) {
       expect(Date.parse(bounds[i + 1][0]) - Date.parse(bounds[i][1])).toBe(DAY);
     }
-    // At most one part-filled page per window beyond what one list would take.
-    expect(result.objects[0].calls).toBeLessThanOrEqual(1 + 1 + Math.ceil(195 / 5) + 8 + 1);
+    // At most one part-filled page per window beyond what one list would take, and the first page twice.
+    expect(result.objects[0].calls).toBeLessThanOrEqual(1 + 1 + Math.ceil(200 / 5) + 8 + 1);
   });
 
   it('reads the list as one when its first page is not newest first (the order windows rely on)', async () => {
@@ -166,7 +194,10 @@ describe('a long full pass read as date windows', () => {
     const saved = savedPass('time_entries');
     const streams = saved?.streams ?? [];
     expect(streams).toHaveLength(8);
-    expect(streams.every((s) => s.from !== undefined && s.to !== undefined)).toBe(true);
+    // the windows tile the date line: the newest open above, the oldest open below
+    expect(streams[0].to).toBeUndefined();
+    expect(streams.at(-1)?.from).toBeUndefined();
+    expect(streams.slice(1).every((s) => s.to !== undefined)).toBe(true);
     const unfinished = streams.filter((s) => s.nextUrl !== null);
     expect(unfinished.length).toBeGreaterThan(0);
 

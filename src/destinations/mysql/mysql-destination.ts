@@ -2,7 +2,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
-import { BatchCounter, lastCopyPerId } from '../batch.js';
+import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import type {
   Batch,
   BatchResult,
@@ -344,16 +344,28 @@ export class MysqlDestination implements Destination {
     });
   }
 
+  unwrittenIds(table: string, since: string, limit: number): Promise<number[]> {
+    return this.exclusive(async () => {
+      const connection = this.requireOpen();
+      try {
+        const [rows] = await connection.query<Rows<{ id: string | number }>>(
+          `SELECT \`id\` FROM ${quoteIdent(table)} WHERE ${quoteIdent(syncedAt)} < ? AND ${quoteIdent(deletedAt)} IS NULL ORDER BY \`id\` LIMIT ?`,
+          [boundDatetime(since), limit],
+        );
+        return rows.map((row) => Number(row.id));
+      } catch (error) {
+        throw this.fail(`cannot read the rows of "${table}" in ${this.description}`, error);
+      }
+    });
+  }
+
   countWritten(table: string, query: WrittenQuery): Promise<number> {
     return this.exclusive(async () => {
       const connection = this.requireOpen();
       try {
         const where = [`${quoteIdent(syncedAt)} >= ?`];
         const params: SqlValue[] = [boundDatetime(query.since)];
-        if (query.range) {
-          where.push(`${quoteIdent(query.range.column)} BETWEEN ? AND ?`);
-          params.push(query.range.from, query.range.to);
-        }
+        rangeConditions(query.range, quoteIdent, { where, params });
         if (query.exceptIds && query.exceptIds.length > 0)
           where.push(`\`id\` NOT IN ${sqlList(query.exceptIds)}`);
         const [rows] = await connection.query<Rows<{ n: string | number }>>(

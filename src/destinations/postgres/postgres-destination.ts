@@ -321,14 +321,34 @@ export class PostgresDestination implements Destination {
     });
   }
 
+  unwrittenIds(table: string, since: string, limit: number): Promise<number[]> {
+    return this.exclusive(async () => {
+      const client = this.requireOpen();
+      try {
+        const { rows } = await client.query<{ id: string }>(
+          `SELECT "id" FROM ${this.qualified(table)} WHERE ${quoteIdent(syncedAt)} < $1::timestamptz AND ${quoteIdent(deletedAt)} IS NULL ORDER BY "id" LIMIT $2`,
+          [since, limit],
+        );
+        return rows.map((row) => Number(row.id));
+      } catch (error) {
+        throw this.wrap(`cannot read the rows of "${table}" in ${this.description}`, error);
+      }
+    });
+  }
+
   countWritten(table: string, query: WrittenQuery): Promise<number> {
     return this.exclusive(async () => {
       const client = this.requireOpen();
       const where = [`${quoteIdent(syncedAt)} >= $1::timestamptz`];
       const params: SqlValue[] = [query.since];
-      if (query.range) {
-        where.push(`${quoteIdent(query.range.column)} BETWEEN $2::date AND $3::date`);
-        params.push(query.range.from, query.range.to);
+      const { range } = query;
+      if (range?.from !== undefined) {
+        params.push(range.from);
+        where.push(`${quoteIdent(range.column)} >= $${params.length}::date`);
+      }
+      if (range?.to !== undefined) {
+        params.push(range.to);
+        where.push(`${quoteIdent(range.column)} <= $${params.length}::date`);
       }
       if (query.exceptIds && query.exceptIds.length > 0) {
         params.push(`{${query.exceptIds.join(',')}}`);

@@ -6,7 +6,7 @@ import type { Column, ColumnType, Row, SqlValue, TableSchema } from '../../catal
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { DestinationError } from '../../errors.js';
-import { BatchCounter, lastCopyPerId } from '../batch.js';
+import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import type {
   Batch,
   BatchResult,
@@ -256,10 +256,7 @@ export class SqliteDestination implements Destination {
     this.requireOpen();
     const where = [`${quoteIdent(syncedAt)} >= ?`];
     const params: SqlValue[] = [query.since];
-    if (query.range) {
-      where.push(`${quoteIdent(query.range.column)} BETWEEN ? AND ?`);
-      params.push(query.range.from, query.range.to);
-    }
+    rangeConditions(query.range, quoteIdent, { where, params });
     if (query.exceptIds && query.exceptIds.length > 0) {
       where.push(`"id" NOT IN (SELECT value FROM json_each(?))`);
       params.push(JSON.stringify(query.exceptIds));
@@ -270,6 +267,21 @@ export class SqliteDestination implements Destination {
         .get(...params) as number;
     } catch (error) {
       throw toDestinationError(`cannot count the rows of "${table}" in ${this.path}`, error);
+    }
+  }
+
+  async unwrittenIds(table: string, since: string, limit: number): Promise<number[]> {
+    this.requireOpen();
+    try {
+      return this.statement(
+        `SELECT "id" FROM ${quoteIdent(table)}
+         WHERE ${quoteIdent(syncedAt)} < ? AND ${quoteIdent(deletedAt)} IS NULL ORDER BY "id" LIMIT ?`,
+      )
+        .pluck()
+        .all(since, limit)
+        .map(Number);
+    } catch (error) {
+      throw toDestinationError(`cannot read the rows of "${table}" in ${this.path}`, error);
     }
   }
 

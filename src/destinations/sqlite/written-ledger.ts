@@ -78,7 +78,7 @@ export class WrittenLedger {
         `SELECT id, stamp, day FROM written WHERE tbl = ? AND id IN (SELECT value FROM json_each(?))`,
       );
       this.tally = db.prepare(
-        `SELECT count(*) FROM written WHERE tbl = ? AND stamp >= ? AND (? IS NULL OR day BETWEEN ? AND ?)`,
+        `SELECT count(*) FROM written WHERE tbl = ? AND stamp >= ? AND (? IS NULL OR day >= ?) AND (? IS NULL OR day <= ?)`,
       );
       this.db = db;
       this.dir = dir;
@@ -157,7 +157,7 @@ export class WrittenLedger {
       // a stream attempt first seen now: what this read already wrote for it (none, for a new one)
       const n = (this.tally as Database.Statement)
         .pluck()
-        .get(table, sinceMs, key.from ?? null, key.from ?? null, key.to ?? null) as number;
+        .get(table, sinceMs, key.from ?? null, key.from ?? null, key.to ?? null, key.to ?? null) as number;
       counter = { ...key, sinceMs, n };
       byKey.set(id, counter);
     }
@@ -184,6 +184,9 @@ export class WrittenLedger {
 }
 
 function inRange(day: string | null, key: CountKey): boolean {
-  if (key.from === undefined || key.to === undefined) return true;
-  return day !== null && day >= key.from && day <= key.to;
+  // an open window (the oldest has no `from`, the newest no `to`) is bounded on one side only
+  if (key.from === undefined && key.to === undefined) return true;
+  return (
+    day !== null && (key.from === undefined || day >= key.from) && (key.to === undefined || day <= key.to)
+  );
 }

@@ -59,6 +59,7 @@ const destination: Destination = {
   now: () => real.now(),
   tableInfo: (table) => real.tableInfo(table),
   countWritten: (table, query) => real.countWritten(table, query),
+  unwrittenIds: (table, since, limit) => real.unwrittenIds(table, since, limit),
   close: () => real.close(),
   writeBatch(batch: Batch): Promise<BatchResult> {
     const page = (pages.get(batch.table) ?? 0) + 1;

@@ -34,6 +34,8 @@ export class RecordingDestination implements Destination {
   now: Destination['now'] = () => this.inner.now();
   tableInfo: Destination['tableInfo'] = (table) => this.inner.tableInfo(table);
   countWritten: Destination['countWritten'] = (table, query) => this.inner.countWritten(table, query);
+  unwrittenIds: Destination['unwrittenIds'] = (table, since, limit) =>
+    this.inner.unwrittenIds(table, since, limit);
   close(): Promise<void> {
     return this.inner.close();
   }

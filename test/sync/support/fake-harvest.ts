@@ -18,6 +18,8 @@ export function makeRecord(spec: ObjectSpec, id: number, updatedAt: string, salt
   record.updated_at = updatedAt;
   record.created_at = updatedAt;
   if (spec.sinceField) record[spec.sinceField] = `2024-${pad((id % 12) + 1)}-${pad((id % 28) + 1)}`;
+  // no running timers unless a test starts one
+  if (spec.runningFilter) record[spec.runningFilter] = false;
   for (const child of spec.children) {
     record[child.field] = [1, 2].map((k) => {
       const item = fill(child.fields, id * 10 + k, salt);
@@ -146,6 +148,7 @@ export class FakeHarvest implements HarvestSource {
     if (query.from) url.searchParams.set('from', query.from);
     if (query.to) url.searchParams.set('to', query.to);
     if (query.page !== undefined) url.searchParams.set('page', String(query.page));
+    if (query.running && object.runningFilter) url.searchParams.set(object.runningFilter, 'true');
     return url.toString();
   }
 
@@ -174,7 +177,9 @@ export class FakeHarvest implements HarvestSource {
     const from = url.searchParams.get('from');
     const to = url.searchParams.get('to');
     const sinceField = object.sinceField;
+    const running = object.runningFilter && url.searchParams.get(object.runningFilter) === 'true';
     const matching = this.listed(object.name)
+      .filter((r) => !running || r[object.runningFilter as string] === true)
       .filter((r) => updatedSince === null || (r.updated_at as string) >= updatedSince)
       .filter((r) => from === null || sinceField === undefined || (r[sinceField] as string) >= from)
       .filter((r) => to === null || sinceField === undefined || (r[sinceField] as string) <= to);
@@ -193,6 +198,16 @@ export class FakeHarvest implements HarvestSource {
       serverTime: new Date(Math.floor(this.time / 1000) * 1000).toISOString(),
       totalEntries: matching.length,
     };
+  }
+
+  async fetchRecord(object: ObjectSpec, id: number, signal?: AbortSignal): Promise<JsonObject | null> {
+    signal?.throwIfAborted();
+    this.stats(object.name).calls += 1;
+    const href = `${ORIGIN}${object.endpoint}/${id}`;
+    this.requests.push({ object: object.name, url: href });
+    await this.beforePage?.(object.name, new URL(href));
+    const record = this.table(object.name).get(id);
+    return record ? structuredClone(record) : null;
   }
 
   stats(object: string): SourceStats {
