@@ -143,12 +143,16 @@ export interface TableInfo {
 }
 
 /**
- * A database harvest-sync writes to. One implementation per engine (`sqlite/`, `postgres/`);
- * every implementation must pass test/destinations/conformance.test.ts.
+ * A database harvest-sync writes to. One implementation per engine (`sqlite/`, `postgres/`,
+ * `mysql/`, each made by its DestinationEngine, engine.ts); every implementation must pass
+ * test/destinations/conformance.test.ts.
  */
 export interface Destination {
-  /** `messages`: the Singer tap's and Airbyte source's stdout (src/connectors/message-destination.ts). */
-  readonly kind: 'sqlite' | 'postgres' | 'mysql' | 'messages';
+  /**
+   * Its engine's name (DestinationEngine.kind), or `messages`: the Singer tap's and Airbyte source's
+   * stdout (src/connectors/message-destination.ts).
+   */
+  readonly kind: string;
   /** Display form of the destination, with any password removed. */
   readonly description: string;
   /** How this destination wants values bound; the row mappers are compiled with these. */

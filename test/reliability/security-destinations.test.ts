@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
 import { pipelineDestinations } from '../../src/control/destination-scope.js';
+import { destinationScope } from '../../src/control/open.js';
 import { runPipeline } from '../../src/control/pipeline-runner.js';
 import { openDestination } from '../../src/destinations/index.js';
 import { connectMysql } from '../../src/destinations/mysql/mysql-connection.js';
@@ -205,6 +206,19 @@ describe('the destination test', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the SQLite root', () => {
+  it('comes from --sqlite-root, else HARVEST_SYNC_SQLITE_ROOT, else the data directory; an empty or too long one is refused', () => {
+    const env = { HARVEST_SYNC_SQLITE_ROOT: outside };
+    expect(destinationScope('/data', { env: {} }).root).toBe('/data');
+    expect(destinationScope('/data', { env }).root).toBe(outside);
+    expect(destinationScope('/data', { env, sqliteRoot: '/flag' }).root).toBe('/flag');
+    // the control store's files stay reserved wherever the root is
+    expect(destinationScope('/data', { env }).reserved).toContain('/data/control.db');
+    for (const bad of ['', ' ', `/${'a'.repeat(300)}`])
+      expect(() => destinationScope('/data', { env: {}, sqliteRoot: bad })).toThrow(/^the SQLite root /);
   });
 });
 
