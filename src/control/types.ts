@@ -101,17 +101,11 @@ export interface RunObjectStats {
   readonly reason: string | null;
 }
 
-/** Sums over a run's objects. */
-export interface RunTotals {
-  readonly read: number;
-  readonly inserted: number;
-  readonly updated: number;
-  /** Null when an object's count is (a run recorded before unchanged rows were counted). */
-  readonly unchanged: number | null;
-  readonly deleted: number;
-  readonly calls: number;
-  readonly rateLimitWaits: number;
-}
+/** Sums over a run's objects; `unchanged` is null when an object's count is (an older run's). */
+export type RunTotals = Pick<
+  RunObjectStats,
+  'read' | 'inserted' | 'updated' | 'unchanged' | 'deleted' | 'calls' | 'rateLimitWaits'
+>;
 
 export interface Run {
   readonly id: number;
