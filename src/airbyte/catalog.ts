@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../catalog/types.js';
-import { DEFAULT_BASE_URL } from '../harvest/client.js';
+import { sinceObjectsInWords } from '../catalog/describe.js';
+import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
+import { CONCURRENCY, PER_PAGE } from '../limits.js';
 import { recordSchema } from '../connectors/json-schema.js';
 import type { StreamPlan } from '../connectors/message-destination.js';
 import { ConfigError } from '../errors.js';
@@ -45,8 +47,7 @@ export function connectorSpecification(): JsonObject {
         start_date: {
           type: 'string',
           title: 'Start date',
-          description:
-            'Optional: read time entries, expenses, invoices and estimates dated from this day on. Empty: the whole history.',
+          description: `Optional: read ${sinceObjectsInWords()} dated from this day on. Empty: the whole history.`,
           format: 'date',
           pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
           examples: ['2024-01-01'],
@@ -59,8 +60,20 @@ export function connectorSpecification(): JsonObject {
           default: DEFAULT_BASE_URL,
           order: 3,
         },
-        per_page: { type: 'integer', title: 'Records per call', minimum: 1, maximum: 2000, order: 4 },
-        concurrency: { type: 'integer', title: 'Requests in flight', minimum: 1, maximum: 16, order: 5 },
+        per_page: {
+          type: 'integer',
+          title: 'Records per call',
+          minimum: PER_PAGE.min,
+          maximum: PER_PAGE.max,
+          order: 4,
+        },
+        concurrency: {
+          type: 'integer',
+          title: 'Requests in flight',
+          minimum: CONCURRENCY.min,
+          maximum: CONCURRENCY.max,
+          order: 5,
+        },
         rate_limit: {
           type: 'string',
           title: 'Request budget',

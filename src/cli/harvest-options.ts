@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { baseUrlSchema } from '../control/validation.js';
-import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
+import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
+import { rateLimitField } from '../limits.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 
 /** Flags shared by every command that talks to Harvest; each also reads its environment variable. */
@@ -41,19 +41,8 @@ const connectionSchema = z.object({
       /^\d{1,19}$/,
       'the account id must be a number (Harvest shows it next to your personal access token)',
     ),
-  baseUrl: baseUrlSchema('the base URL'),
-  rateLimit: z
-    .string()
-    .regex(/^\d+\/\d+(\.\d+)?$/, 'the rate limit must look like REQUESTS/SECONDS, e.g. 100/15')
-    .transform((v) => {
-      const [requests, seconds] = v.split('/').map(Number);
-      return { requests, windowMs: Math.round(seconds * 1000) };
-    })
-    .refine(
-      (r) => r.requests >= 1 && r.windowMs >= 1,
-      'the rate limit must allow at least 1 request per window',
-    )
-    .optional(),
+  baseUrl: baseUrlField('the base URL'),
+  rateLimit: rateLimitField('the rate limit').optional(),
 });
 
 export type HarvestConnection = z.output<typeof connectionSchema>;

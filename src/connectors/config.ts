@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { URL_MAX_LENGTH } from '../control/validation.js';
 import { ConfigError } from '../errors.js';
-import { DEFAULT_BASE_URL } from '../harvest/client.js';
 import type { RateLimit } from '../harvest/rate-limiter.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
+import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
+import { CONCURRENCY, PER_PAGE, rateLimitField, sinceProblem, wholeNumberField } from '../limits.js';
 
 /**
  * The configuration the Singer tap (`--config`) and the Airbyte source (`--config`, described by
@@ -15,7 +15,7 @@ export interface ConnectorConfig {
   readonly accountId: string;
   readonly baseUrl: string;
   readonly userAgent?: string;
-  /** YYYY-MM-DD: time entries, expenses, invoices and estimates dated from then on. */
+  /** YYYY-MM-DD: the catalog's dated objects (sinceObjects) from then on. */
   readonly since?: string;
   readonly perPage?: number;
   readonly concurrency?: number;
@@ -23,15 +23,9 @@ export interface ConnectorConfig {
 }
 
 const TOKEN_HELP = 'a Harvest personal access token (https://id.getharvest.com/developers)';
+const START_DATE_RULE =
+  'start_date must be a date such as 2024-01-31 (or an RFC 3339 date-time), not in the future';
 const DATE = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
-function wholeNumber(field: string, min: number, max: number) {
-  const message = `${field} must be a whole number from ${min} to ${max}`;
-  return z
-    .union([z.number(), z.string().regex(/^\d+$/, message).transform(Number)], { error: message })
-    .refine((n) => Number.isInteger(n) && n >= min && n <= max, message)
-    .optional();
-}
 
 const configSchema = z.object({
   access_token: z
@@ -47,26 +41,15 @@ const configSchema = z.object({
     .transform((v) => String(v).trim())
     .refine((v) => /^\d{1,19}$/.test(v), 'account_id must be a number (Harvest shows it beside your token)'),
   start_date: z
-    .string({ error: 'start_date must be a date such as 2024-01-31 (or an RFC 3339 date-time)' })
+    .string({ error: START_DATE_RULE })
     .trim()
     .refine((d) => {
       const day = DATE.exec(d)?.[1];
-      return day !== undefined && new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
-    }, 'start_date must be a date such as 2024-01-31 (or an RFC 3339 date-time)')
+      return day !== undefined && sinceProblem(day, Date.now()) === null;
+    }, START_DATE_RULE)
     .transform((d) => d.slice(0, 10))
     .optional(),
-  base_url: z
-    .string({ error: 'base_url must be an http(s) URL such as https://api.harvestapp.com' })
-    .trim()
-    .max(URL_MAX_LENGTH, `base_url is too long (at most ${URL_MAX_LENGTH} characters)`)
-    .refine((u) => {
-      try {
-        return ['http:', 'https:'].includes(new URL(u).protocol);
-      } catch {
-        return false;
-      }
-    }, 'base_url must be an http(s) URL such as https://api.harvestapp.com')
-    .optional(),
+  base_url: baseUrlField('base_url').optional(),
   user_agent: z
     .string({ error: 'user_agent must be text naming your product and a contact' })
     .trim()
@@ -74,17 +57,9 @@ const configSchema = z.object({
     .max(200, 'user_agent is too long (at most 200 characters)')
     .refine((u) => !/[\r\n]/.test(u), 'user_agent must be one line')
     .optional(),
-  per_page: wholeNumber('per_page', 1, 2000),
-  concurrency: wholeNumber('concurrency', 1, 16),
-  rate_limit: z
-    .string({ error: 'rate_limit must look like REQUESTS/SECONDS, e.g. 100/15' })
-    .regex(/^\d+\/\d+(\.\d+)?$/, 'rate_limit must look like REQUESTS/SECONDS, e.g. 100/15')
-    .transform((v) => {
-      const [requests, seconds] = v.split('/').map(Number);
-      return { requests, windowMs: Math.round(seconds * 1000) };
-    })
-    .refine((r) => r.requests >= 1 && r.windowMs >= 1, 'rate_limit must allow at least 1 request per window')
-    .optional(),
+  per_page: wholeNumberField('per_page', PER_PAGE).optional(),
+  concurrency: wholeNumberField('concurrency', CONCURRENCY).optional(),
+  rate_limit: rateLimitField('rate_limit').optional(),
 });
 
 /** Validates a parsed config file; a ConfigError names the first problem (never the token). */

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
+import { URL_MAX_LENGTH } from '../limits.js';
 import { ALLOWED_BASE_URLS_ENV, BaseUrlPolicy } from './base-url-policy.js';
 import { secureDataDir } from './data-dir.js';
 import { SQLITE_ROOT_ENV, pipelineDestinations } from './destination-scope.js';
 import type { DestinationScope } from '../destinations/index.js';
 import { openPostgresControlStore } from './postgres-store.js';
 import { SecretBox, loadSecretKey } from './secrets.js';
-import { URL_MAX_LENGTH } from './validation.js';
 import { openSqliteControlStore } from './sqlite-store.js';
 import type { ControlStore } from './types.js';
 

@@ -18,21 +18,15 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const RUN_OBJECT_STATUSES = ['running', 'succeeded', 'skipped', 'failed', 'interrupted'] as const;
 export type RunObjectStatus = (typeof RUN_OBJECT_STATUSES)[number];
 
-/**
- * A pipeline as every caller sees it (CLI, API, UI): never the token, never a destination password.
- * Timestamps are ISO 8601 UTC strings.
- */
-export interface Pipeline {
-  readonly id: number;
+/** What a user sets on a pipeline (validation.ts checks each field; limits.ts bounds them). */
+export interface PipelineSettings {
   readonly name: string;
-  /** Last 4 characters of the Harvest token; show it through `mask()` from secrets.ts. */
-  readonly tokenLast4: string;
   readonly accountId: string;
-  /** Destination URL with any password replaced by `***` (display form). */
+  /** Destination URL: in clear in a PipelineInput, with any password as `***` everywhere else. */
   readonly destination: string;
   /** Object names (catalog order). */
   readonly objects: readonly string[];
-  /** Whole hours between the starts of two scheduled runs, 1–24. */
+  /** Whole hours between the starts of two scheduled runs (FREQUENCY_HOURS). */
   readonly frequencyHours: number;
   /** YYYY-MM-DD lower bound for dated objects, or null for all history. */
   readonly since: string | null;
@@ -42,6 +36,16 @@ export interface Pipeline {
   readonly baseUrl: string;
   /** False when paused: the scheduler leaves it alone (a manual run still works). */
   readonly enabled: boolean;
+}
+
+/**
+ * A pipeline as every caller sees it (CLI, API, UI): never the token, never a destination password.
+ * Timestamps are ISO 8601 UTC strings.
+ */
+export interface Pipeline extends PipelineSettings {
+  readonly id: number;
+  /** Last 4 characters of the Harvest token; show it through `mask()` from secrets.ts. */
+  readonly tokenLast4: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Start of the last successful full-refresh run, null before the first one. */
@@ -57,17 +61,8 @@ export interface Pipeline {
  * A validated new pipeline: the output of `pipelineCreateSchema` (validation.ts). Carries the token
  * and the full destination URL in clear; the store encrypts them.
  */
-export interface PipelineInput {
-  readonly name: string;
+export interface PipelineInput extends PipelineSettings {
   readonly token: string;
-  readonly accountId: string;
-  readonly destination: string;
-  readonly objects: readonly string[];
-  readonly frequencyHours: number;
-  readonly since: string | null;
-  readonly fullRefreshHours: number;
-  readonly baseUrl: string;
-  readonly enabled: boolean;
 }
 
 /** A validated change to a pipeline (output of `pipelineUpdateSchema`): only the fields present change. */
@@ -106,17 +101,11 @@ export interface RunObjectStats {
   readonly reason: string | null;
 }
 
-/** Sums over a run's objects. */
-export interface RunTotals {
-  readonly read: number;
-  readonly inserted: number;
-  readonly updated: number;
-  /** Null when an object's count is (a run recorded before unchanged rows were counted). */
-  readonly unchanged: number | null;
-  readonly deleted: number;
-  readonly calls: number;
-  readonly rateLimitWaits: number;
-}
+/** Sums over a run's objects; `unchanged` is null when an object's count is (an older run's). */
+export type RunTotals = Pick<
+  RunObjectStats,
+  'read' | 'inserted' | 'updated' | 'unchanged' | 'deleted' | 'calls' | 'rateLimitWaits'
+>;
 
 export interface Run {
   readonly id: number;

@@ -2,8 +2,16 @@ import { z } from 'zod';
 import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
 import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
-import { DEFAULT_BASE_URL, baseUrlProblem, normaliseBaseUrl } from '../harvest/base-url.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
+import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
+import {
+  FREQUENCY_HOURS,
+  FULL_REFRESH_HOURS,
+  URL_MAX_LENGTH,
+  sinceField,
+  wholeNumberField,
+} from '../limits.js';
+import type { Range } from '../limits.js';
 import type { PipelineInput, PipelineUpdate } from './types.js';
 
 /*
@@ -13,12 +21,7 @@ import type { PipelineInput, PipelineUpdate } from './types.js';
  */
 
 export const NAME_MAX_LENGTH = 255;
-export { TOKEN_MAX_LENGTH };
-export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
-/** 720 h = 30 days: past that, deletions would go unnoticed for too long to be useful. */
-export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
-/** Longer URLs are refused up front: servers answer 414 and clients retry, so they would only fail later. */
-export const URL_MAX_LENGTH = 2048;
+export { TOKEN_MAX_LENGTH, FREQUENCY_HOURS, FULL_REFRESH_HOURS, URL_MAX_LENGTH };
 /** PATH_MAX on Linux and `sqlite:`: a longer destination could be stored but never created. */
 const DESTINATION_MAX_LENGTH = 4096 + 'sqlite:'.length;
 
@@ -27,18 +30,8 @@ const required =
   (issue: { input?: unknown }): string =>
     issue.input === undefined || issue.input === null ? `${field} is required` : message;
 
-/** Accepts 6, "6" or " 6 "; anything else (1.5, "abc", "") fails with `message`. */
-function wholeNumber(field: string, range: { min: number; max: number }, unit: string) {
-  const message = `${field} must be a whole number of ${unit} from ${range.min} to ${range.max}`;
-  return z.union([z.number(), z.string()], { error: required(field, message) }).transform((v, ctx) => {
-    const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : Number.NaN;
-    if (!Number.isInteger(n) || n < range.min || n > range.max) {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
+const hours = (field: string, range: Range) =>
+  wholeNumberField(field, range, { unit: 'hours', missing: `${field} is required` });
 
 const nameMessage = `name must be 1 to ${NAME_MAX_LENGTH} characters`;
 const name = z
@@ -109,33 +102,7 @@ const objects = z
     return OBJECTS.map((o) => o.name).filter((n) => names.includes(n));
   });
 
-const sinceMessage = 'since must be a date like 2024-01-31, not in the future';
-const since = z
-  .string({ error: sinceMessage })
-  .trim()
-  .refine((d) => {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) return false;
-    const date = new Date(`${d}T00:00:00Z`);
-    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(d) && date.getTime() <= Date.now();
-  }, sinceMessage)
-  .nullable();
-
-/**
- * A Harvest API root, stored and used normalised (see normaliseBaseUrl): with or without `/v2`,
- * with or without a trailing slash. `field` starts every message ("baseUrl", "the base URL").
- */
-export function baseUrlSchema(field: string) {
-  return z
-    .string({ error: `${field} must be an http(s) URL such as ${DEFAULT_BASE_URL}` })
-    .trim()
-    .max(URL_MAX_LENGTH, `${field} is too long (at most ${URL_MAX_LENGTH} characters)`)
-    .transform((u, ctx) => {
-      const problem = baseUrlProblem(u);
-      if (problem === null) return normaliseBaseUrl(u);
-      ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
-      return z.NEVER;
-    });
-}
+const since = sinceField('since').nullable();
 
 const enabled = z.boolean({ error: 'enabled must be true or false' });
 
@@ -145,10 +112,10 @@ const fields = {
   accountId,
   destination,
   objects,
-  frequencyHours: wholeNumber('frequency', FREQUENCY_HOURS, 'hours'),
+  frequencyHours: hours('frequency', FREQUENCY_HOURS),
   since,
-  fullRefreshHours: wholeNumber('fullRefreshHours', FULL_REFRESH_HOURS, 'hours'),
-  baseUrl: baseUrlSchema('baseUrl'),
+  fullRefreshHours: hours('fullRefreshHours', FULL_REFRESH_HOURS),
+  baseUrl: baseUrlField('baseUrl'),
   enabled,
 };
 

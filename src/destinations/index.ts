@@ -1,4 +1,6 @@
 import { ConfigError, DestinationBusyError, userMessage } from '../errors.js';
+import { DEFAULT_DESTINATION_URL } from '../limits.js';
+import { redactSecrets } from '../redact.js';
 import type { Destination } from './destination.js';
 import type {
   DestinationEngine,
@@ -28,7 +30,7 @@ export { querySqliteFile } from './sqlite/sqlite-engine.js';
 export const ENGINES: readonly DestinationEngine[] = [sqliteEngine, postgresEngine, mysqlEngine];
 
 /** Where data goes when no destination is given. */
-export const DEFAULT_DESTINATION_URL = 'sqlite:./harvest.db';
+export { DEFAULT_DESTINATION_URL };
 
 /** `SQLite, PostgreSQL or MySQL/MariaDB`, for help texts. */
 export const ENGINE_LABELS = ENGINES.map((e) => e.label)
@@ -100,14 +102,14 @@ export function resolveDestinationUrl(url: string, scope: DestinationScope): str
 
 /** A driver may quote the URL or password it failed on: remove every form of the URL's secrets. */
 function scrub(message: string, url: string): string {
-  let out = message.split(url).join(redactUrl(url));
+  const out = redactSecrets(message, [url], redactUrl(url));
   try {
     const target = parseDestinationUrl(url);
-    for (const secret of engineOf(target).secrets(target)) out = out.split(secret).join('***');
+    return redactSecrets(out, engineOf(target).secrets(target));
   } catch {
     // not a URL with secrets we can read: the redacted URL above is all there is to hide
+    return out;
   }
-  return out;
 }
 
 export interface DestinationTestResult {

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { URL_MAX_LENGTH } from '../limits.js';
 
 /** Harvest's own API root. Every request path (`/v2/...`, from the catalog) is appended to it. */
 export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
@@ -35,4 +37,21 @@ export function normaliseBaseUrl(input: string, field = 'the Harvest API root'):
   const url = new URL(input.trim());
   const prefix = url.pathname.replace(/\/+$/, '').replace(/\/v2$/, '').replace(/\/+$/, '');
   return `${url.origin}${prefix}`;
+}
+
+/**
+ * A Harvest API root, stored and used normalised (see normaliseBaseUrl): with or without `/v2`,
+ * with or without a trailing slash. `field` starts every message ("baseUrl", "the base URL").
+ */
+export function baseUrlField(field: string) {
+  return z
+    .string({ error: `${field} must be an http(s) URL such as ${DEFAULT_BASE_URL}` })
+    .trim()
+    .max(URL_MAX_LENGTH, `${field} is too long (at most ${URL_MAX_LENGTH} characters)`)
+    .transform((u, ctx) => {
+      const problem = baseUrlProblem(u);
+      if (problem === null) return normaliseBaseUrl(u);
+      ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
+      return z.NEVER;
+    });
 }

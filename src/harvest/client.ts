@@ -19,6 +19,8 @@ import {
 } from './rate-limiter.js';
 import type { SharedBudget, SharedGrant } from './shared-budget.js';
 import { TOKEN_PATTERN } from './token.js';
+import { PER_PAGE, wholeNumberProblem } from '../limits.js';
+import { redactSecrets } from '../redact.js';
 import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 import type {
   ClientEvent,
@@ -31,7 +33,6 @@ import type {
 
 // defined in base-url.ts; re-exported for callers that import it with the client
 export { DEFAULT_BASE_URL };
-export const MAX_PER_PAGE = 2000;
 
 export interface HarvestClientOptions {
   /** Personal access token. Only ever sent, as a Bearer header, to `baseUrl`'s origin. */
@@ -193,8 +194,9 @@ export class HarvestClient implements HarvestSource {
 
   firstPageUrl(object: ObjectSpec, query: FirstPageQuery): string {
     const { perPage } = query;
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
-      throw new ConfigError(`per_page must be a whole number from 1 to ${MAX_PER_PAGE} (got ${perPage})`);
+    const problem = wholeNumberProblem(perPage, PER_PAGE);
+    if (problem !== null) {
+      throw new ConfigError(`per_page ${problem} (got ${perPage})`);
     }
     const url = new URL(`${this.baseUrl}${object.endpoint}`);
     // always explicit: Harvest's defaults differ per endpoint and have changed over the years
@@ -393,7 +395,7 @@ export class HarvestClient implements HarvestSource {
 
   /** A message from outside (network error text, Harvest's body) with the token blanked, just in case. */
   private scrub(text: string): string {
-    return text.split(this.token).join('[redacted]');
+    return redactSecrets(text, [this.token], '[redacted]');
   }
 
   private async getJson(caller: Caller, url: URL, signal?: AbortSignal): Promise<JsonResponse> {

@@ -8,6 +8,7 @@ import type { ConnectionTestResult } from '../control/connection-test.js';
 import type { ControlStore, Pipeline } from '../control/types.js';
 import type { DestinationScope } from '../destinations/index.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
+import { FREQUENCY_HOURS, FULL_REFRESH_HOURS } from '../limits.js';
 import type { AppScheduler } from './app.js';
 import type { DestinationTestResult } from './destination-test.js';
 import { HttpError } from './errors.js';
@@ -159,6 +160,8 @@ export function pipelineRoutes(deps: RouteDeps): Hono<AppEnv> {
     c.json({
       // the UI's default for a new pipeline's Harvest API URL: defined once, here on the server
       defaultBaseUrl: DEFAULT_BASE_URL,
+      // the UI's number fields take their bounds from here, the same the API validates with
+      limits: { frequencyHours: FREQUENCY_HOURS, fullRefreshHours: FULL_REFRESH_HOURS },
       objects: OBJECTS.map((o) => ({
         name: o.name,
         description: o.description,

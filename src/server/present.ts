@@ -1,5 +1,5 @@
 import { mask } from '../control/secrets.js';
-import type { Pipeline, Run } from '../control/types.js';
+import type { Pipeline, PipelineSettings, Run } from '../control/types.js';
 
 /*
  * What the API sends for pipelines and runs. Built field by field from the store's types (never by
@@ -21,21 +21,11 @@ export interface RunSummary {
   readonly worker: string | null;
 }
 
-export interface PipelineView {
+export interface PipelineView extends PipelineSettings {
   readonly id: number;
-  readonly name: string;
   /** `••••abcd`: the token itself is never sent. */
   readonly token: string;
   readonly tokenLast4: string;
-  readonly accountId: string;
-  /** Display form, password removed. */
-  readonly destination: string;
-  readonly objects: readonly string[];
-  readonly frequencyHours: number;
-  readonly since: string | null;
-  readonly fullRefreshHours: number;
-  readonly baseUrl: string;
-  readonly enabled: boolean;
   /** The machine whose workers run it (its SQLite file lives there); null: any worker. */
   readonly host: string | null;
   readonly status: PipelineStatus;

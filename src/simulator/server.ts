@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { JsonObject, JsonValue, ObjectSpec } from '../catalog/types.js';
 import { OBJECTS, findObject } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
+import { PER_PAGE } from '../limits.js';
 import { generateAccount } from './generate.js';
 import type { Account } from './generate.js';
 import { SimulatorError } from './errors.js';
@@ -52,7 +53,8 @@ import type {
 const INVALID_TOKEN =
   'The access token provided is expired, revoked, malformed or invalid for other reasons.';
 const JSON_TYPE = 'application/json; charset=utf-8';
-const MAX_PER_PAGE = 2000;
+/** Harvest's documented maximum, the same limit the client keeps to. */
+const MAX_PER_PAGE = PER_PAGE.max;
 
 const NOT_FOUND_HTML = `<!DOCTYPE html>
 <html lang="en">

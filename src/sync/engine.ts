@@ -13,6 +13,7 @@ import type {
 import { userMessage } from '../errors.js';
 import { HarvestApiError, isPermissionError, reasonsLine } from '../harvest/errors.js';
 import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
+import { CONCURRENCY, PER_PAGE, sinceProblem, wholeNumberProblem } from '../limits.js';
 import { SyncDataError } from './errors.js';
 import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
@@ -30,13 +31,13 @@ import type { DateWindow } from './windows.js';
  */
 export const CURSOR_OVERLAP_MS = 2 * 60_000;
 
-export const DEFAULT_CONCURRENCY = 4;
+export const DEFAULT_CONCURRENCY = CONCURRENCY.default;
 /**
  * The page size asked for (per_page, sent on every list call) unless SyncOptions.perPage says
- * otherwise: Harvest takes 1–2000 on every list, and 2000 means the fewest calls. Never Harvest's
- * default (ObjectSpec.defaultPerPage), which is only 100 for invoices.
+ * otherwise: the most Harvest gives, the fewest calls. Never Harvest's default
+ * (ObjectSpec.defaultPerPage), which is only 100 for invoices.
  */
-const MAX_PER_PAGE = 2000;
+const MAX_PER_PAGE = PER_PAGE.max;
 /**
  * How often a stream of a page-numbered list is read again from its top after the list shrank
  * under it; past that the pass finishes without marking deletions (see PassState.noSweep).
@@ -50,7 +51,6 @@ export const MAX_STREAM_RESTARTS = 3;
  * only when it can show nothing changed while it read, and otherwise leaves them to the next one.
  */
 export const MAX_CHECKED_UNSEEN = 500;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * Replicates the selected objects from `source` into `destination`. Never throws: every failure is
@@ -187,16 +187,17 @@ class SyncRun {
 
   private validate(): string | undefined {
     const { perPage, since, concurrency } = this.options;
-    if (perPage !== undefined && !(Number.isInteger(perPage) && perPage >= 1 && perPage <= MAX_PER_PAGE)) {
-      return `per page must be a whole number from 1 to ${MAX_PER_PAGE}, got ${perPage}`;
-    }
-    if (since !== undefined && !(DATE.test(since) && !Number.isNaN(Date.parse(since)))) {
-      return `since must be a date as YYYY-MM-DD, got ${JSON.stringify(since)}`;
-    }
-    if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
-      return `concurrency must be a whole number of at least 1, got ${concurrency}`;
-    }
-    return undefined;
+    const checks: ReadonlyArray<readonly [string, unknown, string | null]> = [
+      ['per page', perPage, perPage === undefined ? null : wholeNumberProblem(perPage, PER_PAGE)],
+      ['since', JSON.stringify(since), since === undefined ? null : sinceProblem(since)],
+      [
+        'concurrency',
+        concurrency,
+        concurrency === undefined ? null : wholeNumberProblem(concurrency, CONCURRENCY),
+      ],
+    ];
+    const bad = checks.find(([, , problem]) => problem !== null);
+    return bad === undefined ? undefined : `${bad[0]} ${bad[2]}, got ${String(bad[1])}`;
   }
 }
 

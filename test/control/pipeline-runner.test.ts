@@ -10,6 +10,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { STORE_KINDS, makeStore, pipelineInput } from './helpers.js';
 import type { StoreFixture } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 const OBJECTS = ['clients', 'projects', 'time_entries'];
 
@@ -88,14 +89,13 @@ for (const kind of STORE_KINDS)
     it('does a full refresh when the last one is older than fullRefreshHours', async () => {
       const p = await create({ fullRefreshHours: 1 });
       const t0 = Date.parse('2026-01-01T00:00:00Z');
-      let now = t0;
-      const clock = { now: () => now, sleep: () => Promise.resolve() };
+      const clock = new TestClock({ start: t0, sleeps: 'ignore' });
       await runPipeline(fx.store, p.id, { trigger: 'manual', dataDir: fx.dataDir, clock });
-      now = t0 + 30 * 60_000;
+      clock.set(t0 + 30 * 60_000);
       expect(
         (await runPipeline(fx.store, p.id, { trigger: 'manual', dataDir: fx.dataDir, clock })).fullRefresh,
       ).toBe(false);
-      now = t0 + 60 * 60_000;
+      clock.set(t0 + 60 * 60_000);
       expect(
         (await runPipeline(fx.store, p.id, { trigger: 'manual', dataDir: fx.dataDir, clock })).fullRefresh,
       ).toBe(true);

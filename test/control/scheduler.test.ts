@@ -5,7 +5,8 @@ import { currentOwner } from '../../src/control/run-owner.js';
 import { Scheduler } from '../../src/control/scheduler.js';
 import type { PipelineRunFn } from '../../src/control/scheduler.js';
 import type { Run, RunStatus } from '../../src/control/types.js';
-import { FakeClock, STORE_KINDS, makeStore, pipelineInput } from './helpers.js';
+import { STORE_KINDS, makeStore, pipelineInput } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 import type { StoreFixture } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -21,7 +22,7 @@ class FakeRuns {
 
   constructor(
     private readonly fx: StoreFixture,
-    private readonly clock: FakeClock,
+    private readonly clock: TestClock,
   ) {}
 
   readonly run: PipelineRunFn = async (pipelineId, { trigger, signal, onStarted }) => {
@@ -60,12 +61,12 @@ class FakeRuns {
 for (const kind of STORE_KINDS)
   describe(`scheduler on a fake clock (${kind} control store)`, () => {
     let fx: StoreFixture;
-    let clock: FakeClock;
+    let clock: TestClock;
     let runs: FakeRuns;
     let scheduler: Scheduler;
 
     beforeEach(async () => {
-      clock = new FakeClock(Date.parse('2025-03-01T00:00:00Z'));
+      clock = new TestClock({ start: '2025-03-01T00:00:00Z' });
       fx = await makeStore(kind, clock);
       runs = new FakeRuns(fx, clock);
       scheduler = new Scheduler({ store: fx.store, dataDir: fx.dataDir, clock, run: runs.run });

@@ -3,18 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/clock.js';
 import { DestinationError } from '../../src/errors.js';
 import { invoiceLineItemsTable, state, timeEntriesTable, timeEntry, toRows } from './fixtures.js';
 import type { Column } from '../../src/catalog/types.js';
 import { SqliteDestination } from '../../src/destinations/sqlite/sqlite-destination.js';
 import type { SqliteDestinationOptions } from '../../src/destinations/sqlite/sqlite-destination.js';
-
-/** A clock the test sets by hand. */
-function manualClock(start: number): Clock & { set(ms: number): void } {
-  let now = start;
-  return { now: () => now, sleep: async () => undefined, set: (ms) => (now = ms) };
-}
+import { TestClock } from '../support/clock.js';
 
 const T = Date.parse('2026-03-01T12:00:00.000Z');
 
@@ -172,7 +166,7 @@ describe('SqliteDestination', () => {
 
   describe('time', () => {
     it('keeps a row written in the same millisecond as now() out of the sweep', async () => {
-      const clock = manualClock(T);
+      const clock = new TestClock({ start: T, sleeps: 'ignore' });
       const d = destination({ clock });
       await d.open();
       const columns = await d.ensureTable(timeEntriesTable);
@@ -193,7 +187,7 @@ describe('SqliteDestination', () => {
     });
 
     it('never stamps earlier than before, even when the clock goes back or the database is reopened', async () => {
-      const clock = manualClock(T);
+      const clock = new TestClock({ start: T, sleeps: 'ignore' });
       const first = destination({ clock });
       await first.open();
       const columns = await first.ensureTable(timeEntriesTable);

@@ -6,14 +6,8 @@ import { HarvestClient, type HarvestClientOptions } from '../../src/harvest/clie
 import { HarvestApiError, isPermissionError } from '../../src/harvest/errors.js';
 import type { ClientEvent } from '../../src/harvest/types.js';
 import { readJsonFixture } from '../support/fixtures.js';
-import {
-  InstantClock,
-  envelope,
-  sendJson,
-  serversClosedAfterEach,
-  spec,
-  type TestServer,
-} from './helpers.js';
+import { envelope, sendJson, serversClosedAfterEach, spec, type TestServer } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 const TOKEN = 'pat.SECRET-9f8e7d6c5b4a';
 const ACCOUNT = '123456';
@@ -32,7 +26,7 @@ function fromRecording(scenario: string) {
 const serve = serversClosedAfterEach();
 
 function makeClient(server: TestServer, extra: Partial<HarvestClientOptions> = {}) {
-  const clock = new InstantClock();
+  const clock = new TestClock({ realTime: true, sleeps: 'instant' });
   const events: ClientEvent[] = [];
   const client = new HarvestClient({
     token: TOKEN,

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import { findObject } from '../../src/catalog/objects.js';
-import type { Clock } from '../../src/clock.js';
 
 export function spec(name: string): ObjectSpec {
   const object = findObject(name);
@@ -96,83 +95,6 @@ export function envelope(
     links: { first: 'x', next, previous: null, last: 'x' },
     ...extra,
   };
-}
-
-/**
- * Real time, except that sleeping is instant: it moves this clock's time forward by the amount
- * and records it. Lets tests with real HTTP servers check Retry-After waits without waiting.
- */
-export class InstantClock implements Clock {
-  readonly sleeps: number[] = [];
-  private offset = 0;
-  now(): number {
-    return Date.now() + this.offset;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw signal.reason;
-    this.sleeps.push(ms);
-    this.offset += ms;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-interface Timer {
-  readonly at: number;
-  readonly seq: number;
-  readonly resolve: () => void;
-}
-
-/** Virtual time: nothing moves until `run` jumps to the next timer once everything else is idle. */
-export class FakeClock implements Clock {
-  private time: number;
-  private seq = 0;
-  private timers: Timer[] = [];
-  constructor(start = 1_700_000_000_000) {
-    this.time = start;
-  }
-  now(): number {
-    return this.time;
-  }
-  /** Sleeps not yet over. */
-  get pending(): number {
-    return this.timers.length;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise((resolve, reject) => {
-      const timer: Timer = {
-        at: this.time + Math.max(0, ms),
-        seq: this.seq++,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        this.timers = this.timers.filter((t) => t !== timer);
-        reject(signal?.reason as Error);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.timers.push(timer);
-    });
-  }
-  /** Runs until `done` settles, jumping time forward whenever nothing else can happen. */
-  async run<T>(done: Promise<T>): Promise<T> {
-    let settled = false;
-    done.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    for (;;) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (settled) return done;
-      if (this.timers.length === 0) throw new Error('deadlock: nothing scheduled and not done');
-      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const next = this.timers.shift() as Timer;
-      this.time = Math.max(this.time, next.at);
-      next.resolve();
-    }
-  }
 }
 
 /** Deterministic PRNG (mulberry32) so simulations replay exactly. */

@@ -3,7 +3,8 @@ import { testConnection } from '../../src/control/connection-test.js';
 import { HarvestClient } from '../../src/harvest/client.js';
 import { HarvestApiError, isPermissionError } from '../../src/harvest/errors.js';
 import { FORBIDDEN, HTML_NOT_FOUND, JSON_NOT_FOUND, replay } from '../support/harvest-answers.js';
-import { InstantClock, sendJson, serversClosedAfterEach, spec, type TestServer } from './helpers.js';
+import { sendJson, serversClosedAfterEach, spec, type TestServer } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 /*
  * Harvest's own answers (JSON) about permissions are skips; anything else answering 401/403/404 (an
@@ -21,7 +22,7 @@ function client(server: TestServer, baseUrl = server.url): HarvestClient {
     token: TOKEN,
     accountId: ACCOUNT,
     baseUrl,
-    clock: new InstantClock(),
+    clock: new TestClock({ realTime: true, sleeps: 'instant' }),
     retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 10 },
   });
 }

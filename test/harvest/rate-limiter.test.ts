@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/errors.js';
 import { RateLimiter, parseRetryAfter, type Grant } from '../../src/harvest/rate-limiter.js';
-import { FakeClock, seeded } from './helpers.js';
+import { seeded } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 interface SimulationInput {
   /** What the client is told. */
@@ -26,7 +27,7 @@ interface SimulationInput {
  * 429 when its rolling window of accepted arrivals is full, as Harvest and the simulator do.
  */
 async function simulate(input: SimulationInput) {
-  const clock = new FakeClock();
+  const clock = new TestClock({ start: 1_700_000_000_000 });
   const random = seeded(input.seed);
   const limiter = new RateLimiter({ requests: input.configured, windowMs: input.windowMs, clock });
   const accepted: number[] = [];
@@ -160,7 +161,7 @@ describe('RateLimiter against a server counting arrivals', () => {
 
 describe('RateLimiter', () => {
   it('holds a slot until a window after the response: a late answer delays the next request by as much', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 1, windowMs: 1_000, safetyMarginMs: 0, clock });
     const t0 = clock.now();
     const first = await clock.run(limiter.acquire());
@@ -173,7 +174,7 @@ describe('RateLimiter', () => {
   });
 
   it('waits for a request in flight however long it takes, and the settle wakes the queue', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 2, windowMs: 1_000, safetyMarginMs: 0, clock });
     const t0 = clock.now();
     const [a, b] = await clock.run(Promise.all([limiter.acquire(), limiter.acquire()]));
@@ -195,7 +196,7 @@ describe('RateLimiter', () => {
   });
 
   it('grants waiting requests in the order they asked, one window after each answer when the limit is one', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 1, windowMs: 1_000, safetyMarginMs: 10, clock });
     const order: string[] = [];
     const times: number[] = [];
@@ -213,7 +214,7 @@ describe('RateLimiter', () => {
   });
 
   it('rejects an aborted wait with InterruptedError and gives its slot to the next in line', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 1, windowMs: 1_000, safetyMarginMs: 0, clock });
     limiter.settle(await clock.run(limiter.acquire()));
     const controller = new AbortController();
@@ -228,7 +229,7 @@ describe('RateLimiter', () => {
   });
 
   it('leaves no timer or wait running once the last waiter gives up, so an interrupted run can exit', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 1, windowMs: 15_000, clock });
     const first = await clock.run(limiter.acquire());
     // waiting for the request in flight, then for its window
@@ -249,7 +250,7 @@ describe('RateLimiter', () => {
   });
 
   it('pauses every request after a 429 until Retry-After, and says the wait came from the 429', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 30, windowMs: 1_000, clock });
     const grants = await clock.run(Promise.all(Array.from({ length: 20 }, () => limiter.acquire())));
     const t = clock.now();
@@ -264,7 +265,7 @@ describe('RateLimiter', () => {
   });
 
   it('climbs back slowly after lowering, stops just under the level refused, and probes it only after probeMs', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({
       requests: 100,
       windowMs: 1_000,
@@ -290,7 +291,7 @@ describe('RateLimiter', () => {
   });
 
   it('keeps the lowest bound of one burst of refusals, in whatever order they come back, and climbs back only to under it', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 40, windowMs: 1_000, recoveryMs: 2_000, clock });
     const grants = await clock.run(Promise.all(Array.from({ length: 24 }, () => limiter.acquire())));
     await clock.run(clock.sleep(10));
@@ -310,7 +311,7 @@ describe('RateLimiter', () => {
   });
 
   it('halves once per burst of 429s its own traffic cannot explain (someone else used the budget), then recovers fast', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     const limiter = new RateLimiter({ requests: 100, windowMs: 1_000, recoveryMs: 2_000, clock });
     for (const expected of [50, 25]) {
       const [a, b] = await clock.run(Promise.all([limiter.acquire(), limiter.acquire()]));
@@ -330,7 +331,11 @@ describe('RateLimiter', () => {
   });
 
   it('caps itself at a limit the server announces', () => {
-    const limiter = new RateLimiter({ requests: 100, windowMs: 1_000, clock: new FakeClock() });
+    const limiter = new RateLimiter({
+      requests: 100,
+      windowMs: 1_000,
+      clock: new TestClock({ start: 1_700_000_000_000 }),
+    });
     limiter.onServerLimit(40);
     expect(limiter.effectiveLimit).toBe(40);
     // a higher announcement later is not trusted at once: the limit climbs back slowly
@@ -339,7 +344,7 @@ describe('RateLimiter', () => {
   });
 
   it('refuses a limit that is not a positive whole number', () => {
-    const clock = new FakeClock();
+    const clock = new TestClock({ start: 1_700_000_000_000 });
     expect(() => new RateLimiter({ requests: 0, windowMs: 1_000, clock })).toThrow(/at least 1/);
     expect(() => new RateLimiter({ requests: 2.5, windowMs: 1_000, clock })).toThrow(/whole number/);
     expect(() => new RateLimiter({ requests: 5, windowMs: 0, clock })).toThrow(/positive/);

@@ -936,7 +936,7 @@ describe('table 3: UI form fields in a real browser', () => {
         problems.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const pwned = () => page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned);
+    const pwned = () => page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned);
     const pipelineCount = async () =>
       ((await (await page.request.get(`${stack!.url}/api/pipelines`)).json()) as { pipelines: unknown[] })
         .pipelines.length;

@@ -20,7 +20,8 @@ import { adminClient, dropSchema, schemaUrl, uniqueSchema } from '../destination
 import { RecordingDestination } from './support/recording.js';
 import { lineId, snapshot, snapshotDiff } from './support/snapshot.js';
 import type { Snapshot } from './support/snapshot.js';
-import { FixedClock, clientFor } from './support/world.js';
+import { clientFor } from './support/world.js';
+import { TestClock } from '../support/clock.js';
 
 /**
  * Destination faults: unreachable at start, the PostgreSQL connection dropped mid-run, a full disk,
@@ -133,7 +134,7 @@ beforeAll(async () => {
     seed: 9,
     scale: 0.02,
     rateLimit: null,
-    clock: new FixedClock(Date.parse('2026-04-01T10:00:00Z')),
+    clock: new TestClock({ start: Date.parse('2026-04-01T10:00:00Z'), sleeps: 'ignore' }),
   });
   dir = mkdtempSync(join(tmpdir(), 'hs-destfault-'));
   const path = join(dir, 'reference.db');

@@ -13,7 +13,8 @@ import type { SyncResult } from '../../src/sync/types.js';
 import { RecordingDestination } from './support/recording.js';
 import { lineId, snapshot, snapshotDiff } from './support/snapshot.js';
 import type { Snapshot } from './support/snapshot.js';
-import { FastClock, FixedClock, changeAccount, clientFor } from './support/world.js';
+import { changeAccount, clientFor } from './support/world.js';
+import { TestClock } from '../support/clock.js';
 
 /**
  * The fault matrix: each row injects one kind of trouble into a full-refresh run over a destination
@@ -60,7 +61,7 @@ interface FaultRow {
 
 interface FaultRun {
   readonly result: SyncResult;
-  readonly clock: FastClock;
+  readonly clock: TestClock;
   readonly calls: number;
 }
 
@@ -187,9 +188,9 @@ let cleanCalls: number;
 
 /** A simulator in the state every row starts from: the account as changed after the base run. */
 async function changedSimulator(): Promise<Simulator> {
-  const clock = new FixedClock(T0);
+  const clock = new TestClock({ start: T0, sleeps: 'ignore' });
   const sim = await startSimulator({ seed: SEED, scale: SCALE, rateLimit: null, clock });
-  clock.at = T1;
+  clock.set(T1);
   changeAccount(sim, SEED, 1, 2);
   return sim;
 }
@@ -199,7 +200,7 @@ async function fullRefresh(
   sim: Simulator,
   options: {
     client?: Partial<HarvestClientOptions>;
-    clock?: FastClock;
+    clock?: TestClock;
     record?: (d: RecordingDestination) => void;
   } = {},
 ): Promise<SyncResult> {
@@ -209,7 +210,11 @@ async function fullRefresh(
   options.record?.(destination);
   try {
     return await runSync({
-      source: clientFor(sim, { ...CLIENT, ...options.client, clock: options.clock ?? new FastClock() }),
+      source: clientFor(sim, {
+        ...CLIENT,
+        ...options.client,
+        clock: options.clock ?? new TestClock({ realTime: true, sleeps: 'instant' }),
+      }),
       destination,
       objects: OBJECTS,
       perPage: PER_PAGE,
@@ -239,7 +244,7 @@ beforeAll(async () => {
     seed: SEED,
     scale: SCALE,
     rateLimit: null,
-    clock: new FixedClock(T0),
+    clock: new TestClock({ start: T0, sleeps: 'ignore' }),
   });
   try {
     const result = await fullRefresh(base, before);
@@ -274,7 +279,7 @@ describe('fault matrix against the simulator', () => {
         const baseStates = await states(path);
 
         sim.setFaults(row.faults);
-        const clock = new FastClock();
+        const clock = new TestClock({ realTime: true, sleeps: 'instant' });
         let recorder: RecordingDestination | undefined;
         let acted = false;
         const started = performance.now();

@@ -9,6 +9,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { runCliProcess } from './support/cli-process.js';
 import { createAcmeArgs, loginOver, startServe } from './support/security.js';
+import { runState } from '../support/waiting.js';
 
 /*
  * Issue 15, what a hostile visitor found on disk and in sessions: a data directory created beforehand
@@ -81,13 +82,14 @@ describe('the data directory', () => {
       ).json()) as {
         run: { id: number };
       };
-      for (let i = 0; i < 200; i++) {
-        const r = (await (await fetch(`${serve.url}/api/runs/${run.run.id}`, { headers })).json()) as {
-          run: { status: string };
-        };
-        if (r.run.status !== 'running') break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await runState(
+        async () =>
+          (
+            (await (await fetch(`${serve.url}/api/runs/${run.run.id}`, { headers })).json()) as {
+              run: { status: string };
+            }
+          ).run,
+      );
       // the -wal and -shm files exist only while the databases are open
       whileRunning = modes(dataDir);
     } finally {

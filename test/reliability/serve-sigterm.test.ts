@@ -14,7 +14,14 @@ import { runSync } from '../../src/sync/engine.js';
 import { startCli } from '../cli/cli-helpers.js';
 import { dropSchema, schemaUrl, uniqueSchema } from '../destinations/postgres-support.js';
 import { snapshot, snapshotDiff } from './support/snapshot.js';
-import { FixedClock, clientFor } from './support/world.js';
+import { clientFor } from './support/world.js';
+import { TestClock } from '../support/clock.js';
+import { runState } from '../support/waiting.js';
+
+interface RunView {
+  readonly status: string;
+  readonly objects: ReadonlyArray<{ readonly status: string }>;
+}
 
 /*
  * SIGTERM to a real `harvest-sync serve` (the built CLI) while a run writes to PostgreSQL: the
@@ -66,24 +73,12 @@ async function api(serve: Serve, method: string, path: string, json?: unknown): 
   return res.json();
 }
 
-/** Another process: polled, there is no event to await. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`still waiting after ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 beforeAll(async () => {
   sim = await startSimulator({
     seed: 13,
     scale: 0.1,
     rateLimit: null,
-    clock: new FixedClock(Date.parse('2026-06-01T12:00:00Z')),
+    clock: new TestClock({ start: Date.parse('2026-06-01T12:00:00Z'), sleeps: 'ignore' }),
   });
   dataDir = mkdtempSync(join(tmpdir(), 'hs-serve-sigterm-'));
 });
@@ -119,9 +114,9 @@ it('SIGTERM to serve mid-run into PostgreSQL: exit 0, run interrupted, next run 
   // slow answers, so the signal lands with some objects done and others mid-pass
   sim.setFaults({ slowRate: 1, slowMs: 150 });
   const { run } = await api(first, 'POST', `/api/pipelines/${pipeline.id}/run`);
-  await until(
-    async () => (await api(first, 'GET', `/api/runs/${run.id}`)).run,
-    (r: { objects: Array<{ status: string }> }) => r.objects.some((o) => o.status === 'succeeded'),
+  await runState(
+    async () => (await api(first, 'GET', `/api/runs/${run.id}`)).run as RunView,
+    (r) => r.objects.some((o) => o.status === 'succeeded'),
   );
   const exited = once(first.child, 'exit');
   first.child.kill('SIGTERM');
@@ -136,9 +131,8 @@ it('SIGTERM to serve mid-run into PostgreSQL: exit 0, run interrupted, next run 
   expect(stopped.objects.some((o: { status: string }) => o.status !== 'succeeded')).toBe(true);
 
   const next = (await api(again, 'POST', `/api/pipelines/${pipeline.id}/run`)).run;
-  const finished = await until(
-    async () => (await api(again, 'GET', `/api/runs/${next.id}`)).run,
-    (r: { status: string }) => r.status !== 'running',
+  const finished = await runState(
+    async () => (await api(again, 'GET', `/api/runs/${next.id}`)).run as RunView,
   );
   expect(finished.status).toBe('succeeded');
   expect(

@@ -32,8 +32,9 @@ import { expectedTables, project, readTable } from '../sync/support/sqlite-helpe
 import { churnSeed } from './support/churn.js';
 import { CrashLab, planPoints } from './support/crash.js';
 import type { CrashOutcome, DestinationKind } from './support/crash.js';
-import { FastClock, FixedClock, changeAccount, seeded } from './support/world.js';
+import { changeAccount, seeded } from './support/world.js';
 import type { ChangeCounts } from './support/world.js';
+import { TestClock } from '../support/clock.js';
 
 const RUNS = Number(process.env.SOAK_RUNS ?? 200);
 const CRASH_POINTS = Number(process.env.SOAK_CRASH_POINTS ?? 50);
@@ -82,7 +83,7 @@ function faultsFor(run: number): Faults {
 
 async function scheduledSoak(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hs-soak-'));
-  const clock = new FixedClock(Date.parse('2026-05-01T00:00:00Z'));
+  const clock = new TestClock({ start: Date.parse('2026-05-01T00:00:00Z'), sleeps: 'ignore' });
   const sim = await startSimulator({ seed: SEED, scale: 0.02, rateLimit: null, clock });
   const { store } = await openControl({ dataDir, env: {}, clock });
   const changes: ChangeCounts = { edited: 0, created: 0, deleted: 0, lineItems: 0 };
@@ -116,7 +117,7 @@ async function scheduledSoak(): Promise<void> {
           dataDir,
           clock,
           baseUrls: BaseUrlPolicy.from({ flags: [sim.url] }),
-          syncClock: new FastClock(),
+          syncClock: new TestClock({ realTime: true, sleeps: 'instant' }),
           onEvent: (event) => {
             if (event.type === 'run:started') onStarted(event.run);
           },
@@ -125,7 +126,7 @@ async function scheduledSoak(): Promise<void> {
     const started = Date.now();
     for (let i = 1; i <= RUNS; i++) {
       if (i > 1) {
-        clock.at += HOUR;
+        clock.advance(HOUR);
         const c = changeAccount(sim, SEED, i);
         changes.edited += c.edited;
         changes.created += c.created;

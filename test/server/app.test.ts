@@ -6,7 +6,6 @@ import { Writable } from 'node:stream';
 import { Hono } from 'hono';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/clock.js';
 import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
 import { testConnection } from '../../src/control/connection-test.js';
 import { runPipeline } from '../../src/control/pipeline-runner.js';
@@ -27,6 +26,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { databaseUrl, dropDatabase, uniqueDatabase } from '../destinations/mysql-support.js';
 import { PG_URL } from '../support/databases.js';
+import { TestClock } from '../support/clock.js';
 
 const PASSWORD = 'admin password for tests ✓';
 const HARVEST_TOKEN = '2345678.pt.HarvestTokenSecretValue_zz9Q';
@@ -36,16 +36,11 @@ const PG_PASSWORD = 'pgSecretPw42';
 const transcript: string[] = [];
 let apiToken = '';
 
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = Date.UTC(2026, 5, 1, 12);
-  return { now: () => now, sleep: () => Promise.resolve(), advance: (ms) => void (now += ms) };
-}
-
 interface Harness {
   readonly app: ReturnType<typeof createApp>;
   readonly store: ControlStore;
   readonly auth: Auth;
-  readonly clock: ReturnType<typeof manualClock>;
+  readonly clock: TestClock;
   readonly metrics: ReturnType<typeof createMetrics>;
   readonly dataDir: string;
   readonly connectionTests: ConnectionTestInput[];
@@ -53,7 +48,7 @@ interface Harness {
 
 async function makeHarness(): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hs-app-'));
-  const clock = manualClock();
+  const clock = new TestClock({ start: Date.UTC(2026, 5, 1, 12), sleeps: 'ignore' });
   const store = await openSqliteControlStore({ dataDir, secrets: new SecretBox(randomBytes(32)), clock });
   const auth = new Auth({ credentials: memoryCredentialStore(), clock });
   await auth.setAdminPassword(PASSWORD);

@@ -11,16 +11,7 @@ import {
   memoryCredentialStore,
   verifyPassword,
 } from '../../src/server/auth.js';
-import type { Clock } from '../../src/clock.js';
-
-function manualClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    sleep: () => Promise.resolve(),
-    advance: (ms) => void (now += ms),
-  };
-}
+import { TestClock } from '../support/clock.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -84,7 +75,7 @@ describe('API token', () => {
 
 describe('sessions', () => {
   it('end after the idle timeout and after the absolute lifetime', () => {
-    const clock = manualClock();
+    const clock = new TestClock({ sleeps: 'ignore' });
     const sessions = new SessionStore(clock, { ttlMs: 10_000, idleMs: 4_000 });
     const idle = sessions.create();
     clock.advance(4_000);
@@ -100,7 +91,7 @@ describe('sessions', () => {
   });
 
   it('drop the oldest beyond the bound so memory stays bounded', () => {
-    const sessions = new SessionStore(manualClock(), { maxSessions: 3 });
+    const sessions = new SessionStore(new TestClock({ sleeps: 'ignore' }), { maxSessions: 3 });
     const ids = Array.from({ length: 5 }, () => sessions.create().id);
     expect(sessions.size).toBe(3);
     expect(sessions.get(ids[0])).toBeNull();
@@ -119,7 +110,7 @@ describe('sessions', () => {
 
 describe('login back-off', () => {
   it('lets the free attempts through, then doubles the wait up to its cap, per key', () => {
-    const clock = manualClock();
+    const clock = new TestClock({ sleeps: 'ignore' });
     const backoff = new Backoff(clock, { free: 3, baseMs: 1000, maxMs: 4000, forgetMs: 60_000 });
     for (let i = 0; i < 2; i++) backoff.count('a');
     expect(backoff.waitMs('a')).toBe(0);
@@ -140,7 +131,7 @@ describe('login back-off', () => {
   });
 
   it('takes back an attempt that turned out right, unless others were counted since', () => {
-    const clock = manualClock();
+    const clock = new TestClock({ sleeps: 'ignore' });
     const backoff = new Backoff(clock, { free: 2, baseMs: 1000, maxMs: 60_000, forgetMs: 60_000 });
     backoff.count('k');
     const undo = backoff.count('k');
@@ -156,7 +147,7 @@ describe('login back-off', () => {
   });
 
   it('refuses even the right password while waiting, and lets it in after', async () => {
-    const clock = manualClock();
+    const clock = new TestClock({ sleeps: 'ignore' });
     const auth = new Auth({ credentials: memoryCredentialStore(), clock });
     await auth.setAdminPassword('the right password');
     for (let i = 0; i < 5; i++) expect((await auth.login('wrong password!', 'ip')).ok).toBe(false);

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { startHtmlNotFoundServer } from '../support/harvest-answers.js';
+import { runState } from '../support/waiting.js';
+import type { presentRun } from '../../src/server/present.js';
 
 /*
  * `harvest-sync serve` as a user runs it: a real process, a real port, the simulator as Harvest and a
@@ -109,20 +111,12 @@ async function api(serve: Serve, method: string, path: string, json?: unknown): 
   return { status: res.status, body, text };
 }
 
-/** Polls the run over HTTP (another process: there is no event to await) until `done` holds. */
-async function waitForRun(
-  serve: Serve,
-  runId: number,
-  done: (run: { status: string; objects: Array<{ status: string }> }) => boolean,
-  timeoutMs = 45_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await api(serve, 'GET', `/api/runs/${runId}`);
-    if (done(body.run)) return body.run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${body.run.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** A run as GET /api/runs/:id sends it. */
+type RunBody = ReturnType<typeof presentRun>;
+
+/** The run in that serve process once `done` holds (test/support/waiting.ts: runState). */
+function waitForRun(serve: Serve, runId: number, done: (run: RunBody) => boolean) {
+  return runState(async () => (await api(serve, 'GET', `/api/runs/${runId}`)).body.run as RunBody, done);
 }
 
 /** Every live row of the destination equals the simulator's records, by id and updated_at. */

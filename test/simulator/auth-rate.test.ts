@@ -3,7 +3,8 @@ import type { JsonObject } from '../../src/catalog/types.js';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { RateLimitVariant, Simulator } from '../../src/simulator/index.js';
-import { USER_AGENT, get, manualClock, walk } from './helpers.js';
+import { USER_AGENT, get, walk } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 let sim: Simulator;
 
@@ -147,7 +148,7 @@ describe('rate limiting', () => {
   });
 
   it("measures the window on the simulator's clock, not the machine's", async () => {
-    const clock = manualClock('2026-03-01T09:00:00Z');
+    const clock = new TestClock({ start: '2026-03-01T09:00:00Z', sleeps: 'ignore' });
     const timed = await startSimulator({ scale: 0.02, clock, rateLimit: { requests: 2, windowMs: 60 } });
     try {
       expect((await get(timed, '/v2/company')).status).toBe(200);

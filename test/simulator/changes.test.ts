@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { get, manualClock, walk } from './helpers.js';
+import { get, walk } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 let sim: Simulator;
-const clock = manualClock('2026-06-01T10:00:00Z');
+const clock = new TestClock({ start: '2026-06-01T10:00:00Z', sleeps: 'ignore' });
 
 beforeAll(async () => {
   sim = await startSimulator({ scale: 0.05, seed: 11, rateLimit: null, clock });
@@ -211,7 +212,7 @@ describe('determinism', () => {
         scale: 0.03,
         seed,
         rateLimit: null,
-        clock: manualClock('2026-03-01T00:00:00Z'),
+        clock: new TestClock({ start: '2026-03-01T00:00:00Z', sleeps: 'ignore' }),
       });
       try {
         const parts = [];

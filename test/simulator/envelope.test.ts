@@ -3,10 +3,11 @@ import type { JsonObject } from '../../src/catalog/types.js';
 import { OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { get, manualClock, walk } from './helpers.js';
+import { get, walk } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 let sim: Simulator;
-const clock = manualClock('2026-03-04T05:06:07Z');
+const clock = new TestClock({ start: '2026-03-04T05:06:07Z', sleeps: 'ignore' });
 
 beforeAll(async () => {
   sim = await startSimulator({ scale: 0.02, seed: 3, rateLimit: null, clock });

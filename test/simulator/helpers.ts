@@ -53,18 +53,3 @@ export async function walk(
   }
   return { pages, records };
 }
-
-/** A clock the test moves by hand. */
-export function manualClock(start: string) {
-  let now = Date.parse(start);
-  return {
-    now: () => now,
-    sleep: async () => {},
-    set: (iso: string) => {
-      now = Date.parse(iso);
-    },
-    advance: (ms: number) => {
-      now += ms;
-    },
-  };
-}

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js';
-import { get, manualClock, walk } from './helpers.js';
+import { get, walk } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 /*
  * Renaming a client, project, task or user changes the copies other records embed of it (a time
@@ -15,7 +16,7 @@ afterEach(async () => {
   await Promise.all(sims.splice(0).map((s) => s.stop()));
 });
 
-const clock = manualClock('2026-04-01T10:00:00Z');
+const clock = new TestClock({ start: '2026-04-01T10:00:00Z', sleeps: 'ignore' });
 async function simulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const sim = await startSimulator({ scale: 0.1, seed: 4, rateLimit: null, clock, ...options });
   sims.push(sim);

@@ -7,7 +7,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js';
 import { simulatorClient } from '../sync/support/simulator-helpers.js';
 import { expectTablesMatch, readTable, syncSqlite, tempDir } from '../sync/support/sqlite-helpers.js';
-import { manualClock } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 /*
  * What a replica shows when Harvest changes a record without moving its updated_at, as README's
@@ -22,7 +22,7 @@ let dir: string;
 let cleanup: () => void;
 let db: string;
 const sims: Simulator[] = [];
-const clock = manualClock('2026-05-01T00:00:00Z');
+const clock = new TestClock({ start: '2026-05-01T00:00:00Z', sleeps: 'ignore' });
 
 beforeEach(() => {
   ({ dir, cleanup } = tempDir());

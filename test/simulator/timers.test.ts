@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { get, manualClock, walk } from './helpers.js';
+import { get, walk } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 /*
  * Running timers as Harvest shows them: `is_running: true`, `hours` = `hours_without_timer` plus the
@@ -10,7 +11,7 @@ import { get, manualClock, walk } from './helpers.js';
  * stays; the documented `is_running` filter selects them.
  */
 
-const clock = manualClock('2026-02-01T08:00:00Z');
+const clock = new TestClock({ start: '2026-02-01T08:00:00Z', sleeps: 'ignore' });
 let sim: Simulator;
 beforeAll(async () => {
   sim = await startSimulator({ scale: 0.2, seed: 6, rateLimit: null, clock });

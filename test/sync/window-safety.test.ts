@@ -6,7 +6,7 @@ import type { PassState, StreamState } from '../../src/destinations/destination.
 import { startSimulator } from '../../src/simulator/index.js';
 import { MAX_CHECKED_UNSEEN } from '../../src/sync/engine.js';
 import { spec } from '../harvest/helpers.js';
-import { manualClock } from '../simulator/helpers.js';
+import { TestClock } from '../support/clock.js';
 import { FakeHarvest, makeRecord } from './support/fake-harvest.js';
 import { simRecords, simulatorClient } from './support/simulator-helpers.js';
 import {
@@ -269,7 +269,7 @@ describe('an API that ignores updated_since', () => {
 
 describe('running timers', () => {
   it('are read again by every incremental pass: their hours grow while updated_at stays', async () => {
-    const clock = manualClock('2026-02-01T08:00:00Z');
+    const clock = new TestClock({ start: '2026-02-01T08:00:00Z', sleeps: 'ignore' });
     const sim = await startSimulator({ seed: 6, scale: 0.02, rateLimit: null, clock });
     try {
       const running = () => simRecords(sim, 'time_entries').filter((r) => r.is_running === true);

@@ -79,12 +79,31 @@ async function openSession(viewport: { width: number; height: number }): Promise
   return { page, problems, refused, close: () => context.close() };
 }
 
+/**
+ * The few browser globals the in-page checks read: the tests compile without DOM types (those are
+ * only in src/web/client/tsconfig.json), and code passed to page.evaluate runs in Chromium.
+ */
+interface InPage {
+  readonly innerWidth: number;
+  readonly document: {
+    readonly documentElement: { readonly scrollWidth: number };
+    querySelectorAll(selector: string): ArrayLike<InPageElement>;
+  };
+}
+interface InPageElement {
+  readonly tagName: string;
+  readonly textContent: string | null;
+  readonly outerHTML: string;
+  readonly labels?: ArrayLike<unknown> | null;
+  getAttribute(name: string): string | null;
+}
+
 /** The document is not wider than the window: nothing forces sideways scrolling of the whole page. */
 async function expectNoPageOverflow(page: Page): Promise<void> {
-  const { scroll, width } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
+  const { scroll, width } = await page.evaluate(() => {
+    const window = globalThis as unknown as InPage;
+    return { scroll: window.document.documentElement.scrollWidth, width: window.innerWidth };
+  });
   expect(scroll).toBeLessThanOrEqual(width);
 }
 
@@ -422,12 +441,17 @@ describe('web UI in chromium against serve and the simulator', () => {
       const unlabelled = () =>
         page.evaluate(() =>
           Array.from(
-            document.querySelectorAll('input:not([type=hidden]):not([hidden]), select, textarea, button'),
+            (globalThis as unknown as InPage).document.querySelectorAll(
+              'input:not([type=hidden]):not([hidden]), select, textarea, button',
+            ),
           )
             .filter((el) => {
-              if (el instanceof HTMLButtonElement) return (el.textContent ?? '').trim() === '';
-              const labels = (el as HTMLInputElement).labels;
-              return (labels === null || labels.length === 0) && !el.getAttribute('aria-label');
+              if (el.tagName === 'BUTTON') return (el.textContent ?? '').trim() === '';
+              const labels = el.labels;
+              return (
+                (labels === null || labels === undefined || labels.length === 0) &&
+                !el.getAttribute('aria-label')
+              );
             })
             .map((el) => el.outerHTML),
         );

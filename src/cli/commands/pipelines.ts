@@ -13,7 +13,10 @@ import { nextRunAt } from '../../control/scheduler.js';
 import { PipelineNotFoundError } from '../../control/store.js';
 import type { ControlStore, Pipeline, Run } from '../../control/types.js';
 import { parsePipelineCreate, parsePipelineUpdate } from '../../control/validation.js';
+import { sinceObjectsInWords } from '../../catalog/describe.js';
 import { ConfigError, HarvestSyncError } from '../../errors.js';
+import { DEFAULT_BASE_URL } from '../../harvest/base-url.js';
+import { FREQUENCY_HOURS, FULL_REFRESH_HOURS, rangeInWords } from '../../limits.js';
 import { presentPipeline, presentRun } from '../../server/present.js';
 import { EXIT, action } from '../exit.js';
 import { COUNT_COLUMNS, ProgressView } from '../progress.js';
@@ -56,7 +59,7 @@ export function addSqliteRoot(command: Command): Command {
 export function addBaseUrlAllowList(command: Command): Command {
   return command.option(
     '--allow-base-url <origin>',
-    'let pipelines use this Harvest API origin besides https://api.harvestapp.com (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)',
+    `let pipelines use this Harvest API origin besides ${DEFAULT_BASE_URL} (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)`,
     (value: string, previous: string[]) => [...previous, value],
     [],
   );
@@ -187,19 +190,16 @@ function addPipelineOptions(command: Command, forCreate: boolean): Command {
       '--destination <url>',
       'sqlite:PATH (inside the data dir or --sqlite-root; relative paths there), postgres://USER[:PASSWORD]@HOST/DB or mysql://USER[:PASSWORD]@HOST/DB',
     )
-    .option('--frequency <hours>', 'whole hours between runs, 1-24 (default 1)')
+    .option('--frequency <hours>', `whole hours between runs, ${rangeInWords(FREQUENCY_HOURS)}`)
     .option('--objects <names>', 'comma-separated objects to sync (default: all; see `discover`)')
-    .option(
-      '--since <date>',
-      'only dated records (time entries, expenses, invoices, estimates) from YYYY-MM-DD',
-    )
+    .option('--since <date>', `only dated records (${sinceObjectsInWords()}) from YYYY-MM-DD`)
     .option(
       '--full-refresh-hours <hours>',
-      'hours between full refreshes that capture deletions, 1-720 (default 24)',
+      `hours between full refreshes that capture deletions, ${rangeInWords(FULL_REFRESH_HOURS)}`,
     )
     .option(
       '--base-url <url>',
-      'Harvest API root (default https://api.harvestapp.com); another origin must be allowed with --allow-base-url',
+      `Harvest API root (default ${DEFAULT_BASE_URL}); another origin must be allowed with --allow-base-url`,
     )
     .option('--skip-test', 'save without testing the connection first')
     .option('--json', 'print the pipeline as JSON');

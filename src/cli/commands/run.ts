@@ -1,12 +1,18 @@
 import { Command } from 'commander';
 import { z } from 'zod';
+import { sinceObjectsInWords } from '../../catalog/describe.js';
+import {
+  CONCURRENCY,
+  DEFAULT_DESTINATION_URL,
+  PER_PAGE,
+  sinceField,
+  wholeNumberField,
+} from '../../limits.js';
 import { planObjects } from '../../sync/plan.js';
 import { action, EXIT } from '../exit.js';
 import { addHarvestOptions, parseHarvestFlags, parseOrThrow, type HarvestFlags } from '../harvest-options.js';
 import { formatSummary } from '../progress.js';
 import { runSyncJob } from '../sync-job.js';
-
-export const DEFAULT_DESTINATION = 'sqlite:./harvest.db';
 
 interface RunFlags extends HarvestFlags {
   destination?: string;
@@ -18,28 +24,10 @@ interface RunFlags extends HarvestFlags {
   json?: boolean;
 }
 
-const isoDate = /^\d{4}-\d{2}-\d{2}$/;
-
 const runFlagsSchema = z.object({
-  since: z
-    .string()
-    .refine(
-      (d) => isoDate.test(d) && !Number.isNaN(Date.parse(d)) && new Date(d).toISOString().startsWith(d),
-      'since must be a date like 2024-01-31',
-    )
-    .optional(),
-  perPage: z
-    .string()
-    .regex(/^\d+$/, 'per-page must be a whole number from 1 to 2000')
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 2000, 'per-page must be a whole number from 1 to 2000')
-    .optional(),
-  concurrency: z
-    .string()
-    .regex(/^\d+$/, 'concurrency must be a whole number from 1 to 16')
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 16, 'concurrency must be a whole number from 1 to 16')
-    .optional(),
+  since: sinceField('since').optional(),
+  perPage: wholeNumberField('per-page', PER_PAGE).optional(),
+  concurrency: wholeNumberField('concurrency', CONCURRENCY).optional(),
 });
 
 export function runCommand(): Command {
@@ -50,14 +38,14 @@ export function runCommand(): Command {
       'sqlite:PATH, postgres://USER@HOST/DB[?schema=harvest] or mysql://USER@HOST/DB (env HARVEST_SYNC_DESTINATION)',
     )
     .option('--objects <names>', 'comma-separated objects to sync (default: all; see `discover`)')
+    .option('--since <date>', `only ${sinceObjectsInWords()} dated from then on (YYYY-MM-DD)`)
     .option(
-      '--since <date>',
-      'only time entries, expenses, invoices and estimates dated from then on (YYYY-MM-DD)',
+      '--per-page <n>',
+      `records per API call, ${PER_PAGE.min}-${PER_PAGE.max} (default ${PER_PAGE.default}, on every list)`,
     )
-    .option('--per-page <n>', 'records per API call, 1-2000 (default 2000, on every list)')
     .option(
       '--concurrency <n>',
-      'requests in flight: objects, or date windows of a long one, sharing one rate limit (default 4)',
+      `requests in flight: objects, or date windows of a long one, sharing one rate limit, ${CONCURRENCY.min}-${CONCURRENCY.max} (default ${CONCURRENCY.default})`,
     )
     .option('--full-refresh', 're-read everything and mark records deleted in Harvest as deleted')
     .option('--json', 'print a machine-readable summary on stdout');
@@ -68,7 +56,8 @@ export function runCommand(): Command {
       const connection = parseHarvestFlags(flags);
       const extra = parseOrThrow(runFlagsSchema, flags);
       const objects = planObjects(flags.objects === undefined ? undefined : flags.objects.split(','));
-      const destinationUrl = flags.destination ?? process.env.HARVEST_SYNC_DESTINATION ?? DEFAULT_DESTINATION;
+      const destinationUrl =
+        flags.destination ?? process.env.HARVEST_SYNC_DESTINATION ?? DEFAULT_DESTINATION_URL;
       const result = await runSyncJob({
         connection,
         destinationUrl,

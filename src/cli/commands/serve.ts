@@ -6,6 +6,7 @@ import { secureDataDir } from '../../control/data-dir.js';
 import { baseUrlPolicy, destinationScope, openControl, resolveDataDir } from '../../control/open.js';
 import { Scheduler } from '../../control/scheduler.js';
 import { ConfigError } from '../../errors.js';
+import { DEFAULT_BASE_URL } from '../../harvest/base-url.js';
 import { createApp } from '../../server/app.js';
 import { Auth, checkNewPassword, fileCredentialStore, generateSecret } from '../../server/auth.js';
 import { testDestination } from '../../server/destination-test.js';
@@ -164,7 +165,7 @@ export function serveCommand(): Command {
     )
     .option(
       '--allow-base-url <origin>',
-      'let saved pipelines use this Harvest API origin besides https://api.harvestapp.com (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)',
+      `let saved pipelines use this Harvest API origin besides ${DEFAULT_BASE_URL} (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)`,
       collect,
       [],
     )

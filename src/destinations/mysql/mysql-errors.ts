@@ -1,5 +1,5 @@
 import { DestinationError, HarvestSyncError } from '../../errors.js';
-import { redactSecrets } from './mysql-url.js';
+import { redactSecrets } from '../../redact.js';
 
 interface Reason {
   readonly reason: string;

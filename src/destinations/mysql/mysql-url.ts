@@ -121,10 +121,3 @@ export function parseMysqlUrl(raw: string): MysqlTarget {
     secrets: [...secrets].sort((a, b) => b.length - a.length),
   };
 }
-
-/** Removes every form of the password from a message. */
-export function redactSecrets(message: string, secrets: readonly string[]): string {
-  let out = message;
-  for (const secret of secrets) out = out.split(secret).join('***');
-  return out;
-}

@@ -1,5 +1,5 @@
 import { DestinationError, HarvestSyncError } from '../../errors.js';
-import { redact } from './postgres-url.js';
+import { redactSecrets } from '../../redact.js';
 
 interface Reason {
   readonly reason: string;
@@ -94,5 +94,5 @@ export function toDestinationError(
     message = `${context}: ${detail || 'unknown error'}`;
     retryable = false;
   }
-  return new DestinationError(redact(message, secrets), { retryable, cause: error });
+  return new DestinationError(redactSecrets(message, secrets), { retryable, cause: error });
 }

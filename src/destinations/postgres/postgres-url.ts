@@ -125,10 +125,3 @@ export function parsePostgresUrl(raw: string): PostgresTarget {
     secrets: passwordForms(url),
   };
 }
-
-/** Removes every form of the password from a message. */
-export function redact(message: string, secrets: readonly string[]): string {
-  let out = message;
-  for (const secret of secrets) out = out.split(secret).join('***');
-  return out;
-}

@@ -78,8 +78,18 @@ export const getPipeline = (ref: string) =>
 export const getRuns = (ref: string, limit: number) =>
   api<{ runs: RunView[] }>('GET', `/api/pipelines/${encodeURIComponent(ref)}/runs?limit=${limit}`);
 export const getRun = (id: string) => api<{ run: RunView }>('GET', `/api/runs/${encodeURIComponent(id)}`);
+/** A setting's bounds and default, as the API validates it (src/limits.ts). */
+export interface Limit {
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+}
+export interface CatalogLimits {
+  readonly frequencyHours: Limit;
+  readonly fullRefreshHours: Limit;
+}
 export const getCatalog = () =>
-  api<{ objects: CatalogObject[]; defaultBaseUrl: string }>('GET', '/api/catalog');
+  api<{ objects: CatalogObject[]; defaultBaseUrl: string; limits: CatalogLimits }>('GET', '/api/catalog');
 export const getDestination = (ref: string) =>
   api<{ destination: DestinationReport & { description: string } }>(
     'GET',

@@ -14,7 +14,7 @@ import {
   relative,
   runDurationMs,
 } from './format.js';
-import { objectChoices } from './wizard.js';
+import { frequencyInput, objectChoices } from './wizard.js';
 
 const RUNNING_REFRESH_MS = 1500;
 const IDLE_REFRESH_MS = 15_000;
@@ -158,7 +158,7 @@ function objectsTable(
 
 export async function renderPipeline(main: HTMLElement, ref: string): Promise<void> {
   let pipeline = (await getPipeline(ref)).pipeline;
-  const catalog = (await getCatalog()).objects;
+  const { objects: catalog, limits } = await getCatalog();
 
   const title = h('h1', {});
   const status = h('span');
@@ -269,16 +269,7 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
 
   // Edit: frequency, objects, token
   const openEdit = () => {
-    const frequency = inputField({
-      label: 'Run every (hours)',
-      name: 'frequencyHours',
-      type: 'number',
-      value: String(pipeline.frequencyHours),
-      min: 1,
-      max: 24,
-      inputmode: 'numeric',
-      hint: 'Whole hours from 1 to 24.',
-    });
+    const frequency = frequencyInput(limits.frequencyHours, pipeline.frequencyHours);
     const objects = objectChoices(catalog, null, pipeline.objects);
     const token = inputField({
       label: 'New access token',

@@ -1,5 +1,11 @@
 import { ApiError, api, getCatalog, getPipelines } from './api.js';
-import type { CatalogObject, ConnectionTestResult, DestinationTestResult, PipelineView } from './api.js';
+import type {
+  CatalogObject,
+  ConnectionTestResult,
+  DestinationTestResult,
+  Limit,
+  PipelineView,
+} from './api.js';
 import { fill, h, statusBadge, tableWrap } from './dom.js';
 import { busy, choiceGroup, inputField, messageArea } from './forms.js';
 import type { Field } from './forms.js';
@@ -58,7 +64,7 @@ export function objectResults(result: ConnectionTestResult): HTMLElement {
 
 export async function renderWizard(main: HTMLElement): Promise<void> {
   document.title = 'New pipeline · harvest-sync';
-  const { objects: catalog, defaultBaseUrl } = await getCatalog();
+  const { objects: catalog, defaultBaseUrl, limits } = await getCatalog();
   let step = 0;
   let connection: ConnectionTestResult | null = null;
 
@@ -241,16 +247,11 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
   const objectsHost = h('div');
   let objects = objectChoices(catalog, null);
   objectsHost.append(objects.root);
-  const frequency = inputField({
-    label: 'Run every (hours)',
-    name: 'frequencyHours',
-    type: 'number',
-    value: '1',
-    min: 1,
-    max: 24,
-    inputmode: 'numeric',
-    hint: 'Whole hours from 1 to 24. Each run reads only what changed since the last one.',
-  });
+  const frequency = frequencyInput(
+    limits.frequencyHours,
+    limits.frequencyHours.default,
+    ' Each run reads only what changed since the last one.',
+  );
   const createMessage = messageArea();
   const create = h('button', { type: 'submit', class: 'primary' }, 'Create pipeline');
   const form4 = h(
@@ -472,4 +473,18 @@ export function objectChoices(
     h('button', { type: 'button', onclick: setAll(false) }, 'Select none'),
   );
   return group;
+}
+
+/** The "Run every (hours)" field, bounded as the API validates it. */
+export function frequencyInput(limit: Limit, value: number, more = '') {
+  return inputField({
+    label: 'Run every (hours)',
+    name: 'frequencyHours',
+    type: 'number',
+    value: String(value),
+    min: limit.min,
+    max: limit.max,
+    inputmode: 'numeric',
+    hint: `Whole hours from ${limit.min} to ${limit.max}.${more}`,
+  });
 }

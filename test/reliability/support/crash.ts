@@ -16,7 +16,8 @@ import { PG_URL, dropSchema, schemaUrl, uniqueSchema } from '../../destinations/
 import type { CrashChildSpec } from './crash-child.js';
 import { snapshot, snapshotDiff } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
-import { FixedClock, changeAccount, clientFor } from './world.js';
+import { changeAccount, clientFor } from './world.js';
+import { TestClock } from '../../support/clock.js';
 
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 
@@ -91,8 +92,18 @@ export class CrashLab {
   static async start(kind: DestinationKind, options: CrashLabOptions = {}): Promise<CrashLab> {
     const seed = options.seed ?? 7;
     const scale = options.scale ?? 0.02;
-    const before = await startSimulator({ seed, scale, rateLimit: null, clock: new FixedClock(T0) });
-    const after = await startSimulator({ seed, scale, rateLimit: null, clock: new FixedClock(T1) });
+    const before = await startSimulator({
+      seed,
+      scale,
+      rateLimit: null,
+      clock: new TestClock({ start: T0, sleeps: 'ignore' }),
+    });
+    const after = await startSimulator({
+      seed,
+      scale,
+      rateLimit: null,
+      clock: new TestClock({ start: T1, sleeps: 'ignore' }),
+    });
     changeAccount(after, seed, 1, 2);
     const dir = mkdtempSync(join(tmpdir(), 'hs-crash-'));
     return new CrashLab(kind, before, after, dir, options.perPage ?? 5, options.concurrency ?? 4);

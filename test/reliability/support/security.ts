@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Clock } from '../../../src/clock.js';
 import { BaseUrlPolicy } from '../../../src/control/base-url-policy.js';
 import { pipelineDestinations } from '../../../src/control/destination-scope.js';
 import { SecretBox } from '../../../src/control/secrets.js';
@@ -22,6 +21,7 @@ import { createLogger } from '../../../src/server/logger.js';
 import { createMetrics } from '../../../src/server/metrics.js';
 import { CLI } from '../../cli/cli-helpers.js';
 import { cleanEnv } from './cli-process.js';
+import { TestClock } from '../../support/clock.js';
 
 /*
  * What the security tests (test/reliability/security-*.test.ts) share: the API app in process on a
@@ -29,16 +29,11 @@ import { cleanEnv } from './cli-process.js';
  * origin", an HTTP server that records every request it gets (a stored token must never reach it).
  */
 
-export function manualClock(start = Date.UTC(2026, 5, 1, 12)): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, sleep: () => Promise.resolve(), advance: (ms) => void (now += ms) };
-}
-
 export interface AppHarness {
   readonly app: ReturnType<typeof createApp>;
   readonly store: ControlStore;
   readonly auth: Auth;
-  readonly clock: ReturnType<typeof manualClock>;
+  readonly clock: TestClock;
   readonly dataDir: string;
   /** The API token made at start (admin scope). */
   readonly apiToken: string;
@@ -78,7 +73,7 @@ export function cheapPasswordHash(password: string): PasswordHash {
 /** The app as serve builds it, in process; the client address comes from `x-test-client`. */
 export async function appHarness(options: HarnessOptions = {}): Promise<AppHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hs-security-'));
-  const clock = manualClock();
+  const clock = new TestClock({ start: Date.UTC(2026, 5, 1, 12), sleeps: 'ignore' });
   const store = await openSqliteControlStore({ dataDir, secrets: new SecretBox(randomBytes(32)), clock });
   const credentials = options.credentials ?? memoryCredentialStore();
   const auth = new Auth({ credentials, clock });

@@ -1,40 +1,9 @@
 import { OBJECTS } from '../../../src/catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../../../src/catalog/types.js';
-import type { Clock } from '../../../src/clock.js';
 import { HarvestClient } from '../../../src/harvest/client.js';
 import type { HarvestClientOptions } from '../../../src/harvest/client.js';
 import type { Simulator } from '../../../src/simulator/index.js';
 import { seeded } from '../../harvest/helpers.js';
-
-/** A clock that stands still: the simulator's `Date` header, hence every cursor, is the same in every run. */
-export class FixedClock implements Clock {
-  constructor(public at: number) {}
-  now(): number {
-    return this.at;
-  }
-  sleep(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/**
- * Real time plus every wait it was asked for, skipped: retries, Retry-After pauses and rate-limit
- * waits take no wall time but move `now()` forward by what they would have lasted, so the limiter's
- * arithmetic stays consistent. `waitedMs` sums what was skipped. Request timeouts stay real.
- */
-export class FastClock implements Clock {
-  private skipped = 0;
-  waitedMs = 0;
-  now(): number {
-    return Date.now() + this.skipped;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    this.skipped += Math.max(0, ms);
-    this.waitedMs += Math.max(0, ms);
-    return new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /** A client of a local simulator; options (timeouts, retries, clock) override the test defaults. */
 export function clientFor(sim: Simulator, options: Partial<HarvestClientOptions> = {}): HarvestClient {
