@@ -330,6 +330,7 @@ describe('serve never shows a secret', () => {
       ['GET /api/catalog', '/api/catalog'],
       ['GET /api/pipelines/:ref/destination', `/api/pipelines/${id}/destination`],
       ['GET /api/tokens', '/api/tokens'],
+      ['GET /api/workers', '/api/workers'],
       ['GET /metrics', '/metrics'],
     ];
     for (const [route, path] of gets) {

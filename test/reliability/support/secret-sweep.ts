@@ -101,6 +101,8 @@ export class SecretSweep<S extends string> {
     if (this.admin) {
       for (const schema of Object.values<string>(this.schemas))
         await this.admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      // and what serve made of its own, such as the run queue's `<control schema>_queue`
+      await this.admin.query(`DROP OWNED BY ${this.role} CASCADE`);
       await this.admin.query(`REVOKE ALL ON DATABASE ${this.database} FROM ${this.role}`);
       await this.admin.query(`DROP ROLE IF EXISTS ${this.role}`);
       await this.admin.end();
@@ -133,7 +135,8 @@ export class SecretSweep<S extends string> {
     const leftBehind = filesUnder(this.root);
     const dump = await promisify(execFile)(
       'pg_dump',
-      ['--no-owner', ...Object.values<string>(this.schemas).flatMap((s) => ['-n', s]), PG_URL],
+      // `<schema>*`: also what serve made beside a schema (the run queue's `<schema>_queue`)
+      ['--no-owner', ...Object.values<string>(this.schemas).flatMap((s) => ['-n', `${s}*`]), PG_URL],
       { maxBuffer: 256 * 1024 * 1024 },
     );
     return {
