@@ -22,6 +22,8 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<Command>>> =
   simulate: async () => (await import('./commands/simulate.js')).simulateCommand(),
   tap: async () => (await import('./commands/tap.js')).tapCommand(),
   airbyte: async () => (await import('./commands/airbyte.js')).airbyteCommand(),
+  worker: async () => (await import('./commands/worker.js')).workerCommand(),
+  workers: async () => (await import('./commands/workers.js')).workersCommand(),
 };
 
 /** The whole program (every command loaded): for help, unknown commands, and tests. */

@@ -18,7 +18,7 @@ export interface WebUiDeps {
 }
 
 /** Pages of the UI; the client reads `data-page` (and `data-ref`) to know what to draw. */
-export type PageName = 'login' | 'pipelines' | 'wizard' | 'pipeline' | 'run' | 'tokens';
+export type PageName = 'login' | 'pipelines' | 'wizard' | 'pipeline' | 'run' | 'tokens' | 'workers';
 
 /**
  * The compiled client: dist/web/client beside dist/web/ui.js. When this module runs from src (tsx,
@@ -97,6 +97,7 @@ export function createWebUi(deps: WebUiDeps = {}): Hono<AppEnv> {
   ui.get('/login', page('login'));
   ui.get('/pipelines/new', page('wizard'));
   ui.get('/tokens', page('tokens'));
+  ui.get('/workers', page('workers'));
   ui.get(
     '/pipelines/:id{[0-9]{1,15}}',
     page('pipeline', (c) => c.req.param('id')),

@@ -127,3 +127,42 @@ describe('pipelines run by workers sharing a PostgreSQL control store', () => {
     expect(workers.every((w) => w.status === 'running')).toBe(true);
   });
 });
+
+describe('draining a worker', () => {
+  it('stops its run after the batch in progress and hands the job to another worker, which resumes it', async () => {
+    for (const cluster of clusters.splice(0)) await cluster.stop();
+    const slow = sims.account('7002');
+    slow.setFaults({ seed: 1, slowRate: 1, slowMs: 300 });
+    try {
+      const pipeline = await store.createPipeline({
+        name: 'drained',
+        token: 'sim-admin-token-7002',
+        accountId: '7002',
+        destination: 'sqlite:drained.db',
+        objects: ['clients', 'contacts', 'projects', 'tasks', 'users', 'time_entries'],
+        frequencyHours: 1,
+        since: null,
+        fullRefreshHours: 24,
+        baseUrl: sims.url,
+        enabled: true,
+      });
+      const c = await open('test#c');
+      const first = await until('a run in progress', async () => {
+        const [run] = await store.listRuns({ pipelineId: pipeline.id, status: 'running' });
+        return run && run.totals.calls > 0 ? run : null;
+      });
+      const d = await open('test#d');
+      await c.stop();
+      expect(await store.getRun(first.id)).toMatchObject({ status: 'interrupted' });
+      const resumed = await until('the run to resume on the other worker', async () => {
+        const runs = await store.listRuns({ pipelineId: pipeline.id });
+        return runs.find((r) => r.id !== first.id && r.status === 'succeeded') ?? null;
+      });
+      expect(resumed.jobId).toBe(first.jobId);
+      const workers = await d.listWorkers();
+      expect(workers.find((w) => w.id === 'test#c')?.status).toBe('stopped');
+    } finally {
+      slow.setFaults(null);
+    }
+  });
+});

@@ -341,6 +341,9 @@ function commandLine(c: CliCase, work: string): { args: string[]; env: Record<st
     'pipelines run': ['seed', '--data-dir', data],
     'runs list': ['--data-dir', data, '--limit', '5'],
     'runs show': ['1', '--data-dir', data],
+    // a worker needs a PostgreSQL control store: every bad value is refused before it would connect
+    worker: ['--data-dir', data],
+    'workers list': ['--data-dir', data],
     // data/config.json and data/catalog.json are made in the seed directory (beforeAll)
     tap: ['--config', 'data/config.json', '--catalog', 'data/catalog.json'],
     'airbyte spec': [],
@@ -434,7 +437,7 @@ function errorForm(c: CliCase, run: CliRun): string[] {
 }
 
 /** Accepted values whose command would start a server or a demo: listed, not run. */
-const notRun = (c: CliCase) => c.accepted !== null && ['serve', 'demo'].includes(c.leaf[0]);
+const notRun = (c: CliCase) => c.accepted !== null && ['serve', 'demo', 'worker'].includes(c.leaf[0]);
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'hs-bad-input-'));

@@ -385,6 +385,22 @@ describe('web UI in chromium against serve and the simulator', () => {
     expect(session.problems).toEqual([]);
   });
 
+  it('says on the workers page that serve runs every pipeline itself on the SQLite control store', async () => {
+    const session = await openSession({ width: 1280, height: 900 });
+    const { page } = session;
+    try {
+      await page.goto(`${stack.url}/workers`);
+      await page.getByLabel('Admin password').fill(stack.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Workers', level: 1 }).waitFor();
+      await shown(page.getByText(/runs every one of them itself: there are no workers/));
+      await shown(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Workers' }));
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+  });
+
   it('creates a read-only API token shown once, which reads but cannot change, then revokes it', async () => {
     const session = await openSession({ width: 1280, height: 900 });
     const { page } = session;

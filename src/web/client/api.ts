@@ -2,13 +2,14 @@ import type { ConnectionTestResult } from '../../control/connection-test.js';
 import type { DestinationTestResult } from '../../server/destination-test.js';
 import type { PipelineView, presentRun } from '../../server/present.js';
 import type { DestinationReport } from '../../server/destination-inspect.js';
+import type { WorkerInfo as WorkerView } from '../../control/cluster/registry.js';
 
 /*
  * The browser's side of the JSON API: the session cookie goes along by itself (same origin), the CSRF
  * token the middleware asks for on every change comes from the page's <meta name="csrf-token">.
  */
 
-export type { ConnectionTestResult, DestinationTestResult, DestinationReport, PipelineView };
+export type { ConnectionTestResult, DestinationTestResult, DestinationReport, PipelineView, WorkerView };
 export type RunView = ReturnType<typeof presentRun>;
 export interface CatalogObject {
   readonly name: string;
@@ -77,6 +78,8 @@ export const getPipeline = (ref: string) =>
   api<{ pipeline: PipelineView }>('GET', `/api/pipelines/${encodeURIComponent(ref)}`);
 export const getRuns = (ref: string, limit: number) =>
   api<{ runs: RunView[] }>('GET', `/api/pipelines/${encodeURIComponent(ref)}/runs?limit=${limit}`);
+export const getWorkers = () =>
+  api<{ mode: 'workers' | 'single-process'; workers: WorkerView[] }>('GET', '/api/workers');
 export const getRun = (id: string) => api<{ run: RunView }>('GET', `/api/runs/${encodeURIComponent(id)}`);
 /** A setting's bounds and default, as the API validates it (src/limits.ts). */
 export interface Limit {

@@ -6,6 +6,7 @@ import { renderPipelines } from './pipelines.js';
 import { renderRun } from './run.js';
 import { renderTokens } from './tokens.js';
 import { renderWizard } from './wizard.js';
+import { renderWorkers } from './workers.js';
 
 /*
  * Entry point of every page. The server has already checked the session (or sent the browser to the
@@ -32,6 +33,7 @@ function header(): void {
       { 'aria-label': 'Main' },
       h('a', { href: '/' }, 'Pipelines'),
       h('a', { href: '/pipelines/new' }, 'New pipeline'),
+      h('a', { href: '/workers' }, 'Workers'),
       h('a', { href: '/tokens' }, 'API tokens'),
       logout,
     ),
@@ -55,6 +57,8 @@ async function boot(): Promise<void> {
         return await renderRun(main, ref);
       case 'tokens':
         return await renderTokens(main);
+      case 'workers':
+        return await renderWorkers(main);
       default:
         return await renderPipelines(main);
     }

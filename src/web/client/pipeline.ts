@@ -29,6 +29,10 @@ function configList(p: PipelineView): HTMLElement {
     item('Access token', h('code', { 'aria-label': `token ending in ${p.tokenLast4}` }, p.token)),
     item('Harvest API', h('code', {}, p.baseUrl)),
     item('Destination', h('code', {}, p.destination)),
+    item(
+      'Runs on',
+      p.host === null ? 'any worker' : `the workers of host ${p.host} (its SQLite file is there)`,
+    ),
     item('Objects', `${p.objects.length}: ${p.objects.join(', ')}`),
     item('Frequency', every(p.frequencyHours)),
     item('Next run', p.enabled ? `${dateTime(p.nextRunAt)} (${relative(p.nextRunAt)})` : 'none: paused'),

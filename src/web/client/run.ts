@@ -15,6 +15,7 @@ function summary(run: RunView): HTMLElement {
       run.pipeline ? h('a', { href: `/pipelines/${run.pipelineId}` }, run.pipeline) : 'deleted',
     ),
     item('Trigger', run.trigger === 'manual' ? 'manual (Run now)' : 'schedule'),
+    item('Ran on', run.worker ?? 'not recorded'),
     item('Kind', run.fullRefresh ? 'full refresh (re-reads everything, captures deletions)' : 'incremental'),
     item('Started', dateTime(run.startedAt)),
     item('Finished', run.finishedAt ? dateTime(run.finishedAt) : 'still running'),
