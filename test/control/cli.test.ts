@@ -317,11 +317,13 @@ describe('SIGTERM during `pipelines run`', () => {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    // A third request for time entries means the first page was written: after it come the
-    // one-record probe and then the date windows (or, read as one list, pages 2 and 3).
+    // The first page, the one-record probe, then two date windows side by side (10,000 entries at
+    // 2,000 a page): a fifth request for time entries is a window's second page, so that window's
+    // first page was written (the newest window reads the first page's records again: stopped before
+    // any window page committed, the run would resume every window from its top).
     await new Promise<void>((resolve) => {
       const check = setInterval(() => {
-        if ((sim.counters.byPath['/v2/time_entries'] ?? 0) >= 3 || child.exitCode !== null) {
+        if ((sim.counters.byPath['/v2/time_entries'] ?? 0) >= 5 || child.exitCode !== null) {
           clearInterval(check);
           resolve();
         }
