@@ -14,6 +14,7 @@ import { BenchError } from './errors.js';
 import type { RateLimitSpec, ScenarioReport, ScenarioSpec } from './protocol.js';
 import { formatTable, makeRow, partsText } from './report.js';
 import type { BenchRow, Target } from './report.js';
+import { PER_PAGE as PAGE_SIZE, wholeNumberProblem } from '../limits.js';
 
 /*
  * `npm run bench`: every figure of issues 2, 4 and 8 measured in one run beside its bound.
@@ -36,7 +37,7 @@ interface BenchOptions {
 
 /** Never holds an unthrottled run back: the simulator's speed is what is measured there. */
 const UNLIMITED: RateLimitSpec = { requests: 1_000_000, windowMs: 1_000 };
-const PER_PAGE = 2000;
+const PER_PAGE = PAGE_SIZE.max;
 const CHANGED_SHARE = 0.001;
 /**
  * Response time the simulator adds in the slow-response rate rows: with one request at a time a
@@ -86,9 +87,8 @@ function parseOptions(argv: readonly string[]): BenchOptions {
   const rateScale = values['rate-scale'] === undefined ? Math.min(scale, 7) : Number(values['rate-scale']);
   if (!(rateScale > 0 && rateScale <= 1000)) throw new BenchError('--rate-scale must be a number above 0');
   const ratePerPage = Number(values['rate-per-page']);
-  if (!(Number.isInteger(ratePerPage) && ratePerPage >= 1 && ratePerPage <= 2000)) {
-    throw new BenchError('--rate-per-page must be a whole number from 1 to 2000');
-  }
+  const perPageProblem = wholeNumberProblem(ratePerPage, PAGE_SIZE);
+  if (perPageProblem !== null) throw new BenchError(`--rate-per-page ${perPageProblem}`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new BenchError('--seed must be a whole number');
   return {
