@@ -77,6 +77,18 @@ function engineOf(target: DestinationTarget): DestinationEngine {
 }
 
 /**
+ * Whether `url` names a file on this machine (a file engine such as SQLite): such a pipeline runs
+ * only on the host that owns the file. False for a URL that does not parse: it fails where it runs.
+ */
+export function isFileDestination(url: string): boolean {
+  try {
+    return parseDestinationUrl(url).path !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The target of `url` as used in `scope` (relative paths resolved, file destinations kept in the
  * scope's root). Without a scope, relative paths stay relative to the working directory.
  * Throws ConfigError.

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
  * - the control store's own drivers (src/control/sqlite-store.ts, postgres-store.ts): the control
  *   store is not a destination; it keeps pipelines and runs in SQLite or PostgreSQL through a small
  *   SqlDriver seam of its own, with migrations, and must not depend on what destinations can do;
+ * - the workers' cluster (src/control/cluster/): its run queue, heartbeats and shared rate budget
+ *   live in the PostgreSQL control store, beside pg-boss, not in any destination;
  * - the benchmarks (src/bench/): they measure drivers and other tools against each other directly.
  */
 
@@ -18,7 +20,7 @@ const EXEMPT: Readonly<Record<string, string>> = {
   'control/sqlite-store.ts': 'the control store is not a destination (its own SQLite driver)',
   'control/postgres-store.ts': 'the control store is not a destination (its own PostgreSQL driver)',
 };
-const EXEMPT_FOLDERS = ['destinations/', 'bench/'];
+const EXEMPT_FOLDERS = ['destinations/', 'bench/', 'control/cluster/'];
 
 /** Modules a file imports: static `import … from`, `export … from` and `import('…')`. */
 export function importedModules(source: string): string[] {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { parseDestinationUrl } from '../../destinations/index.js';
+import { isFileDestination } from '../../destinations/index.js';
 import type { RunTrigger } from '../types.js';
 import { int, text, transaction } from './db.js';
 import { ANY_HOST_QUEUE, hostQueue } from './queue.js';
@@ -37,14 +37,6 @@ interface DueCandidate {
   readonly lastStart: string | null;
   readonly host: string | null;
   readonly destination: string;
-}
-
-function isSqlite(destination: string): boolean {
-  try {
-    return parseDestinationUrl(destination).kind === 'sqlite';
-  } catch {
-    return false;
-  }
 }
 
 export class JobBook {
@@ -94,7 +86,7 @@ export class JobBook {
   /** A pipeline saved before workers existed has no host: its SQLite file is on the machine running it so far. */
   async #queueFor(p: Pick<DueCandidate, 'id' | 'host' | 'destination'>): Promise<string> {
     if (p.host !== null) return hostQueue(p.host);
-    if (!isSqlite(p.destination)) return ANY_HOST_QUEUE;
+    if (!isFileDestination(p.destination)) return ANY_HOST_QUEUE;
     const { rows } = await this.pool.query(
       'UPDATE pipelines SET host = COALESCE(host, $2) WHERE id = $1 RETURNING host',
       [p.id, hostname()],
