@@ -7,15 +7,14 @@ import type { RateLimit } from '../harvest/rate-limiter.js';
 
 export function parseMaxRuns(value: string): number {
   const n = /^\d{1,3}$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!(n >= 1 && n <= 64))
-    throw new ConfigError(`--max-runs must be a whole number from 1 to 64, not "${value}"`);
+  if (!(n >= 1 && n <= 64)) throw new ConfigError('--max-runs must be a whole number from 1 to 64');
   return n;
 }
 
 export function parseLostAfter(value: string): number {
   const n = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!(n >= 5 && n <= 3600))
-    throw new ConfigError(`--lost-after must be a number of seconds from 5 to 3600, not "${value}"`);
+    throw new ConfigError('--lost-after must be a whole number of seconds from 5 to 3600');
   return n * 1000;
 }
 

@@ -161,6 +161,9 @@ const KIND_OF_FLAG: Record<string, Kind> = {
   '--allow-base-url': 'url',
   '--allowed-host': 'host',
   '--sqlite-root': 'path',
+  '--max-runs': 'int',
+  '--lost-after': 'int',
+  '--account-rate-limit': 'rate',
 };
 
 /**
