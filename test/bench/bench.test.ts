@@ -20,6 +20,8 @@ interface Row {
   peakRssMb: number;
   targets: Array<{ text: string; pass: boolean }>;
   pass: boolean | null;
+  cpuPerMillion: number | null;
+  loadAverage?: number;
   error?: string;
 }
 
@@ -69,9 +71,16 @@ describe('npm run bench at a tiny scale', () => {
       expect(row.peakRssMb, row.id).toBeGreaterThan(10);
       expect(row.peakRssMb, row.id).toBeLessThan(2000);
       expect(row.recordsPerSecond, row.id).toBeCloseTo(row.records / row.seconds, 3);
+      // what a host pays: CPU seconds per million records, and the load the figure was taken under
+      expect(row.cpuPerMillion, row.id).toBeGreaterThan(0);
+      expect(row.loadAverage, row.id).toBeGreaterThanOrEqual(0);
       // the table on stdout carries every row
       expect(stdout).toContain(row.id.startsWith('rate') ? 'limit' : row.id.split('-')[0]);
     }
+    // the source's own ceiling is printed beside the loops that write
+    expect(stdout).toMatch(
+      /source ceiling: [\d,]+ rec\/s with nothing written, [\d.]+× the fastest loop that writes/,
+    );
     const byId = new Map(result.rows.map((r) => [r.id, r]));
     // time entries alone: exactly the simulator's count, in both the bound loop and ours
     for (const id of [
