@@ -71,8 +71,7 @@ async function postgresWriter(url: string, schema: string, columns: readonly Col
   return {
     write: async (rows) => {
       const stamp = new Date().toISOString();
-      const stamped = rows.map((row) => [...row, stamp]);
-      await pipeline(Readable.from(copyChunks(stamped)), client.query(pgCopyStreams.from(copy)));
+      await pipeline(Readable.from(copyChunks(rows, stamp)), client.query(pgCopyStreams.from(copy)));
     },
     close: async () => {
       await client.query(`DROP SCHEMA ${s} CASCADE`).catch(() => undefined);

@@ -17,7 +17,7 @@ import type {
   TableInfo,
   WrittenQuery,
 } from '../destination.js';
-import { copyChunks, postgresEncoders } from './postgres-copy.js';
+import { copyChunks, copyField, postgresEncoders } from './postgres-copy.js';
 import { isConnectionLost, toDestinationError } from './postgres-errors.js';
 import {
   COLUMNS_TABLE,
@@ -26,6 +26,7 @@ import {
   createTableSql,
   markOrphansSql,
   mergeSql,
+  probeSql,
   quoteIdent,
   stateTablesSql,
   sweepSql,
@@ -58,6 +59,10 @@ interface PreparedTable {
    */
   readonly stage: string;
   readonly copySql: string;
+  /** COPY straight into the table, stamp included: for a batch of ids the table does not hold yet. */
+  readonly copyDirectSql: string;
+  /** Of the batch's ids ($1), how many the table holds and how many were stamped since $2. */
+  readonly probe: { readonly name: string; readonly text: string };
   /** Named prepared statements: pg parses and plans them once per session. */
   readonly merge: { readonly name: string; readonly text: string };
   /**
@@ -279,7 +284,8 @@ export class PostgresDestination implements Destination {
     return this.exclusive(() =>
       this.transaction(`cannot write ${batch.table} to ${this.description}`, async (client) => {
         const counts = new BatchCounter();
-        counts.add(batch.table, await this.merge(client, this.prepared(batch.table), batch.rows));
+        const main = await this.writeMain(client, this.prepared(batch.table), batch.rows, batch.freshSince);
+        counts.add(batch.table, main);
         for (const child of batch.children) {
           const table = this.prepared(child.table);
           counts.add(child.table, await this.merge(client, table, child.rows));
@@ -302,7 +308,13 @@ export class PostgresDestination implements Destination {
             counts.add(table, { deleted: result.rowCount ?? 0 });
           }
         }
-        return counts.result();
+        const result = counts.result();
+        if (batch.freshSince === undefined) return result;
+        const tables = {
+          ...result.tables,
+          [batch.table]: { ...result.tables[batch.table], fresh: main.fresh },
+        };
+        return { tables };
       }),
     );
   }
@@ -354,6 +366,10 @@ export class PostgresDestination implements Destination {
         params.push(`{${query.exceptIds.join(',')}}`);
         where.push(`NOT ("id" = ANY($${params.length}::bigint[]))`);
       }
+      if (query.ids) {
+        params.push(`{${query.ids.join(',')}}`);
+        where.push(`"id" = ANY($${params.length}::bigint[])`);
+      }
       try {
         const { rows } = await client.query<{ count: string }>(
           `SELECT count(*) AS count FROM ${this.qualified(table)} WHERE ${where.join(' AND ')}`,
@@ -399,6 +415,36 @@ export class PostgresDestination implements Destination {
         this.lost = null;
       }
     });
+  }
+
+  /**
+   * The batch's own table. One index lookup per id tells whether the table holds any of them yet
+   * (and, for `freshSince`, how many were stamped since): a batch of new ids only is COPYed
+   * straight into the table, stamped with the transaction's now(), as a bare loader would; any
+   * other goes through the staging table and the merge.
+   */
+  private async writeMain(
+    client: pg.Client,
+    table: PreparedTable,
+    rows: readonly Row[],
+    freshSince: string | undefined,
+  ): Promise<Partial<TableCounts> & { fresh: number }> {
+    if (rows.length === 0) return { ...(await this.merge(client, table, rows)), fresh: 0 };
+    const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
+    const unique = lastCopyPerId(shape, rows);
+    const ids = `{${unique.map((row) => row[table.idIndex]).join(',')}}`;
+    const { rows: found } = await client.query<{ existing: number; again: number; now: string }>({
+      ...table.probe,
+      values: [ids, freshSince ?? null],
+    });
+    const { existing, again, now } = found[0];
+    const fresh = unique.length - again;
+    if (existing > 0) return { ...(await this.merge(client, table, rows)), fresh };
+    await pipeline(
+      Readable.from(copyChunks(unique, copyField(now))),
+      client.query(pgCopyStreams.from(table.copyDirectSql)),
+    );
+    return { inserted: unique.length, unchanged: rows.length - unique.length, fresh };
   }
 
   /** COPYs rows into the table's staging table, then merges them into the table. */
@@ -460,6 +506,8 @@ export class PostgresDestination implements Destination {
       target,
       stage,
       copySql: `COPY ${stage} (${names}) FROM STDIN`,
+      copyDirectSql: `COPY ${target} (${names}, ${quoteIdent(syncedAt)}) FROM STDIN`,
+      probe: { name: `hs_probe_${n}`, text: probeSql(target) },
       merge: { name: `hs_merge_${n}`, text: mergeSql(target, stage, columns) },
       touch: touchSql(target, stage),
       markOrphans: parentKey
