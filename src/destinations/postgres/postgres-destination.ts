@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
-import pgCopyStreams from 'pg-copy-streams';
+import type pg from 'pg';
 import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
@@ -18,6 +17,8 @@ import type {
   WrittenQuery,
 } from '../destination.js';
 import { copyChunks, copyField, postgresEncoders } from './postgres-copy.js';
+import { loadPgDriver } from './pg-driver.js';
+import type { PgDriver } from './pg-driver.js';
 import { isConnectionLost, toDestinationError } from './postgres-errors.js';
 import {
   COLUMNS_TABLE,
@@ -107,6 +108,8 @@ export class PostgresDestination implements Destination {
 
   private readonly target: PostgresTarget;
   private client: pg.Client | null = null;
+  /** Loaded by open(). */
+  private driver: PgDriver | null = null;
   /** Set when the connection broke: every later call fails with it. */
   private lost: DestinationError | null = null;
   private readonly tables = new Map<string, PreparedTable>();
@@ -127,7 +130,9 @@ export class PostgresDestination implements Destination {
       if (this.client) return;
       const { host, port, database, user } = this.target;
       const context = `cannot connect to PostgreSQL at ${host}:${port} (database "${database}", user "${user}")`;
-      const client = new pg.Client({
+      const driver = await loadPgDriver();
+      this.driver = driver;
+      const client = new driver.pg.Client({
         connectionString: this.target.connectionString,
         connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
         application_name: 'harvest-sync',
@@ -442,7 +447,7 @@ export class PostgresDestination implements Destination {
     if (existing > 0) return { ...(await this.merge(client, table, rows)), fresh };
     await pipeline(
       Readable.from(copyChunks(unique, copyField(now))),
-      client.query(pgCopyStreams.from(table.copyDirectSql)),
+      client.query(this.copyFrom(table.copyDirectSql)),
     );
     return { inserted: unique.length, unchanged: rows.length - unique.length, fresh };
   }
@@ -459,7 +464,7 @@ export class PostgresDestination implements Destination {
     if (rows.length === 0) return {};
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
-    await pipeline(Readable.from(copyChunks(unique)), client.query(pgCopyStreams.from(table.copySql)));
+    await pipeline(Readable.from(copyChunks(unique)), client.query(this.copyFrom(table.copySql)));
     const { rows: merged } = await client.query<{ inserted: number; written: number }>(table.merge);
     const { inserted, written } = merged[0];
     if (written < unique.length) await client.query(table.touch);
@@ -611,6 +616,11 @@ export class PostgresDestination implements Destination {
 
   private markLost(error: unknown): void {
     this.lost ??= this.wrap(`lost the connection to ${this.description}`, error) as DestinationError;
+  }
+
+  private copyFrom(sql: string): ReturnType<PgDriver['copyFrom']> {
+    if (!this.driver) throw new DestinationError(`${this.description} is not open`);
+    return this.driver.copyFrom(sql);
   }
 
   private requireOpen(): pg.Client {
