@@ -399,6 +399,7 @@ class Bench {
       if (!setup.ok) throw new BenchError(`the full load before the incremental run failed: ${setup.error}`);
       this.loaded.push({ kind: 'sqlite', url });
     }
+    for (const { kind, url } of this.loaded) await this.unchanged(sim, kind, url);
     const ids = await this.idsToChange(this.loaded[0]);
     let changed = 0;
     let budget = 0;
@@ -444,6 +445,34 @@ class Bench {
         ...(run.report.error !== undefined ? { error: run.report.error } : {}),
       });
     }
+  }
+
+  /** An incremental run with nothing changed since the full load: one call per object, under a second. */
+  private async unchanged(sim: SimulatorProcess, kind: 'sqlite' | 'postgres', url: string): Promise<void> {
+    const run = await this.measure(sim, `incremental, nothing changed: ${kind}`, {
+      kind: 'ours',
+      sim: sim.address,
+      destination: url,
+      rateLimit: UNLIMITED,
+    });
+    const budget = OBJECTS.length;
+    this.push({
+      id: `incremental-unchanged-${kind}`,
+      scenario: `${kind}: incremental, nothing changed`,
+      records: run.report.records,
+      seconds: run.report.seconds,
+      bound: { value: budget, unit: 'calls max' },
+      ratio: run.counters.total / budget,
+      calls: run.counters.total,
+      rateLimited: run.counters.rateLimited,
+      peakRssMb: run.report.maxRssMb,
+      targets: [
+        target(`calls ≤ ${budget}`, run.counters.total <= budget),
+        target('< 1 s', run.report.seconds < 1),
+      ],
+      cpu: { ours: run.report.cpuSeconds, simulator: run.simCpu },
+      ...(run.report.error !== undefined ? { error: run.report.error } : {}),
+    });
   }
 
   /** Every 1000th id of each table (by id), or its first id when it holds fewer than 1000. */
