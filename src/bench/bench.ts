@@ -45,7 +45,7 @@ const CHANGED_SHARE = 0.001;
  */
 const SLOW_RESPONSE_MS = 150;
 const TARGETS = {
-  ratio: 0.8,
+  ratio: 0.85,
   sqliteRate: 20_000,
   postgresRate: 30_000,
   rssMb: 200,
@@ -661,8 +661,13 @@ class Bench {
     const fastest = writing.sort((a, b) => b.recordsPerSecond - a.recordsPerSecond)[0];
     if (ceiling && fastest && fastest.recordsPerSecond > 0) {
       const times = ceiling.recordsPerSecond / fastest.recordsPerSecond;
+      const sim = ceiling.cpu?.simulator;
+      const served =
+        sim !== null && sim !== undefined && sim > 0
+          ? `; the simulator served them with ${sim.toFixed(1)} CPU s (${Math.round(ceiling.records / sim).toLocaleString('en-US')} records per CPU second), the rest is the client's fetch and JSON.parse`
+          : '';
       lines.push(
-        `source ceiling: ${Math.round(ceiling.recordsPerSecond).toLocaleString('en-US')} rec/s with nothing written, ${times.toFixed(1)}× the fastest loop that writes (${fastest.scenario})${times < 2 ? ': the source is close to the limit, the ratios understate the gaps' : ''}`,
+        `source ceiling: ${Math.round(ceiling.recordsPerSecond).toLocaleString('en-US')} rec/s with nothing written, ${times.toFixed(1)}× the fastest loop that writes (${fastest.scenario})${served}`,
       );
     }
     return lines;
