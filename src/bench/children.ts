@@ -67,10 +67,14 @@ export interface SimulatorProcess {
 }
 
 /** A simulator in its own process (sim-process.js), driven through its /_simulator routes. */
-export async function startSimulatorProcess(scale: number, seed: number): Promise<SimulatorProcess> {
+export async function startSimulatorProcess(
+  scale: number,
+  seed: number,
+  cachePages = false,
+): Promise<SimulatorProcess> {
   const { report: address, child } = await runChild<SimulatorAddress>(
     'sim-process.js',
-    { scale, seed },
+    { scale, seed, cachePages },
     { keepRunning: true },
   );
   return {

@@ -30,14 +30,20 @@ export interface BenchRow {
   readonly pass: boolean | null;
   /** CPU seconds of the scenario's own process and of the simulator while it ran. */
   readonly cpu?: { readonly ours: number | null; readonly simulator: number | null };
+  /** CPU seconds of the scenario's process per million records: what a host pays per million synced. */
+  readonly cpuPerMillion: number | null;
+  /** The machine's 1-minute load average when the scenario started. */
+  readonly loadAverage?: number;
   readonly parts?: PartTimes;
   readonly error?: string;
 }
 
-export function makeRow(row: Omit<BenchRow, 'pass' | 'recordsPerSecond'>): BenchRow {
+export function makeRow(row: Omit<BenchRow, 'pass' | 'recordsPerSecond' | 'cpuPerMillion'>): BenchRow {
+  const cpu = row.cpu?.ours;
   return {
     ...row,
     recordsPerSecond: row.seconds > 0 ? row.records / row.seconds : 0,
+    cpuPerMillion: cpu !== null && cpu !== undefined && row.records > 0 ? (cpu * 1e6) / row.records : null,
     pass:
       row.error !== undefined ? false : row.targets.length === 0 ? null : row.targets.every((t) => t.pass),
   };
@@ -62,10 +68,12 @@ const HEADERS = [
   'calls',
   '429s',
   'peak RSS MB',
+  'CPU s/M',
+  'load',
   'target',
   'result',
 ];
-const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
+const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
 /** The table as text: one line per row, columns padded. */
 export function formatTable(rows: readonly BenchRow[]): string {
@@ -79,6 +87,8 @@ export function formatTable(rows: readonly BenchRow[]): string {
     int(r.calls),
     r.rateLimited === null ? '' : int(r.rateLimited),
     int(r.peakRssMb),
+    r.cpuPerMillion === null ? '' : fixed(r.cpuPerMillion, 1),
+    r.loadAverage === undefined ? '' : fixed(r.loadAverage, 1),
     r.error !== undefined ? `error: ${r.error}` : r.targets.map((t) => t.text).join('; '),
     r.pass === null ? '—' : r.pass ? 'pass' : 'FAIL',
   ]);

@@ -96,6 +96,13 @@ export interface Batch {
    * start, destination time) get `_deleted_at`. Deleted rows that came back were undeleted by the upsert.
    */
   readonly sweep?: { readonly tables: readonly string[]; readonly since: string };
+  /**
+   * An earlier `now()` (the start of the read this page belongs to): asks the destination to report
+   * in TableCounts.fresh how many of the main table's rows this batch stamps had not been stamped
+   * at or after it. Optional to honour; a destination that reports `fresh` must also honour
+   * WrittenQuery.ids.
+   */
+  readonly freshSince?: string;
 }
 
 /**
@@ -116,6 +123,12 @@ export interface TableCounts {
   readonly updated: number;
   readonly unchanged: number;
   readonly deleted: number;
+  /**
+   * Main table, when the batch asked (Batch.freshSince): distinct rows of this batch not stamped at
+   * or after `freshSince` before it — what the read adds to the rows it has written, counted as it
+   * writes so that the end-of-list check needs no scan of the table.
+   */
+  readonly fresh?: number;
 }
 
 export interface BatchResult {
@@ -134,6 +147,11 @@ export interface WrittenQuery {
   readonly range?: { readonly column: string; readonly from?: string; readonly to?: string };
   /** Rows with these ids are not counted. */
   readonly exceptIds?: readonly number[];
+  /**
+   * Only rows with these ids are counted (a page of them: one index lookup each). Honoured by every
+   * destination that reports TableCounts.fresh; the engine asks for it only of those.
+   */
+  readonly ids?: readonly number[];
 }
 
 /** What a destination can tell about a table it holds. */

@@ -74,7 +74,8 @@ export async function launchSimulator(options: SimulatorOptions = {}): Promise<S
     epochMs,
     vintage,
     renameTouchesEmbedding: options.renameTouchesEmbedding ?? false,
-    timersGrow: options.timersGrow ?? true,
+    timersGrow: options.cachePages === true ? false : (options.timersGrow ?? true),
+    cachePages: options.cachePages ?? false,
   });
   server.setRateLimit(rateLimit);
   await server.listen();

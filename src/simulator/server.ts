@@ -85,12 +85,14 @@ export interface ServerConfig {
   readonly vintage: Vintage;
   readonly renameTouchesEmbedding: boolean;
   readonly timersGrow: boolean;
+  readonly cachePages: boolean;
 }
 
 interface Reply {
   status: number;
   headers: OutgoingHttpHeaders;
-  body: string;
+  /** A Buffer for a page served from the page cache (already UTF-8). */
+  body: string | Buffer;
   /** Whether a data fault (truncation, invalid JSON) may spoil it. */
   data?: boolean;
 }
@@ -137,6 +139,8 @@ export class SimulatorServer implements Simulator {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private requestHook: ((request: SimulatorRequest) => void) | null = null;
+  /** List replies by role and URL (config.cachePages); emptied by any change to records or faults. */
+  private readonly pages: Map<string, Reply> | null;
 
   constructor(private readonly config: ServerConfig) {
     this.accountId = config.accountId;
@@ -144,6 +148,7 @@ export class SimulatorServer implements Simulator {
     this.memberToken = config.memberToken;
     this.managerToken = config.managerToken;
     this.rateLimit = config.rateLimit;
+    this.pages = config.cachePages ? new Map() : null;
     this.faults = null;
     this.setFaults(config.faults);
     this.account = generateAccount({
@@ -205,6 +210,7 @@ export class SimulatorServer implements Simulator {
   }
 
   update(object: string, id: number, patch: JsonObject): JsonObject {
+    this.pages?.clear();
     return this.change(object, id, patch, new Set());
   }
 
@@ -235,14 +241,17 @@ export class SimulatorServer implements Simulator {
   }
 
   create(object: string, fields: JsonObject = {}): JsonObject {
+    this.pages?.clear();
     return this.store(object).create(fields, this.config.clock.now());
   }
 
   remove(object: string, id: number): boolean {
+    this.pages?.clear();
     return this.store(object).remove(id);
   }
 
   updateLineItems(object: string, id: number, items: JsonObject[]): JsonObject {
+    this.pages?.clear();
     const store = this.store(object);
     const child = store.spec.children[0];
     if (!child) throw new SimulatorError(`${object} has no line items`);
@@ -252,6 +261,7 @@ export class SimulatorServer implements Simulator {
   addField(object: string, field: string, valueOf: (record: JsonObject) => JsonValue): void {
     const path = field.split('.');
     if (path.some((p) => p === '')) throw new SimulatorError(`bad field name "${field}"`);
+    this.pages?.clear();
     this.store(object).addField({ path, valueOf });
   }
 
@@ -260,6 +270,7 @@ export class SimulatorServer implements Simulator {
   }
 
   setFaults(faults: Faults | null): void {
+    this.pages?.clear();
     this.faults = faults;
     this.burstLeft = faults?.burst429?.count ?? 0;
     this.dropIdDone = false;
@@ -365,16 +376,20 @@ export class SimulatorServer implements Simulator {
     };
     if (!api) delete headers['X-Request-Id'];
     let body = reply.body;
-    if (spoil === 'invalid') body = body.slice(0, Math.floor(body.length / 2)) + '<!-- upstream timeout -->';
-    headers['Content-Length'] = Buffer.byteLength(body, 'utf8');
+    if (spoil === 'invalid') {
+      const text = body.toString();
+      body = text.slice(0, Math.floor(text.length / 2)) + '<!-- upstream timeout -->';
+    }
+    headers['Content-Length'] = Buffer.byteLength(body);
     res.writeHead(reply.status, headers);
     if (spoil === 'truncate') {
       // the announced length never arrives: the client sees a body cut short
-      const bytes = Buffer.from(body, 'utf8');
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
       res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.socket?.destroy());
       return;
     }
-    res.end(body, 'utf8');
+    if (typeof body === 'string') res.end(body, 'utf8');
+    else res.end(body);
   }
 
   private tooMany(variant: RateLimitVariant, retryAfter: number): Reply {
@@ -516,7 +531,23 @@ export class SimulatorServer implements Simulator {
       if (!record || (scope && !scope(record))) throw notFoundJson();
       return { ...json(200, record), data: true };
     }
-    return this.list(spec, store, url, `${this.url}${prefix}/v2/${spec.name}`, scope);
+    return this.cachedList(`${role} ${url.pathname}${url.search}`, () =>
+      this.list(spec, store, url, `${this.url}${prefix}/v2/${spec.name}`, scope),
+    );
+  }
+
+  /** A list reply from the page cache when it is on and holds one (only while no fault is set). */
+  private cachedList(key: string, make: () => Reply): Reply {
+    const pages = this.pages;
+    if (!pages || this.faults) return make();
+    const cached = pages.get(key);
+    if (cached) {
+      this.stats.listPages++;
+      return cached;
+    }
+    const reply = make();
+    pages.set(key, { ...reply, body: Buffer.from(reply.body) });
+    return reply;
   }
 
   private list(

@@ -107,6 +107,12 @@ export interface SimulatorOptions {
    * without moving updated_at). False freezes them at the value they had when generated.
    */
   readonly timersGrow?: boolean;
+  /**
+   * Serves a list page's bytes again, as first serialised, for the same URL and token role until a
+   * record or a fault changes (a benchmark's source that is not itself the bottleneck). Timers do
+   * not grow while it is on. Default false.
+   */
+  readonly cachePages?: boolean;
   /** Default 100 requests / 15 s; null turns rate limiting off. */
   readonly rateLimit?: SimulatorRateLimit | null;
   readonly faults?: Faults | null;

@@ -240,6 +240,12 @@ class FilterIgnored extends Error {}
 /** One stream of a pass (see StreamState): its committed position. */
 interface Stream {
   state: StreamState;
+  /**
+   * Distinct rows this attempt at the stream has stamped so far, as the destination counted them
+   * while writing (TableCounts.fresh); undefined when unknown (a resumed stream, a destination that
+   * does not count), and the end-of-list check then counts in the table.
+   */
+  written?: number;
 }
 
 /** What became of a stream once a page of it was written. */
@@ -430,6 +436,7 @@ class ObjectSync {
     const single = !pass.resumed && this.pages === 0 && pass.streams.length === 1 && next === null;
 
     const batch = await this.buildPage(tables, records, url);
+    const since = stream.state.writtenSince ?? pass.writtenSince;
     let restarted = restart;
     const result = await this.run.write(async () => {
       // Decided when its turn to write comes, from the other streams' committed positions.
@@ -465,11 +472,18 @@ class ObjectSync {
         records,
         state,
         ...(sweep ? { sweep } : {}),
+        ...(this.spec.paging === 'page' && since !== undefined ? { freshSince: since } : {}),
       });
+      const fresh = written.tables[tables.main.table]?.fresh;
       if (windows) {
-        pass.streams = windows.map((w) => ({ state: w }));
+        pass.streams = windows.map((w) => ({ state: w, written: 0 }));
         this.windows = windows.length;
-      } else stream.state = position;
+      } else {
+        stream.state = position;
+        // a stream read again counts in the table at its end: the page that restarts it is stamped
+        // after the new attempt's start, so its rows would not count as fresh when read again
+        stream.written = restarted ? undefined : tallied(stream.written, fresh);
+      }
       this.state = state;
       return written;
     });
@@ -590,13 +604,22 @@ class ObjectSync {
     const expected = page.totalEntries;
     if (this.spec.paging !== 'page' || since === undefined || expected === null) return false;
     if (url === stream.state.firstUrl) return false; // one page: nothing can slide past it
-    const window = windowOf(stream.state);
-    const field = this.spec.windowField;
-    const counted = await this.run.destination.countWritten(this.spec.name, {
-      since,
-      ...(window && field !== undefined ? { range: { column: field, ...window } } : {}),
-      exceptIds: records.map((r) => r.id as number),
-    });
+    const ids = records.map((r) => r.id as number);
+    let counted: number;
+    if (stream.written !== undefined) {
+      // counted while writing: no scan of the table, only this page's ids looked up
+      const again =
+        ids.length === 0 ? 0 : await this.run.destination.countWritten(this.spec.name, { since, ids });
+      counted = stream.written - again;
+    } else {
+      const window = windowOf(stream.state);
+      const field = this.spec.windowField;
+      counted = await this.run.destination.countWritten(this.spec.name, {
+        since,
+        ...(window && field !== undefined ? { range: { column: field, ...window } } : {}),
+        exceptIds: ids,
+      });
+    }
     if (counted + records.length >= expected) return false;
     return this.readAgain(pass, stream);
   }
@@ -706,10 +729,13 @@ class ObjectSync {
     this.mode = incremental ? 'incremental' : 'full';
     const listUrl = this.listUrl();
     const firstUrl = incremental ? this.listUrl({ updatedSince: iso(since - CURSOR_OVERLAP_MS) }) : listUrl;
-    const streams: Stream[] = [{ state: { firstUrl, nextUrl: firstUrl } }];
+    // A lone stream counts what it writes as it goes (see Stream.written); two that may read the same
+    // records (the running timers below) count in the table at their ends.
+    const streams: Stream[] = [{ state: { firstUrl, nextUrl: firstUrl }, written: 0 }];
     // Running timers' hours grow while their updated_at stays: an incremental pass reads them again.
     if (incremental && this.spec.runningFilter !== undefined) {
       const running = this.listUrl({ running: true });
+      streams[0].written = undefined;
       streams.push({ state: { firstUrl: running, nextUrl: running } });
     }
     // A full pass over a `since` window does not see older records, so it must not sweep them away.
@@ -1059,6 +1085,11 @@ function paramOf(url: string, name: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** A stream's count of written rows after a page that added `fresh` (unknown stays unknown). */
+function tallied(written: number | undefined, fresh: number | undefined): number | undefined {
+  return written === undefined || fresh === undefined ? undefined : written + fresh;
 }
 
 function withoutTotal(state: StreamState): StreamState {

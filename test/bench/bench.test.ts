@@ -20,6 +20,8 @@ interface Row {
   peakRssMb: number;
   targets: Array<{ text: string; pass: boolean }>;
   pass: boolean | null;
+  cpuPerMillion: number | null;
+  loadAverage?: number;
   error?: string;
 }
 
@@ -55,6 +57,8 @@ describe('npm run bench at a tiny scale', () => {
       'postgres-ours-time-entries',
       'postgres-ours-refresh',
       'postgres-ours-full',
+      'incremental-unchanged-sqlite',
+      'incremental-unchanged-postgres',
       'incremental-sqlite',
       'incremental-postgres',
       'rate-right',
@@ -69,9 +73,16 @@ describe('npm run bench at a tiny scale', () => {
       expect(row.peakRssMb, row.id).toBeGreaterThan(10);
       expect(row.peakRssMb, row.id).toBeLessThan(2000);
       expect(row.recordsPerSecond, row.id).toBeCloseTo(row.records / row.seconds, 3);
+      // what a host pays: CPU seconds per million records, and the load the figure was taken under
+      if (row.records > 0) expect(row.cpuPerMillion, row.id).toBeGreaterThan(0);
+      expect(row.loadAverage, row.id).toBeGreaterThanOrEqual(0);
       // the table on stdout carries every row
       expect(stdout).toContain(row.id.startsWith('rate') ? 'limit' : row.id.split('-')[0]);
     }
+    // the source's own ceiling is printed beside the loops that write
+    expect(stdout).toMatch(
+      /source ceiling: [\d,]+ rec\/s with nothing written, [\d.]+× the fastest loop that writes/,
+    );
     const byId = new Map(result.rows.map((r) => [r.id, r]));
     // time entries alone: exactly the simulator's count, in both the bound loop and ours
     for (const id of [
@@ -90,6 +101,11 @@ describe('npm run bench at a tiny scale', () => {
     expect(byId.get('incremental-sqlite')?.records).toBeGreaterThan(0);
     expect(byId.get('incremental-sqlite')?.records).toBeLessThan(full / 2);
     expect(byId.get('incremental-sqlite')?.bound?.unit).toBe('calls max');
+    // nothing changed: one call per object, and only the records of the cursor's overlap read again
+    for (const id of ['incremental-unchanged-sqlite', 'incremental-unchanged-postgres']) {
+      expect(byId.get(id)?.records, id).toBeLessThan(10);
+      expect(byId.get(id)?.calls, id).toBe(byId.get(id)?.bound?.value);
+    }
     expect(byId.get('rate-right')?.bound?.unit).toBe('s min');
     expect(byId.get('rate-right')?.records).toBe(full);
     // slow responses: read as date windows or as one list, the same time entries arrive

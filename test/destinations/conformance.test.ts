@@ -623,6 +623,47 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       expect(await dest.unwrittenIds('time_entries', later, 2)).toEqual([1, 2]);
     });
 
+    it('counts, among given ids, the rows written since a now()', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(timeEntriesTable);
+      await writeTimeEntries(columns, [timeEntry(1), timeEntry(2)]);
+      const since = await dest.now();
+      await writeTimeEntries(columns, [timeEntry(2), timeEntry(3), timeEntry(4)]);
+      expect(await dest.countWritten('time_entries', { since, ids: [1, 2, 3, 99] })).toBe(2);
+      expect(await dest.countWritten('time_entries', { since, ids: [] })).toBe(0);
+    });
+
+    // MySQL does not count fresh rows (the engine then counts in the table at the end of a list)
+    it.runIf(factory.name !== 'mysql')(
+      'reports the rows a batch stamps that nothing had stamped since freshSince, repeats once',
+      async () => {
+        await dest.open();
+        const columns = await dest.ensureTable(timeEntriesTable);
+        await writeTimeEntries(columns, [timeEntry(1), timeEntry(2)]);
+        const since = await dest.now();
+        const write = (records: JsonObject[]) =>
+          dest.writeBatch({
+            table: 'time_entries',
+            rows: toRows(dest, columns, records),
+            children: [],
+            state: state('time_entries', null),
+            freshSince: since,
+          });
+        // 1 stamped before `since`, 3 new, 3 repeated within the batch
+        const first = await write([timeEntry(1), timeEntry(3), timeEntry(3, { notes: 'again' })]);
+        expect(first.tables.time_entries).toEqual({ ...counts({ inserted: 1, unchanged: 2 }), fresh: 2 });
+        // 1 and 3 were stamped since; 2 (changed) was not, 5 is new
+        const second = await write([
+          timeEntry(1),
+          timeEntry(2, { notes: 'edited' }),
+          timeEntry(3),
+          timeEntry(5),
+        ]);
+        expect(second.tables.time_entries.fresh).toBe(2);
+        expect(second.tables.time_entries).toMatchObject({ inserted: 1, updated: 2, unchanged: 1 });
+      },
+    );
+
     it('sweeps child rows together with their parents', async () => {
       const columns = await openInvoices();
       await writeInvoices(columns, [invoice(10, [101]), invoice(20, [201, 202])]);

@@ -416,6 +416,22 @@ describe('HarvestClient retries', () => {
     );
   });
 
+  it('reads UTF-8 bodies as TextDecoder would: a leading BOM dropped, multi-byte text kept', async () => {
+    const body = JSON.stringify(envelope('clients', [{ id: 1, name: 'Zoë — 日本 🎉' }], null));
+    const server = await serve((_req, res) => {
+      const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body, 'utf8')]);
+      res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': bytes.length,
+      });
+      res.end(bytes);
+    });
+    const { client } = makeClient(server);
+    const clients = spec('clients');
+    const page = await client.fetchPage(clients, client.firstPageUrl(clients, { perPage: 10 }));
+    expect(page.records).toEqual([{ id: 1, name: 'Zoë — 日本 🎉' }]);
+  });
+
   it('retries a request that times out', async () => {
     const server = await serve((_req, res, index) => {
       if (index === 0) return; // never answers

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { ObjectSpec } from '../../src/catalog/types.js';
-import type { PassState } from '../../src/destinations/destination.js';
+import type { Destination, PassState, WrittenQuery } from '../../src/destinations/destination.js';
 import { MAX_STREAM_RESTARTS } from '../../src/sync/engine.js';
 import { dateOf, inWindow, splitDates, tileDates, windowCount } from '../../src/sync/windows.js';
 import { spec } from '../harvest/helpers.js';
@@ -235,6 +235,66 @@ describe('a long full pass read as date windows', () => {
     expect(source.requests.slice(before).some((r) => new URL(r.url).searchParams.has('to'))).toBe(false);
     expectExact(source, timeEntries);
     expectExact(source, invoices);
+  });
+});
+
+describe('the end-of-list check', () => {
+  /** Every countWritten query the engine makes, on the real destination. */
+  function recordingCounts(queries: WrittenQuery[]) {
+    return (d: Destination): Destination =>
+      new Proxy(d, {
+        get(target, key, receiver) {
+          if (key !== 'countWritten') return Reflect.get(target, key, receiver) as unknown;
+          return (table: string, query: WrittenQuery) => {
+            queries.push(query);
+            return target.countWritten(table, query);
+          };
+        },
+      });
+  }
+
+  it('counts what each window wrote as it wrote it: only its last page is looked up, never a scan', async () => {
+    const source = new FakeHarvest([timeEntries]);
+    source.seed('time_entries', 200);
+    const queries: WrittenQuery[] = [];
+    const { result } = await syncSqlite(db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+      wrap: recordingCounts(queries),
+    });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
+    expect(queries).toHaveLength(8);
+    for (const query of queries) {
+      expect(query.ids?.length).toBeGreaterThan(0);
+      expect(query.range).toBeUndefined();
+    }
+    expectExact(source, timeEntries);
+  });
+
+  it('counts in the table for a window resumed from an earlier run (what it wrote then is not known)', async () => {
+    const source = new FakeHarvest([timeEntries]);
+    source.seed('time_entries', 200);
+    const controller = new AbortController();
+    await syncSqlite(db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'object:page' && e.pages === 12) controller.abort();
+      },
+    });
+    const queries: WrittenQuery[] = [];
+    const { result } = await syncSqlite(db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+      wrap: recordingCounts(queries),
+    });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
+    expect(queries.some((q) => q.range !== undefined && q.ids === undefined)).toBe(true);
+    expectExact(source, timeEntries);
   });
 });
 

@@ -368,6 +368,10 @@ export class MysqlDestination implements Destination {
         rangeConditions(query.range, quoteIdent, { where, params });
         if (query.exceptIds && query.exceptIds.length > 0)
           where.push(`\`id\` NOT IN ${sqlList(query.exceptIds)}`);
+        if (query.ids) {
+          if (query.ids.length === 0) return 0;
+          where.push(`\`id\` IN ${sqlList(query.ids)}`);
+        }
         const [rows] = await connection.query<Rows<{ n: string | number }>>(
           `SELECT COUNT(*) AS n FROM ${quoteIdent(table)} WHERE ${where.join(' AND ')}`,
           params,

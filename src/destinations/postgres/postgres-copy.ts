@@ -49,21 +49,22 @@ export function copyField(value: SqlValue): string {
   }
 }
 
-export function copyLine(row: Row): string {
+/** One row as a COPY text line; `tail` (COPY text already) is appended as its last field(s). */
+export function copyLine(row: Row, tail?: string): string {
   let line = copyField(row[0]);
   for (let i = 1; i < row.length; i++) line += '\t' + copyField(row[i]);
-  return line + '\n';
+  return tail === undefined ? line + '\n' : line + '\t' + tail + '\n';
 }
 
 /** About 64 KiB per chunk for typical rows: few stream writes, bounded extra memory. */
 const ROWS_PER_CHUNK = 256;
 
-/** A batch as COPY text, a chunk at a time. */
-export function* copyChunks(rows: readonly Row[]): Generator<string> {
+/** A batch as COPY text, a chunk at a time; `tail` as in copyLine, the same for every row. */
+export function* copyChunks(rows: readonly Row[], tail?: string): Generator<string> {
   for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
     let chunk = '';
     const end = Math.min(rows.length, start + ROWS_PER_CHUNK);
-    for (let i = start; i < end; i++) chunk += copyLine(rows[i]);
+    for (let i = start; i < end; i++) chunk += copyLine(rows[i], tail);
     yield chunk;
   }
 }

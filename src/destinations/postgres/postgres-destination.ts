@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
-import pgCopyStreams from 'pg-copy-streams';
+import type pg from 'pg';
 import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
@@ -17,7 +16,9 @@ import type {
   TableInfo,
   WrittenQuery,
 } from '../destination.js';
-import { copyChunks, postgresEncoders } from './postgres-copy.js';
+import { copyChunks, copyField, postgresEncoders } from './postgres-copy.js';
+import { loadPgDriver } from './pg-driver.js';
+import type { PgDriver } from './pg-driver.js';
 import { isConnectionLost, toDestinationError } from './postgres-errors.js';
 import {
   COLUMNS_TABLE,
@@ -26,6 +27,7 @@ import {
   createTableSql,
   markOrphansSql,
   mergeSql,
+  probeSql,
   quoteIdent,
   stateTablesSql,
   sweepSql,
@@ -58,6 +60,10 @@ interface PreparedTable {
    */
   readonly stage: string;
   readonly copySql: string;
+  /** COPY straight into the table, stamp included: for a batch of ids the table does not hold yet. */
+  readonly copyDirectSql: string;
+  /** Of the batch's ids ($1), how many the table holds and how many were stamped since $2. */
+  readonly probe: { readonly name: string; readonly text: string };
   /** Named prepared statements: pg parses and plans them once per session. */
   readonly merge: { readonly name: string; readonly text: string };
   /**
@@ -102,6 +108,8 @@ export class PostgresDestination implements Destination {
 
   private readonly target: PostgresTarget;
   private client: pg.Client | null = null;
+  /** Loaded by open(). */
+  private driver: PgDriver | null = null;
   /** Set when the connection broke: every later call fails with it. */
   private lost: DestinationError | null = null;
   private readonly tables = new Map<string, PreparedTable>();
@@ -122,7 +130,9 @@ export class PostgresDestination implements Destination {
       if (this.client) return;
       const { host, port, database, user } = this.target;
       const context = `cannot connect to PostgreSQL at ${host}:${port} (database "${database}", user "${user}")`;
-      const client = new pg.Client({
+      const driver = await loadPgDriver();
+      this.driver = driver;
+      const client = new driver.pg.Client({
         connectionString: this.target.connectionString,
         connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
         application_name: 'harvest-sync',
@@ -279,7 +289,8 @@ export class PostgresDestination implements Destination {
     return this.exclusive(() =>
       this.transaction(`cannot write ${batch.table} to ${this.description}`, async (client) => {
         const counts = new BatchCounter();
-        counts.add(batch.table, await this.merge(client, this.prepared(batch.table), batch.rows));
+        const main = await this.writeMain(client, this.prepared(batch.table), batch.rows, batch.freshSince);
+        counts.add(batch.table, main);
         for (const child of batch.children) {
           const table = this.prepared(child.table);
           counts.add(child.table, await this.merge(client, table, child.rows));
@@ -302,7 +313,13 @@ export class PostgresDestination implements Destination {
             counts.add(table, { deleted: result.rowCount ?? 0 });
           }
         }
-        return counts.result();
+        const result = counts.result();
+        if (batch.freshSince === undefined) return result;
+        const tables = {
+          ...result.tables,
+          [batch.table]: { ...result.tables[batch.table], fresh: main.fresh },
+        };
+        return { tables };
       }),
     );
   }
@@ -354,6 +371,10 @@ export class PostgresDestination implements Destination {
         params.push(`{${query.exceptIds.join(',')}}`);
         where.push(`NOT ("id" = ANY($${params.length}::bigint[]))`);
       }
+      if (query.ids) {
+        params.push(`{${query.ids.join(',')}}`);
+        where.push(`"id" = ANY($${params.length}::bigint[])`);
+      }
       try {
         const { rows } = await client.query<{ count: string }>(
           `SELECT count(*) AS count FROM ${this.qualified(table)} WHERE ${where.join(' AND ')}`,
@@ -401,6 +422,36 @@ export class PostgresDestination implements Destination {
     });
   }
 
+  /**
+   * The batch's own table. One index lookup per id tells whether the table holds any of them yet
+   * (and, for `freshSince`, how many were stamped since): a batch of new ids only is COPYed
+   * straight into the table, stamped with the transaction's now(), as a bare loader would; any
+   * other goes through the staging table and the merge.
+   */
+  private async writeMain(
+    client: pg.Client,
+    table: PreparedTable,
+    rows: readonly Row[],
+    freshSince: string | undefined,
+  ): Promise<Partial<TableCounts> & { fresh: number }> {
+    if (rows.length === 0) return { ...(await this.merge(client, table, rows)), fresh: 0 };
+    const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
+    const unique = lastCopyPerId(shape, rows);
+    const ids = `{${unique.map((row) => row[table.idIndex]).join(',')}}`;
+    const { rows: found } = await client.query<{ existing: number; again: number; now: string }>({
+      ...table.probe,
+      values: [ids, freshSince ?? null],
+    });
+    const { existing, again, now } = found[0];
+    const fresh = unique.length - again;
+    if (existing > 0) return { ...(await this.merge(client, table, rows)), fresh };
+    await pipeline(
+      Readable.from(copyChunks(unique, copyField(now))),
+      client.query(this.copyFrom(table.copyDirectSql)),
+    );
+    return { inserted: unique.length, unchanged: rows.length - unique.length, fresh };
+  }
+
   /** COPYs rows into the table's staging table, then merges them into the table. */
   private async merge(
     client: pg.Client,
@@ -413,7 +464,7 @@ export class PostgresDestination implements Destination {
     if (rows.length === 0) return {};
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
-    await pipeline(Readable.from(copyChunks(unique)), client.query(pgCopyStreams.from(table.copySql)));
+    await pipeline(Readable.from(copyChunks(unique)), client.query(this.copyFrom(table.copySql)));
     const { rows: merged } = await client.query<{ inserted: number; written: number }>(table.merge);
     const { inserted, written } = merged[0];
     if (written < unique.length) await client.query(table.touch);
@@ -460,6 +511,8 @@ export class PostgresDestination implements Destination {
       target,
       stage,
       copySql: `COPY ${stage} (${names}) FROM STDIN`,
+      copyDirectSql: `COPY ${target} (${names}, ${quoteIdent(syncedAt)}) FROM STDIN`,
+      probe: { name: `hs_probe_${n}`, text: probeSql(target) },
       merge: { name: `hs_merge_${n}`, text: mergeSql(target, stage, columns) },
       touch: touchSql(target, stage),
       markOrphans: parentKey
@@ -563,6 +616,11 @@ export class PostgresDestination implements Destination {
 
   private markLost(error: unknown): void {
     this.lost ??= this.wrap(`lost the connection to ${this.description}`, error) as DestinationError;
+  }
+
+  private copyFrom(sql: string): ReturnType<PgDriver['copyFrom']> {
+    if (!this.driver) throw new DestinationError(`${this.description} is not open`);
+    return this.driver.copyFrom(sql);
   }
 
   private requireOpen(): pg.Client {

@@ -1,9 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { META_COLUMNS } from '../../catalog/types.js';
 import { ConfigError } from '../../errors.js';
 import type { DestinationEngine, DestinationTarget } from '../engine.js';
 import { openAndClose, readSnapshot } from '../snapshot.js';
 import type { SnapshotReader, StoredStateRow } from '../snapshot.js';
+import { loadPgDriver } from './pg-driver.js';
 import { PostgresDestination } from './postgres-destination.js';
 import { STATE_TABLE, quoteIdent } from './postgres-sql.js';
 import { parsePostgresUrl } from './postgres-url.js';
@@ -40,7 +41,8 @@ function reader(client: pg.Client, schema: string): SnapshotReader {
 /** Connects for a read: short timeouts, and a name that tells the UI's reads from runs in pg_stat_activity. */
 async function connectForReading(target: DestinationTarget): Promise<{ client: pg.Client; schema: string }> {
   const parsed = parsePostgresUrl(target.url);
-  const client = new pg.Client({
+  const { pg: driver } = await loadPgDriver();
+  const client = new driver.Client({
     connectionString: parsed.connectionString,
     connectionTimeoutMillis: 5000,
     statement_timeout: 15_000,

@@ -119,6 +119,18 @@ export function mergeSql(target: string, stage: string, columns: readonly Column
 }
 
 /**
+ * Of the ids in $1 (a bigint array), how many the table holds and how many of those were stamped
+ * at or after $2 (NULL: none), and the transaction's now() as text, for a COPY straight into the
+ * table to stamp its rows with (the session's own text form reads back exactly).
+ */
+export function probeSql(target: string): string {
+  return (
+    `SELECT count(*)::int AS existing, (count(*) FILTER (WHERE ${quoteIdent(syncedAt)} >= $2::timestamptz))::int AS again, ` +
+    `now()::text AS now FROM ${target} WHERE "id" = ANY($1::bigint[])`
+  );
+}
+
+/**
  * Stamps the staged rows the merge skipped as unchanged: a pass wrote them too (sweeps and
  * countWritten read the stamp). The rows the merge wrote already carry this transaction's now().
  * Ids go through an array: an index lookup per id on a table of any size (planned at each use).

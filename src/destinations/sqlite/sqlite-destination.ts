@@ -21,9 +21,9 @@ import { toDestinationError } from './sqlite-errors.js';
 import { SqliteRunLock } from './sqlite-lock.js';
 import { checkSqlitePath } from './sqlite-path.js';
 import {
-  CHANGED_FUNCTION,
   COLUMNS_TABLE,
   CREATE_STATE_TABLES,
+  EXISTED_FUNCTION,
   STATE_TABLE,
   SQLITE_TYPES,
   createTableSql,
@@ -82,8 +82,8 @@ export class SqliteDestination implements Destination {
   private readonly statements = new Map<string, Database.Statement>();
   private lastStamp = 0;
   private writeTransaction: ((batch: Batch, stamp: string) => BatchResult) | null = null;
-  /** Rows of the upsert under way that existed and differed (see upsertSql). */
-  private readonly changes = { updated: 0 };
+  /** Rows of the upsert under way that existed, that differed, that were stamped since freshSince (see upsertSql). */
+  private readonly existed = { rows: 0, updated: 0, again: 0 };
 
   constructor(
     readonly path: string,
@@ -125,12 +125,18 @@ export class SqliteDestination implements Destination {
         .pluck()
         .get();
       if (typeof last === 'string') this.lastStamp = Math.max(this.lastStamp, Date.parse(last) || 0);
-      const changes = this.changes;
+      const existed = this.existed;
       // not deterministic: SQLite must call it once per row it is reached for
-      db.function(CHANGED_FUNCTION, { deterministic: false, directOnly: true }, () => {
-        changes.updated += 1;
-        return null;
-      });
+      db.function(
+        EXISTED_FUNCTION,
+        { deterministic: false, directOnly: true },
+        (differs: unknown, again: unknown) => {
+          existed.rows += 1;
+          if (differs === 1) existed.updated += 1;
+          if (again === 1) existed.again += 1;
+          return null;
+        },
+      );
       this.writeTransaction = db.transaction((batch: Batch, stamp: string) => this.write(batch, stamp))
         .immediate as (batch: Batch, stamp: string) => BatchResult;
       this.db = db;
@@ -261,6 +267,10 @@ export class SqliteDestination implements Destination {
       where.push(`"id" NOT IN (SELECT value FROM json_each(?))`);
       params.push(JSON.stringify(query.exceptIds));
     }
+    if (query.ids) {
+      where.push(`"id" IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(query.ids));
+    }
     try {
       return this.statement(`SELECT count(*) FROM ${quoteIdent(table)} WHERE ${where.join(' AND ')}`)
         .pluck()
@@ -311,10 +321,11 @@ export class SqliteDestination implements Destination {
   /** The body of writeBatch, run inside one IMMEDIATE transaction: any throw rolls all of it back. */
   private write(batch: Batch, stamp: string): BatchResult {
     const counts = new BatchCounter();
-    counts.add(batch.table, this.upsertRows(this.prepared(batch.table), batch.rows, stamp));
+    const main = this.upsertRows(this.prepared(batch.table), batch.rows, stamp, batch.freshSince ?? null);
+    counts.add(batch.table, main);
     for (const child of batch.children) {
       const table = this.prepared(child.table);
-      counts.add(child.table, this.upsertRows(table, child.rows, stamp));
+      counts.add(child.table, this.upsertRows(table, child.rows, stamp, null));
       if (!table.parentKey) throw new DestinationError(`table "${child.table}" has no parent key`);
       if (child.parentIds.length > 0) {
         const childIds = child.rows.map((row) => row[table.idIndex]);
@@ -337,31 +348,37 @@ export class SqliteDestination implements Destination {
         counts.add(table, { deleted: changes });
       }
     }
-    return counts.result();
+    const result = counts.result();
+    if (batch.freshSince === undefined) return result;
+    return {
+      tables: { ...result.tables, [batch.table]: { ...result.tables[batch.table], fresh: main.fresh } },
+    };
   }
 
   /**
    * Upserts the rows (the last copy of an id repeated in the batch). Every row is written and
-   * stamped; the upsert reports each row that existed and differed through `changes`.
+   * stamped; the upsert reports each row that existed (differing or not, stamped since
+   * `freshSince` or not) through `existed`, so no lookup tells inserts apart.
    */
-  private upsertRows(table: PreparedTable, rows: readonly Row[], stamp: string): Partial<TableCounts> {
-    if (rows.length === 0) return {};
+  private upsertRows(
+    table: PreparedTable,
+    rows: readonly Row[],
+    stamp: string,
+    freshSince: string | null,
+  ): Partial<TableCounts> & { fresh: number } {
+    if (rows.length === 0) return { fresh: 0 };
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
-    const existing = this.statement(
-      `SELECT count(*) FROM ${quoteIdent(table.name)} WHERE "id" IN (SELECT value FROM json_each(?))`,
-    )
-      .pluck()
-      .get(JSON.stringify(unique.map((row) => row[table.idIndex]))) as number;
     const upsert = (table.upsert ??= this.requireOpen().prepare(upsertSql(table.name, table.columns)));
-    this.changes.updated = 0;
-    for (const row of unique) upsert.run(...row, stamp);
-    const { updated } = this.changes;
+    const existed = this.existed;
+    existed.rows = existed.updated = existed.again = 0;
+    for (const row of unique) upsert.run(...row, stamp, freshSince);
     return {
-      inserted: unique.length - existing,
-      updated,
+      inserted: unique.length - existed.rows,
+      updated: existed.updated,
       // copies of an id repeated in the batch, before its last one, count as unchanged
-      unchanged: existing - updated + rows.length - unique.length,
+      unchanged: existed.rows - existed.updated + rows.length - unique.length,
+      fresh: unique.length - existed.again,
     };
   }
 

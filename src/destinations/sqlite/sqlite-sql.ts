@@ -71,19 +71,22 @@ export const CREATE_STATE_TABLES = [
 ];
 
 /**
- * The function the upsert calls for each row that existed and differs (see upsertSql); registered
- * on every connection by the destination.
+ * The function the upsert calls for each row that existed (see upsertSql), with whether it differs
+ * and whether it was already stamped since the batch's `freshSince`; registered on every
+ * connection by the destination. It returns NULL, the row's new `_deleted_at`.
  */
-export const CHANGED_FUNCTION = 'harvest_sync_changed';
+export const EXISTED_FUNCTION = 'harvest_sync_existed';
 
 /**
  * The upsert of one table's rows: every listed column is overwritten, the row is stamped and
  * undeleted. Columns not listed (added by a user) keep their values and are not compared.
+ * Parameters: the row's values, its stamp, then `freshSince` (NULL when not asked).
  *
- * For a row that existed and differs (a listed column that `IS NOT` its new value, NULLs and types
- * included, or a deletion mark), setting `_deleted_at` to NULL goes through CHANGED_FUNCTION, which
- * returns NULL and lets the destination count updated rows; the other rows that existed are
- * unchanged. One write per row, as without counting, and no second lookup.
+ * For a row that existed, setting `_deleted_at` to NULL goes through EXISTED_FUNCTION with whether
+ * it differs (a listed column that `IS NOT` its new value, NULLs and types included, or a deletion
+ * mark) and whether its stored stamp is at or after `freshSince`: the destination counts rows that
+ * existed, updated and stamped again without a lookup of its own. One write per row, as without
+ * counting, and nothing extra for a row inserted.
  */
 export function upsertSql(table: string, columns: readonly Column[]): string {
   const target = quoteIdent(table);
@@ -96,7 +99,8 @@ export function upsertSql(table: string, columns: readonly Column[]): string {
   const updates = names
     .filter((name) => name !== '"id"' && name !== quoteIdent(deletedAt))
     .map((name) => `${name} = excluded.${name}`);
-  updates.push(`${quoteIdent(deletedAt)} = CASE WHEN ${differs.join(' OR ')} THEN ${CHANGED_FUNCTION}() END`);
+  const again = `${target}.${quoteIdent(syncedAt)} >= ?`;
+  updates.push(`${quoteIdent(deletedAt)} = ${EXISTED_FUNCTION}(${differs.join(' OR ')}, ${again})`);
   return (
     `INSERT INTO ${target} (${names.join(', ')}) VALUES (${placeholders.join(', ')}) ` +
     `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`
