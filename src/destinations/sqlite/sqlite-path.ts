@@ -9,7 +9,7 @@ import {
   statSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, DestinationError } from '../../errors.js';
 import { pathLengthProblem } from '../../limits.js';
 import type { DestinationScope } from '../engine.js';
@@ -70,7 +70,7 @@ function realPath(path: string): string {
 
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 /**
