@@ -22,6 +22,18 @@ export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
 export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
 /** Longer URLs are refused up front: servers answer 414 and clients retry, so they would only fail later. */
 export const URL_MAX_LENGTH = 2048;
+/** PATH_MAX and NAME_MAX on Linux: a longer path, or a longer name in one, could never be created. */
+export const PATH_MAX_BYTES = 4096;
+export const NAME_MAX_BYTES = 255;
+
+/** Null when `path` fits PATH_MAX and each of its names NAME_MAX; else the rule it breaks. */
+export function pathLengthProblem(path: string): string | null {
+  if (Buffer.byteLength(path) > PATH_MAX_BYTES) return `is too long (at most ${PATH_MAX_BYTES} bytes)`;
+  if (path.split(/[\\/]/).some((part) => Buffer.byteLength(part) > NAME_MAX_BYTES))
+    return `has a name too long (at most ${NAME_MAX_BYTES} bytes each)`;
+  return null;
+}
+
 /** Where `harvest-sync run` writes when no destination is given. */
 export const DEFAULT_DESTINATION_URL = 'sqlite:./harvest.db';
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
-import { URL_MAX_LENGTH } from '../limits.js';
+import { URL_MAX_LENGTH, pathLengthProblem } from '../limits.js';
 import { ALLOWED_BASE_URLS_ENV, BaseUrlPolicy } from './base-url-policy.js';
 import { secureDataDir } from './data-dir.js';
 import { SQLITE_ROOT_ENV, pipelineDestinations } from './destination-scope.js';
@@ -55,12 +55,8 @@ export function destinationScope(
   const root = options.sqliteRoot ?? (options.env ?? process.env)[SQLITE_ROOT_ENV];
   if (root !== undefined && (root.trim() === '' || root.includes('\0')))
     throw new ConfigError('the SQLite root must be a directory path (--sqlite-root)');
-  // PATH_MAX and NAME_MAX on Linux: no file could ever be created under a longer one
-  if (
-    root !== undefined &&
-    (Buffer.byteLength(root) > 4096 || root.split(/[\\/]/).some((p) => Buffer.byteLength(p) > 255))
-  )
-    throw new ConfigError('the SQLite root is too long to be a directory path (--sqlite-root)');
+  const length = root === undefined ? null : pathLengthProblem(root);
+  if (length) throw new ConfigError(`the SQLite root ${length} (--sqlite-root)`);
   return pipelineDestinations(dataDir, root);
 }
 

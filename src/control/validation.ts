@@ -7,6 +7,7 @@ import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
 import {
   FREQUENCY_HOURS,
   FULL_REFRESH_HOURS,
+  PATH_MAX_BYTES,
   URL_MAX_LENGTH,
   sinceField,
   wholeNumberField,
@@ -23,7 +24,7 @@ import type { PipelineInput, PipelineUpdate } from './types.js';
 export const NAME_MAX_LENGTH = 255;
 export { TOKEN_MAX_LENGTH, FREQUENCY_HOURS, FULL_REFRESH_HOURS, URL_MAX_LENGTH };
 /** PATH_MAX on Linux and `sqlite:`: a longer destination could be stored but never created. */
-const DESTINATION_MAX_LENGTH = 4096 + 'sqlite:'.length;
+const DESTINATION_MAX_LENGTH = PATH_MAX_BYTES + 'sqlite:'.length;
 
 const required =
   (field: string, message: string) =>

@@ -106,6 +106,7 @@ describe('a saved SQLite destination', () => {
       'sqlite:acme.db',
       'sqlite:sub/b.db',
       `sqlite:${join(h.dataDir, 'c.db')}`,
+      'sqlite:..dotted.db',
     ].entries()) {
       const res = await request(h, '/api/pipelines', {
         method: 'POST',

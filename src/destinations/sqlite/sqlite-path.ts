@@ -9,13 +9,11 @@ import {
   statSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, DestinationError } from '../../errors.js';
+import { pathLengthProblem } from '../../limits.js';
 import type { DestinationScope } from '../engine.js';
 
-/** PATH_MAX and NAME_MAX on Linux: a longer path could be stored but never created. */
-const PATH_MAX_BYTES = 4096;
-const NAME_MAX_BYTES = 255;
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 /** Files SQLite and harvest-sync keep beside a database: never a database of their own. */
@@ -46,10 +44,8 @@ const writable = (path: string): boolean => accessible(path, constants.W_OK);
 export function sqlitePathProblem(path: string, saved: boolean): string | null {
   if (path.trim() === '') return 'the SQLite path is empty';
   if (path.includes('\0')) return 'the SQLite path contains a NUL character';
-  if (Buffer.byteLength(path) > PATH_MAX_BYTES)
-    return `the SQLite path is too long (at most ${PATH_MAX_BYTES} bytes)`;
-  if (path.split(/[\\/]/).some((part) => Buffer.byteLength(part) > NAME_MAX_BYTES))
-    return `a name in the SQLite path is too long (at most ${NAME_MAX_BYTES} bytes each)`;
+  const length = pathLengthProblem(path);
+  if (length) return `the SQLite path ${length}`;
   if (saved && path.split(/[\\/]/).includes('..')) return 'the SQLite path must not contain ".." segments';
   return null;
 }
@@ -74,7 +70,7 @@ function realPath(path: string): string {
 
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 /**
