@@ -680,10 +680,13 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
       await dest.open();
       const columns = await dest.ensureTable(timeEntriesTable);
       expect(await dest.readState('time_entries')).toBeNull();
+      const next = 'https://api.harvestapp.com/v2/time_entries?page=2&per_page=2000';
       const pass = {
         mode: 'full' as const,
         startedAt: '2024-06-01T10:00:00Z',
-        nextUrl: 'https://api.harvestapp.com/v2/time_entries?page=2&per_page=2000',
+        streams: [
+          { from: '2024-01-01', firstUrl: next.replace('page=2&', ''), nextUrl: next, totalEntries: 4 },
+        ],
         sweepSince: '2024-06-01T10:00:01.000Z',
       };
       await dest.writeBatch({

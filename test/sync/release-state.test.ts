@@ -78,3 +78,23 @@ describe.each(['bounded-windows', 'open-windows'])('a replica left by %s', (rele
     expect(project(live, expected)).toEqual(expected);
   });
 });
+
+describe('a saved state that is not one harvest-sync wrote', () => {
+  it('fails that object with a one-line message saying what to do, and leaves the row alone', async () => {
+    const db = join(dir, 'replica.db');
+    copyFileSync(fixturePath('state/open-windows.db'), db);
+    const handle = new Database(db);
+    handle.prepare(`UPDATE _harvest_sync_state SET pass = '{"mode":"full","streams":[]}'`).run();
+    handle.close();
+    const { result } = await syncSqlite(db, releaseSource(), { objects: [timeEntries], perPage: 5 });
+    expect(result.status).toBe('failed');
+    expect(result.objects[0].status).toBe('failed');
+    expect(result.objects[0].reason).toMatch(
+      /^time_entries: the saved state of time_entries in .*replica\.db cannot be resumed: it is not a state harvest-sync wrote \(.*\); delete its row from _harvest_sync_state to start that object over$/,
+    );
+    const after = new Database(db, { readonly: true });
+    const row = after.prepare('SELECT pass FROM _harvest_sync_state').get() as { pass: string };
+    after.close();
+    expect(row.pass).toBe('{"mode":"full","streams":[]}');
+  });
+});

@@ -3,13 +3,13 @@ import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
+import { parsePassState, serializePassState } from '../pass-state.js';
 import type {
   Batch,
   BatchResult,
   ChildRows,
   Destination,
   ObjectState,
-  PassState,
   TableCounts,
   TableInfo,
   WrittenQuery,
@@ -291,12 +291,8 @@ export class MysqlDestination implements Destination {
         throw this.fail(`cannot read the state of ${object} from ${this.description}`, error);
       }
       if (!row) return null;
-      let pass: PassState | null = null;
-      try {
-        if (row.pass !== null) pass = JSON.parse(row.pass) as PassState;
-      } catch {
-        throw new DestinationError(`the saved state of ${object} in ${this.description} is not valid JSON`);
-      }
+      const where = { object, destination: this.description };
+      const pass = row.pass === null ? null : parsePassState(row.pass, where);
       return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
     });
   }
@@ -315,7 +311,7 @@ export class MysqlDestination implements Destination {
         await connection.query(WRITE_STATE_SQL, [
           state.object,
           state.cursor,
-          state.pass === null ? null : JSON.stringify(state.pass),
+          state.pass === null ? null : serializePassState(state.pass),
           state.lastFullPassAt,
         ]);
         if (batch.sweep) {

@@ -5,13 +5,13 @@ import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId } from '../batch.js';
+import { StateError, parsePassState, serializePassState } from '../pass-state.js';
 import type {
   Batch,
   BatchResult,
   ChildRows,
   Destination,
   ObjectState,
-  PassState,
   TableCounts,
   TableInfo,
   WrittenQuery,
@@ -270,7 +270,7 @@ export class PostgresDestination implements Destination {
       try {
         const { rows } = await client.query<{
           cursor: string | null;
-          pass: PassState | null;
+          pass: unknown;
           last_full_pass_at: string | null;
         }>(
           `SELECT "cursor", "pass", "last_full_pass_at" FROM ${this.qualified(STATE_TABLE)} WHERE "object" = $1`,
@@ -278,8 +278,11 @@ export class PostgresDestination implements Destination {
         );
         const row = rows[0];
         if (!row) return null;
-        return { object, cursor: row.cursor, pass: row.pass, lastFullPassAt: row.last_full_pass_at };
+        const where = { object, destination: this.description };
+        const pass = row.pass === null ? null : parsePassState(row.pass, where);
+        return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
       } catch (error) {
+        if (error instanceof StateError) throw error;
         throw this.wrap(`cannot read the state of ${object} from ${this.description}`, error);
       }
     });
@@ -303,7 +306,7 @@ export class PostgresDestination implements Destination {
           values: [
             state.object,
             state.cursor,
-            state.pass === null ? null : JSON.stringify(state.pass),
+            state.pass === null ? null : serializePassState(state.pass),
             state.lastFullPassAt,
           ],
         });

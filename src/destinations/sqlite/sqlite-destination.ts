@@ -7,12 +7,12 @@ import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
+import { parsePassState, serializePassState } from '../pass-state.js';
 import type {
   Batch,
   BatchResult,
   Destination,
   ObjectState,
-  PassState,
   TableCounts,
   TableInfo,
   WrittenQuery,
@@ -230,14 +230,7 @@ export class SqliteDestination implements Destination {
     ).get(object) as
       { cursor: string | null; pass: string | null; last_full_pass_at: string | null } | undefined;
     if (!row) return null;
-    let pass: PassState | null = null;
-    if (row.pass !== null) {
-      try {
-        pass = JSON.parse(row.pass) as PassState;
-      } catch {
-        throw new DestinationError(`the saved state of ${object} in ${this.path} is not valid JSON`);
-      }
-    }
+    const pass = row.pass === null ? null : parsePassState(row.pass, { object, destination: this.path });
     return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
   }
 
@@ -391,7 +384,7 @@ export class SqliteDestination implements Destination {
     ).run(
       state.object,
       state.cursor,
-      state.pass === null ? null : JSON.stringify(state.pass),
+      state.pass === null ? null : serializePassState(state.pass),
       state.lastFullPassAt,
       stamp,
     );

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { DestinationError } from '../errors.js';
+import type { PassState } from './destination.js';
+
+/**
+ * How a pass under way is stored in a destination's `_harvest_sync_state.pass`: JSON carrying
+ * `version`, parsed with a schema on the way back, so a resumed run never acts on a state it does
+ * not understand. Versions:
+ * - 1 (no `version` field): written before states were versioned; either `streams` or, older still,
+ *   a single `nextUrl`. Read as it was written; windows may carry both bounds.
+ * - 2: as 1, always with `streams`.
+ */
+export const PASS_STATE_VERSION = 2;
+
+/** A saved state that cannot be resumed: its message says which object, where, and what to do. */
+export class StateError extends DestinationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateError';
+  }
+}
+
+const stamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
+const count = z.number().int().nonnegative();
+
+const streamSchema = z.object({
+  from: day.optional(),
+  to: day.optional(),
+  firstUrl: z.url(),
+  nextUrl: z.url().nullable(),
+  totalEntries: count.optional(),
+  restarts: count.optional(),
+  writtenSince: stamp.optional(),
+});
+
+const passSchema = z
+  .object({
+    version: z.number().int().min(1).optional(),
+    mode: z.enum(['full', 'incremental']),
+    startedAt: stamp,
+    streams: z.array(streamSchema).min(1).optional(),
+    nextUrl: z.url().optional(),
+    sweepSince: stamp.optional(),
+    writtenSince: stamp.optional(),
+    totalEntries: count.optional(),
+    noSweep: z.boolean().optional(),
+  })
+  .refine((p) => p.streams !== undefined || p.nextUrl !== undefined, 'has neither streams nor nextUrl');
+
+/** The text stored for a pass: the current version, always with streams. */
+export function serializePassState(pass: PassState): string {
+  const streams = pass.streams ?? (pass.nextUrl ? [{ firstUrl: pass.nextUrl, nextUrl: pass.nextUrl }] : []);
+  const { nextUrl: _legacy, ...rest } = pass;
+  return JSON.stringify({ version: PASS_STATE_VERSION, ...rest, streams });
+}
+
+/**
+ * Parses a stored pass (any version this release knows; JSON text, or the value a JSON column gave
+ * back), as one with streams. Throws StateError naming the object and the destination when it is
+ * not a pass this release can resume.
+ */
+export function parsePassState(stored: unknown, where: { object: string; destination: string }): PassState {
+  const fail = (problem: string) =>
+    new StateError(
+      `the saved state of ${where.object} in ${where.destination} cannot be resumed: ${problem}; delete its row from _harvest_sync_state to start that object over`,
+    );
+  let json: unknown = stored;
+  try {
+    if (typeof stored === 'string') json = JSON.parse(stored);
+  } catch {
+    throw fail('it is not valid JSON');
+  }
+  const parsed = passSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    throw fail(`it is not a state harvest-sync wrote (${issue?.message ?? 'invalid'}${at})`);
+  }
+  const { version = 1, nextUrl, streams, ...pass } = parsed.data;
+  if (version > PASS_STATE_VERSION) {
+    throw fail(
+      `it was written by a newer harvest-sync (state version ${version}, this one reads up to ${PASS_STATE_VERSION})`,
+    );
+  }
+  // version 1 before streams: the single stream at its next page
+  return { ...pass, streams: streams ?? [{ firstUrl: nextUrl as string, nextUrl: nextUrl as string }] };
+}
