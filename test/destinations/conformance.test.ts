@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { OWN_SCHEMA_TABLE, OWN_STEPS } from '../../src/destinations/own-schema.js';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -676,6 +677,27 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
   });
 
   describe('state', () => {
+    it('keeps its own tables at the last numbered step, recorded in _harvest_sync_schema', async () => {
+      await dest.open();
+      const steps = await handle.query(
+        `SELECT "version", "description" FROM ${ident(OWN_SCHEMA_TABLE)} ORDER BY "version"`,
+      );
+      expect(steps.map((r) => [Number(r.version), r.description])).toEqual([[1, OWN_STEPS[1]]]);
+      await dest.close();
+      // opened again: nothing applied twice
+      const again = attach();
+      await again.open();
+      await again.close();
+      expect(await count(OWN_SCHEMA_TABLE)).toBe(1);
+      // a destination set up by a newer harvest-sync is refused, with a message saying so
+      await handle.query(
+        `INSERT INTO ${ident(OWN_SCHEMA_TABLE)} ("version", "description", "applied_at") VALUES (99, 'from the future', '2099-01-01 00:00:00')`,
+      );
+      await expect(attach().open()).rejects.toThrow(
+        /was set up by a newer harvest-sync \(its own tables at version 99, this one knows up to 1\): upgrade harvest-sync/,
+      );
+    });
+
     it('has no state for an object never written, then the state of the last batch', async () => {
       await dest.open();
       const columns = await dest.ensureTable(timeEntriesTable);

@@ -438,6 +438,7 @@ describe('MySQL introspection (for reports that must not take the run lock)', ()
     connections.push(connection);
     expect(await listTables(connection)).toEqual([
       '_harvest_sync_columns',
+      '_harvest_sync_schema',
       '_harvest_sync_state',
       'time_entries',
     ]);

@@ -73,6 +73,11 @@ describe.each(['bounded-windows', 'open-windows'])('a replica left by %s', (rele
     };
     state.close();
     expect(after).toEqual({ pass: null, cursor: saved.startedAt });
+    // set up before the destination's own tables had versions: brought to the last step, recorded
+    const schema = new Database(db, { readonly: true });
+    const steps = schema.prepare('SELECT version FROM _harvest_sync_schema').pluck().all();
+    schema.close();
+    expect(steps).toEqual([1]);
     const expected = expectedTables(timeEntries, source.records('time_entries'), sqliteEncoders).time_entries;
     const live = readTable(db, 'time_entries').filter((r) => r._deleted_at === null);
     expect(project(live, expected)).toEqual(expected);

@@ -3,6 +3,7 @@ import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
+import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { parsePassState, serializePassState } from '../pass-state.js';
 import type {
   Batch,
@@ -32,7 +33,8 @@ import {
   MYSQL_TYPES,
   RECORD_COLUMN_SQL,
   STAMP_TYPE,
-  STATE_TABLES_SQL,
+  OWN_MIGRATIONS,
+  OWN_SCHEMA_SQL,
   WRITE_STATE_SQL,
   createTableSql,
   markOrphansSql,
@@ -143,7 +145,7 @@ export class MysqlDestination implements Destination {
         connection = await connectMysql(this.target, connect);
         connection.on('error', (error: unknown) => this.markLost(error));
         await this.takeLock(connection, 'writer', this.options.writerWaitMs ?? 30_000);
-        for (const sql of STATE_TABLES_SQL) await connection.query(sql);
+        await this.migrate(connection);
         this.maxStatementBytes = await this.statementLimit(connection);
       } catch (error) {
         connection?.destroy();
@@ -338,6 +340,30 @@ export class MysqlDestination implements Destination {
         throw this.fail(`cannot read the clock of ${this.description}`, error);
       }
     });
+  }
+
+  /** Brings the destination's own tables to the last numbered step (see own-schema.ts). */
+  private migrate(connection: MysqlConnection): Promise<void> {
+    const table = quoteIdent(OWN_SCHEMA_TABLE);
+    return migrateOwnTables(
+      {
+        createTable: async () => void (await connection.query(OWN_SCHEMA_SQL)),
+        appliedVersion: async () => {
+          const [rows] = await connection.query<Rows<{ v: number | null }>>(
+            `SELECT MAX(\`version\`) AS v FROM ${table}`,
+          );
+          return rows[0].v === null ? null : Number(rows[0].v);
+        },
+        exec: async (sql) => void (await connection.query(sql)),
+        record: async (m) =>
+          void (await connection.query(
+            `INSERT IGNORE INTO ${table} (\`version\`, \`description\`, \`applied_at\`) VALUES (?, ?, UTC_TIMESTAMP(6))`,
+            [m.version, m.description],
+          )),
+      },
+      OWN_MIGRATIONS,
+      this.description,
+    );
   }
 
   unwrittenIds(table: string, since: string, limit: number): Promise<number[]> {

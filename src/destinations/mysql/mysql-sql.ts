@@ -1,4 +1,6 @@
 import { META_COLUMNS } from '../../catalog/types.js';
+import { OWN_SCHEMA_TABLE, OWN_STEPS } from '../own-schema.js';
+import type { OwnMigration } from '../own-schema.js';
 import type { Column, ColumnType } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
 
@@ -154,3 +156,14 @@ export const WRITE_STATE_SQL =
 export const RECORD_COLUMN_SQL =
   `INSERT INTO ${quoteIdent(COLUMNS_TABLE)} (\`table\`, \`column\`, \`path\`, \`type\`, \`added_at\`) ` +
   'VALUES (?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE `path` = VALUES(`path`), `type` = VALUES(`type`)';
+
+/** The numbered steps of the destination's own tables (see own-schema.ts), in MySQL's dialect. */
+export const OWN_MIGRATIONS: readonly OwnMigration[] = [
+  { version: 1, description: OWN_STEPS[1], sql: STATE_TABLES_SQL },
+];
+
+export const OWN_SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS ${quoteIdent(OWN_SCHEMA_TABLE)} (
+  \`version\` INT NOT NULL PRIMARY KEY,
+  \`description\` ${TEXT} NOT NULL,
+  \`applied_at\` ${STAMP_TYPE} NOT NULL
+) ${TABLE_OPTIONS}`;

@@ -5,6 +5,7 @@ import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId } from '../batch.js';
+import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { StateError, parsePassState, serializePassState } from '../pass-state.js';
 import type {
   Batch,
@@ -29,7 +30,8 @@ import {
   mergeSql,
   probeSql,
   quoteIdent,
-  stateTablesSql,
+  ownMigrations,
+  ownSchemaSql,
   sweepSql,
   touchSql,
   writeStateSql,
@@ -149,7 +151,7 @@ export class PostgresDestination implements Destination {
       try {
         await this.takeLock(client);
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
-        for (const sql of stateTablesSql(this.schema)) await client.query(sql);
+        await this.migrate(client);
       } catch (error) {
         await client.end().catch(() => undefined);
         throw this.wrap(`cannot open ${this.description}`, error);
@@ -261,6 +263,30 @@ export class PostgresDestination implements Destination {
         await this.prepare(client, table, prepared.parentKey, next);
         return [...next];
       }),
+    );
+  }
+
+  /** Brings the destination's own tables to the last numbered step (see own-schema.ts). */
+  private migrate(client: pg.Client): Promise<void> {
+    const table = this.qualified(OWN_SCHEMA_TABLE);
+    return migrateOwnTables(
+      {
+        createTable: async () => void (await client.query(ownSchemaSql(this.schema))),
+        appliedVersion: async () => {
+          const { rows } = await client.query<{ v: number | null }>(
+            `SELECT max("version") AS v FROM ${table}`,
+          );
+          return rows[0].v;
+        },
+        exec: async (sql) => void (await client.query(sql)),
+        record: async (m) =>
+          void (await client.query(
+            `INSERT INTO ${table} ("version", "description", "applied_at") VALUES ($1, $2, now()) ON CONFLICT DO NOTHING`,
+            [m.version, m.description],
+          )),
+      },
+      ownMigrations(this.schema),
+      this.description,
     );
   }
 

@@ -1,4 +1,6 @@
 import { META_COLUMNS } from '../../catalog/types.js';
+import { OWN_SCHEMA_TABLE, OWN_STEPS } from '../own-schema.js';
+import type { OwnMigration } from '../own-schema.js';
 import type { Column, ColumnType } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
 import { comparedColumns } from '../batch.js';
@@ -165,4 +167,17 @@ export function writeStateSql(schema: string): string {
     'ON CONFLICT ("object") DO UPDATE SET "cursor" = EXCLUDED."cursor", "pass" = EXCLUDED."pass", ' +
     '"last_full_pass_at" = EXCLUDED."last_full_pass_at", "updated_at" = EXCLUDED."updated_at"'
   );
+}
+
+/** The numbered steps of the destination's own tables (see own-schema.ts), in PostgreSQL's dialect. */
+export function ownMigrations(schema: string): OwnMigration[] {
+  return [{ version: 1, description: OWN_STEPS[1], sql: stateTablesSql(schema) }];
+}
+
+export function ownSchemaSql(schema: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(schema)}.${quoteIdent(OWN_SCHEMA_TABLE)} (
+    "version" integer PRIMARY KEY,
+    "description" text NOT NULL,
+    "applied_at" timestamptz NOT NULL
+  )`;
 }

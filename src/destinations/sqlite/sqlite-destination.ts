@@ -7,6 +7,7 @@ import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
+import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { parsePassState, serializePassState } from '../pass-state.js';
 import type {
   Batch,
@@ -22,8 +23,9 @@ import { SqliteRunLock } from './sqlite-lock.js';
 import { checkSqlitePath } from './sqlite-path.js';
 import {
   COLUMNS_TABLE,
-  CREATE_STATE_TABLES,
   EXISTED_FUNCTION,
+  OWN_MIGRATIONS,
+  OWN_SCHEMA_SQL,
   STATE_TABLE,
   SQLITE_TYPES,
   createTableSql,
@@ -115,7 +117,7 @@ export class SqliteDestination implements Destination {
       if (this.options.maxPageCount !== undefined) {
         db.pragma(`max_page_count = ${Math.trunc(this.options.maxPageCount)}`);
       }
-      for (const sql of CREATE_STATE_TABLES) db.exec(sql);
+      await this.migrate(db);
       // Stamps must also keep increasing across runs, whatever the system clock did in between.
       const last = db
         .prepare(
@@ -221,6 +223,27 @@ export class SqliteDestination implements Destination {
     } catch (error) {
       throw toDestinationError(`cannot add columns to "${table}" in ${this.path}`, error);
     }
+  }
+
+  /** Brings the destination's own tables to the last numbered step (see own-schema.ts). */
+  private migrate(db: Database.Database): Promise<void> {
+    const table = quoteIdent(OWN_SCHEMA_TABLE);
+    return migrateOwnTables(
+      {
+        createTable: async () => void db.exec(OWN_SCHEMA_SQL),
+        appliedVersion: async () =>
+          db.prepare(`SELECT max("version") FROM ${table}`).pluck().get() as number | null,
+        exec: async (sql) => void db.exec(sql),
+        record: async (m) =>
+          void db
+            .prepare(
+              `INSERT OR IGNORE INTO ${table} ("version", "description", "applied_at") VALUES (?, ?, ?)`,
+            )
+            .run(m.version, m.description, new Date().toISOString()),
+      },
+      OWN_MIGRATIONS,
+      `SQLite database at ${this.path}`,
+    );
   }
 
   async readState(object: string): Promise<ObjectState | null> {

@@ -2,6 +2,8 @@ import { META_COLUMNS } from '../../catalog/types.js';
 import type { Column, ColumnType } from '../../catalog/types.js';
 import { DestinationError } from '../../errors.js';
 import { comparedColumns } from '../batch.js';
+import { OWN_SCHEMA_TABLE, OWN_STEPS } from '../own-schema.js';
+import type { OwnMigration } from '../own-schema.js';
 
 /**
  * SQLite storage classes per logical type. Decimals are NUMERIC and bound as JS numbers: SQLite keeps
@@ -52,7 +54,7 @@ export function parentIndexSql(table: string, parentKey: string): string {
   return `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_${parentKey}_idx`)} ON ${quoteIdent(table)} (${quoteIdent(parentKey)})`;
 }
 
-export const CREATE_STATE_TABLES = [
+const CREATE_STATE_TABLES = [
   `CREATE TABLE IF NOT EXISTS ${quoteIdent(STATE_TABLE)} (
     "object" TEXT PRIMARY KEY,
     "cursor" TEXT,
@@ -106,3 +108,14 @@ export function upsertSql(table: string, columns: readonly Column[]): string {
     `ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`
   );
 }
+
+/** The numbered steps of the destination's own tables (see own-schema.ts), in SQLite's dialect. */
+export const OWN_MIGRATIONS: readonly OwnMigration[] = [
+  { version: 1, description: OWN_STEPS[1], sql: CREATE_STATE_TABLES },
+];
+
+export const OWN_SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS ${quoteIdent(OWN_SCHEMA_TABLE)} (
+  "version" INTEGER PRIMARY KEY,
+  "description" TEXT NOT NULL,
+  "applied_at" TEXT NOT NULL
+)`;
