@@ -265,7 +265,7 @@ describe('the CLI', () => {
 describe('PostgreSQL URL parameters', () => {
   it.each([
     ['sslrootcert=/etc/passwd', 'sslrootcert'],
-    ['sslkey=/home/me/.ssh/id_rsa', 'sslkey'],
+    ['sslkey=~/.ssh/id_rsa', 'sslkey'],
     ['host=/var/run/postgresql', 'host'],
     ['options=-c%20statement_timeout%3D1', 'options'],
     ['password=hunter2', 'password'],
