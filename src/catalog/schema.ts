@@ -41,9 +41,13 @@ export function assertNoCollision(columns: readonly Column[]): void {
   }
 }
 
-/** The table an object is stored in. */
+/**
+ * The table an object is stored in. An object listed per parent (invoice payments) names its
+ * parent's id column, so that a parent read again has its records that are gone marked deleted.
+ */
 export function objectTable(object: ObjectSpec): TableSchema {
-  return { name: object.name, primaryKey: 'id', columns: flattenFields(object.fields) };
+  const table = { name: object.name, primaryKey: 'id' as const, columns: flattenFields(object.fields) };
+  return object.parent ? { ...table, parentKey: object.parent.key } : table;
 }
 
 /** The table a child (embedded line items) is stored in: its parent key first, then its own fields. */
