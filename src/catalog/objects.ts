@@ -116,13 +116,17 @@ function object(input: ObjectInput): ObjectSpec {
   };
 }
 
+function withoutId({ id: _id, ...rest }: FieldTree): FieldTree {
+  return rest;
+}
+
 /** Recipients of an invoice or estimate message: `{name, email}`, no id of their own. */
 function recipients(name: string, parentKey: string): ChildSpec {
   return {
     name,
     field: 'recipients',
     parentKey,
-    idFromPosition: true,
+    idFromPosition: {},
     description: `Recipients of each message (id: message id × 1000 + position).`,
     fields: { id: 'bigint', name: 'text', email: 'text' },
   };
@@ -300,8 +304,16 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
         name: 'project_assignment_task_assignments',
         field: 'task_assignments',
         parentKey: 'project_assignment_id',
-        description: 'Task assignments embedded in each project assignment.',
-        fields: { ...embeddedTaskAssignment, task: idName },
+        // the same task assignment is listed under every user assigned to its project
+        idFromPosition: { ownId: 'task_assignment_id' },
+        description:
+          'Task assignments embedded in each project assignment (id: project assignment id × 1000 + position).',
+        fields: {
+          id: 'bigint',
+          task_assignment_id: 'bigint',
+          ...withoutId(embeddedTaskAssignment),
+          task: idName,
+        },
       },
     ],
   }),
@@ -739,6 +751,8 @@ export const OBJECTS: readonly ObjectSpec[] = [
       ...timestamps,
     },
   }),
+  // reports join once the engine reads them (sync/reports.ts)
+  ...MORE_OBJECTS.filter((o) => o.report === undefined),
 ];
 
 export const OBJECT_NAMES: readonly string[] = OBJECTS.map((o) => o.name);

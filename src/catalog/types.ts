@@ -41,11 +41,13 @@ export interface ChildSpec {
   readonly fields: FieldTree;
   readonly description: string;
   /**
-   * The records carry no id of their own (a message's recipients `{name, email}`): each gets
-   * `parent id × 1000 + position` as its id. Right for lists Harvest never edits in place (a sent
-   * message's recipients); at most 1000 per parent.
+   * The records' id is `parent id × 1000 + position` (at most 1000 per parent): for records with no
+   * id of their own (a message's recipients `{name, email}`), or whose own id repeats under other
+   * parents (a project's task assignments, listed under each user's project assignment), kept then
+   * in the column `ownId` names. The whole list is read with its parent, so a row at a position
+   * the list no longer reaches is marked deleted: the table holds each parent's list exactly.
    */
-  readonly idFromPosition?: boolean;
+  readonly idFromPosition?: { readonly ownId?: string };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { findObject } from '../catalog/objects.js';
 import type { AccessLevel, JsonObject, ObjectSpec } from '../catalog/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, InterruptedError } from '../errors.js';
@@ -145,6 +146,7 @@ export class HarvestClient implements HarvestSource {
   /** The shared grant taken with each local one, settled with it (once). */
   private readonly sharedGrants = new WeakMap<Grant, SharedGrant>();
   private readonly sharedSettled = new WeakSet<Grant>();
+  private readonly accountId: number;
 
   constructor(options: HarvestClientOptions) {
     const token = options.token?.trim() ?? '';
@@ -157,6 +159,7 @@ export class HarvestClient implements HarvestSource {
     if (!/^\d+$/.test(accountId)) {
       throw new ConfigError(`the Harvest account id must be a number (got "${accountId.slice(0, 40)}")`);
     }
+    this.accountId = Number(accountId);
     this.baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
     this.origin = new URL(this.baseUrl).origin;
     this.token = token;
@@ -199,6 +202,7 @@ export class HarvestClient implements HarvestSource {
       throw new ConfigError(`per_page ${problem} (got ${perPage})`);
     }
     const url = new URL(`${this.baseUrl}${object.endpoint}`);
+    if (object.singleton) return url.toString();
     // always explicit: Harvest's defaults differ per endpoint and have changed over the years
     url.searchParams.set('per_page', String(perPage));
     if (query.updatedSince !== undefined) url.searchParams.set('updated_since', query.updatedSince);
@@ -233,6 +237,7 @@ export class HarvestClient implements HarvestSource {
     const caller = { object: object.name, access: object.access };
     const { body, headers } = await this.getJson(caller, target, signal);
     const path = safePath(target);
+    if (object.singleton && isObject(body)) return this.singletonPage(body, headers);
     const records = isObject(body) ? body[object.envelope] : undefined;
     if (!isObject(body) || !Array.isArray(records) || !records.every(isObject)) {
       throw new HarvestApiError(
@@ -250,6 +255,12 @@ export class HarvestClient implements HarvestSource {
       serverTime: this.serverTime(headers),
       totalEntries: typeof total === 'number' && Number.isFinite(total) ? total : null,
     };
+  }
+
+  /** A bare object (company): one record, keyed by the account id since it has no id of its own. */
+  private singletonPage(body: Record<string, unknown>, headers: Headers): HarvestPage {
+    const record = { id: this.accountId, ...body } as JsonObject;
+    return { records: [record], nextUrl: null, serverTime: this.serverTime(headers), totalEntries: 1 };
   }
 
   stats(object: string): SourceStats {
@@ -310,12 +321,23 @@ export class HarvestClient implements HarvestSource {
     };
   }
 
-  /** One per_page=1 call: readable, or why not. */
+  /**
+   * One per_page=1 call: readable, or why not. An object listed per parent takes two: the first
+   * parent, then its list (a parent with no records of it would answer the same either way).
+   */
   private async checkObject(
     object: ObjectSpec,
     signal?: AbortSignal,
   ): Promise<ConnectionCheck['objects'][number]> {
     try {
+      const parent = object.parent ? findObject(object.parent.object) : undefined;
+      if (parent) {
+        const asObject = { ...parent, name: object.name, access: object.access };
+        const first = await this.fetchPage(asObject, this.firstPageUrl(parent, { perPage: 1 }), signal);
+        const id = first.records[0]?.id;
+        if (typeof id !== 'number') return { name: object.name, readable: true };
+        object = { ...object, endpoint: object.endpoint.replace('{id}', String(id)) };
+      }
       await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1 }), signal);
       return { name: object.name, readable: true };
     } catch (error) {

@@ -135,7 +135,7 @@ export function listFilter(
 ): ListFilter {
   let updatedSince: number | undefined;
   const since = q.get('updated_since');
-  if (since !== null && spec.incremental) {
+  if (since !== null && spec.incremental && spec.noUpdatedSince !== true) {
     const ms = parseUpdatedSince(since);
     if (ms === null) throw new InvalidParameter('updated_since must be an ISO 8601 date-time');
     updatedSince = ms;

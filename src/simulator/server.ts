@@ -3,7 +3,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } fro
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { JsonObject, JsonValue, ObjectSpec } from '../catalog/types.js';
-import { OBJECTS, findObject } from '../catalog/objects.js';
+import { MORE_OBJECTS, OBJECTS } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
 import { PER_PAGE } from '../limits.js';
 import { generateAccount } from './generate.js';
@@ -12,7 +12,7 @@ import { SimulatorError } from './errors.js';
 import { generatedStore, materializedStore } from './store.js';
 import type { ObjectStore, RecordView } from './store.js';
 import { hash32, unit } from './random.js';
-import { scopeOf } from './access.js';
+import { mayReadUnder, scopeOf } from './access.js';
 import type { Caller, Role } from './access.js';
 import { EmbeddedCopies } from './embeds.js';
 import { InvalidParameter, listFilter } from './filters.js';
@@ -97,6 +97,15 @@ interface Reply {
   data?: boolean;
 }
 
+/** Every catalog object the simulator serves. */
+const SERVED: readonly ObjectSpec[] = [...OBJECTS, ...MORE_OBJECTS.filter((o) => !OBJECTS.includes(o))];
+const findServed = (name: string) => SERVED.find((o) => o.name === name);
+
+/** The object listed at `/v2/{resource}/{id}/{sub}` (invoice payments), if any. */
+function perParentSpec(resource: string, sub: string): ObjectSpec | undefined {
+  return SERVED.find((o) => o.parent !== undefined && o.endpoint === `/v2/${resource}/{id}/${sub}`);
+}
+
 const emptyCounters = (): Counters => ({ total: 0, byPath: {}, byStatus: {}, rateLimited: 0, listPages: 0 });
 
 class HttpError extends Error {
@@ -157,16 +166,16 @@ export class SimulatorServer implements Simulator {
       epochMs: config.epochMs,
       managerPermissions: config.managerPermissions,
     });
-    for (const spec of OBJECTS) {
+    for (const spec of SERVED) {
+      // objects listed per parent are built on first use (store())
+      if (spec.singleton || spec.report || spec.parent) continue;
       const source = this.account.generated.get(spec.name);
       const records = this.account.materialized.get(spec.name);
       let store: ObjectStore;
       if (source) store = generatedStore(spec, source, config.epochMs, config.seed);
       else if (records) store = materializedStore(spec, records, config.seed);
       else throw new SimulatorError(`the simulator has no generator for ${spec.name}`);
-      const timers = config.timersGrow && 'is_running' in spec.fields ? timerView(config.clock) : null;
-      store.setView(compose([this.embeds.view(spec.name), timers, vintageView(config.vintage, spec.name)]));
-      this.stores.set(spec.name, store);
+      this.addStore(store);
     }
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
@@ -203,14 +212,31 @@ export class SimulatorServer implements Simulator {
 
   // --- change API
 
+  private addStore(store: ObjectStore): ObjectStore {
+    const { spec } = store;
+    const timers =
+      this.config.timersGrow && 'is_running' in spec.fields ? timerView(this.config.clock) : null;
+    store.setView(
+      compose([this.embeds.view(spec.name), timers, vintageView(this.config.vintage, spec.name)]),
+    );
+    this.stores.set(spec.name, store);
+    return store;
+  }
+
   private store(object: string): ObjectStore {
     const store = this.stores.get(object);
-    if (!store) throw new SimulatorError(`unknown object "${object}"`);
-    return store;
+    if (store) return store;
+    const spec = findServed(object);
+    const records = spec?.parent ? this.account.perParent().get(object) : undefined;
+    if (!spec || !records) throw new SimulatorError(`unknown object "${object}"`);
+    return this.addStore(materializedStore(spec, records, this.config.seed));
   }
 
   update(object: string, id: number, patch: JsonObject): JsonObject {
     this.pages?.clear();
+    const parent = this.store(object).spec.parent;
+    const record = this.store(object).get(id);
+    if (parent && record) this.touchParent(object, parent.object, record[parent.key]);
     return this.change(object, id, patch, new Set());
   }
 
@@ -240,14 +266,32 @@ export class SimulatorServer implements Simulator {
     return after;
   }
 
+  /** A record listed per parent (a payment) needs its parent, whose updated_at moves with it. */
   create(object: string, fields: JsonObject = {}): JsonObject {
     this.pages?.clear();
+    const parent = this.store(object).spec.parent;
+    if (parent) this.touchParent(object, parent.object, fields[parent.key]);
     return this.store(object).create(fields, this.config.clock.now());
   }
 
   remove(object: string, id: number): boolean {
     this.pages?.clear();
-    return this.store(object).remove(id);
+    const store = this.store(object);
+    const parent = store.spec.parent;
+    const record = store.get(id);
+    if (parent && record) this.touchParent(object, parent.object, record[parent.key]);
+    return store.remove(id);
+  }
+
+  /**
+   * Recording a payment or sending a message changes the invoice (its due amount, its state); a
+   * new rate changes the user's current rate: the parent's updated_at moves, as on Harvest.
+   */
+  private touchParent(object: string, parent: string, id: JsonValue | undefined): void {
+    if (typeof id !== 'number' || !this.store(parent).get(id)) {
+      throw new SimulatorError(`${object} needs the id of an existing record of ${parent}`);
+    }
+    this.update(parent, id, {});
   }
 
   updateLineItems(object: string, id: number, items: JsonObject[]): JsonObject {
@@ -294,6 +338,12 @@ export class SimulatorServer implements Simulator {
   }
 
   records(object: string): Generator<JsonObject> {
+    if (object === 'company') {
+      const company: JsonObject = { id: Number(this.accountId), ...this.account.company };
+      return (function* () {
+        yield company;
+      })();
+    }
     return this.store(object).records();
   }
 
@@ -487,11 +537,9 @@ export class SimulatorServer implements Simulator {
   }
 
   private api(req: IncomingMessage, url: URL): Reply {
-    const m = /^(\/api)?\/v2\/([a-z_]+)(?:\/([a-z0-9_]+))?\/?$/.exec(url.pathname);
-    if (req.method !== 'GET' || !m) {
-      return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
-    }
-    const [, prefix = '', resource, sub] = m;
+    const m = /^(\/api)?\/v2\/([a-z_]+)(?:\/([a-z0-9_]+))?(?:\/([a-z_]+))?\/?$/.exec(url.pathname);
+    if (req.method !== 'GET' || !m) return notFoundHtml();
+    const [, prefix = '', resource, sub, third] = m;
     const ua = req.headers['user-agent'];
     if (!ua || !ua.trim()) {
       throw new HttpError(
@@ -504,7 +552,7 @@ export class SimulatorServer implements Simulator {
     this.checkRateLimit();
 
     const caller = this.caller(role);
-    if (resource === 'users' && sub === 'me') {
+    if (resource === 'users' && sub === 'me' && third === undefined) {
       const me = this.store('users').get(caller.userId);
       if (!me) throw notFoundJson();
       if (role !== 'admin' && !caller.permissions.includes('billable_rates_manager')) {
@@ -516,15 +564,11 @@ export class SimulatorServer implements Simulator {
     }
     if (resource === 'company' && sub === undefined)
       return { ...json(200, this.account.company), data: true };
+    if (third !== undefined) return this.perParent(caller, { resource, sub: sub ?? '', third }, url, prefix);
 
-    const spec = findObject(resource);
-    if (!spec) {
-      return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
-    }
-    const scope = scopeOf(caller, spec);
-    if (scope === 'forbidden') {
-      throw new HttpError(json(403, { message: 'Not authorized!' }, { Hint: 'Not authorized!' }));
-    }
+    const spec = findServed(resource);
+    if (!spec || spec.parent || spec.report || spec.singleton) return notFoundHtml();
+    const scope = this.allowed(caller, spec);
     const store = this.store(spec.name);
     if (sub !== undefined) {
       const record = /^\d+$/.test(sub) ? store.get(Number(sub)) : undefined;
@@ -550,12 +594,40 @@ export class SimulatorServer implements Simulator {
     return reply;
   }
 
+  /** What the caller may see of `spec`; a 403 with Harvest's body when nothing. */
+  private allowed(caller: Caller, spec: ObjectSpec): ((r: JsonObject) => boolean) | null {
+    const scope = scopeOf(caller, spec);
+    if (scope === 'forbidden') throw forbidden();
+    return scope;
+  }
+
+  /** `/v2/invoices/{id}/payments` and the like: the records of one parent, without its id. */
+  private perParent(
+    caller: Caller,
+    path: { resource: string; sub: string; third: string },
+    url: URL,
+    prefix: string,
+  ): Reply {
+    const spec = perParentSpec(path.resource, path.third);
+    if (!spec?.parent) return notFoundHtml();
+    const parentId = /^\d+$/.test(path.sub) ? Number(path.sub) : NaN;
+    const scope = this.allowed(caller, spec);
+    if (!this.store(spec.parent.object).get(parentId)) throw notFoundJson();
+    if (!mayReadUnder(caller, spec, parentId)) throw forbidden();
+    const key = spec.parent.key;
+    const ofParent = (r: JsonObject) => r[key] === parentId && (scope === null || scope(r));
+    const base = `${this.url}${prefix}/v2/${path.resource}/${parentId}/${path.third}`;
+    return this.list(spec, this.store(spec.name), url, base, ofParent, key);
+  }
+
   private list(
     spec: ObjectSpec,
     store: ObjectStore,
     url: URL,
     base: string,
     scope: ((r: JsonObject) => boolean) | null,
+    /** A field the stored records carry but the API leaves out (the parent's id). */
+    hidden?: string,
   ): Reply {
     const q = url.searchParams;
     const perPageRaw = q.get('per_page');
@@ -613,6 +685,7 @@ export class SimulatorServer implements Simulator {
     const totalPages = Math.max(1, Math.ceil(total / perPage));
     const first = pageLink(1, 'first');
     if (this.faults?.loopNext === spec.name) next = first;
+    if (hidden !== undefined) items = items.map(({ [hidden]: _parent, ...rest }) => rest);
     if (this.faults?.dropIdOnce === spec.name && !this.dropIdDone && items.length > 0) {
       this.dropIdDone = true;
       const { id: _id, ...rest } = items[0];
@@ -726,6 +799,14 @@ export class SimulatorServer implements Simulator {
     }
     throw notFound();
   }
+}
+
+function forbidden(): HttpError {
+  return new HttpError(json(403, { message: 'Not authorized!' }, { Hint: 'Not authorized!' }));
+}
+
+function notFoundHtml(): Reply {
+  return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
 }
 
 function notFoundJson(): HttpError {

@@ -15,6 +15,7 @@ import { HarvestApiError, isPermissionError, reasonsLine } from '../harvest/erro
 import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
 import { CONCURRENCY, PER_PAGE, sinceProblem, wholeNumberProblem } from '../limits.js';
 import { SyncDataError } from './errors.js';
+import { ownedByParents, sourceFor } from './per-parent.js';
 import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
 import type { ObjectResult, PassMode, RowCounts, SyncEvent, SyncOptions, SyncResult } from './types.js';
@@ -257,6 +258,8 @@ class ObjectSync {
   private readonly spec: ObjectSpec;
   private readonly started: number;
   private readonly statsBefore: SourceStats;
+  /** The run's source, or the view of it an object listed per parent is read through. */
+  private readonly source: HarvestSource;
   /** Cancels this object's requests when it stops early, and follows the run's signal. */
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
@@ -273,6 +276,7 @@ class ObjectSync {
     this.run = run;
     this.spec = spec;
     this.started = run.clock.now();
+    this.source = sourceFor(run.source, spec);
     this.statsBefore = { ...run.source.stats(spec.name) };
     this.signal = AbortSignal.any([run.signal, this.controller.signal]);
     this.mode = spec.incremental && !run.options.fullRefresh ? 'incremental' : 'full';
@@ -435,7 +439,7 @@ class ObjectSync {
     // The only page of a pass read in one request is Harvest's list at one instant: nothing slid past.
     const single = !pass.resumed && this.pages === 0 && pass.streams.length === 1 && next === null;
 
-    const batch = await this.buildPage(tables, records, url);
+    const batch = ownedByParents(await this.buildPage(tables, records, url), tables.main.table, page);
     const since = stream.state.writtenSince ?? pass.writtenSince;
     let restarted = restart;
     const result = await this.run.write(async () => {
@@ -659,7 +663,7 @@ class ObjectSync {
     const windows = tileDates({ oldest, newest, count }, since);
     if (windows.length === 0) return undefined;
     return windows.map((window) => {
-      const url = this.run.source.firstPageUrl(this.spec, { perPage, ...window });
+      const url = this.source.firstPageUrl(this.spec, { perPage, ...window });
       return { ...window, firstUrl: url, nextUrl: url };
     });
   }
@@ -670,8 +674,8 @@ class ObjectSync {
    * two states of the list, so the rest is read as one list.
    */
   private async probeOldest(field: string, total: number): Promise<string | null> {
-    const url = this.run.source.firstPageUrl(this.spec, { perPage: 1, page: total });
-    const probe = await this.run.source.fetchPage(this.spec, url, this.signal);
+    const url = this.source.firstPageUrl(this.spec, { perPage: 1, page: total });
+    const probe = await this.source.fetchPage(this.spec, url, this.signal);
     if (probe.totalEntries !== total) return null;
     return dateOf(probe.records[0]?.[field]);
   }
@@ -760,7 +764,8 @@ class ObjectSync {
 
   /** The first page of the object's list, with the run's page size and `--since`, plus `extra`. */
   private listUrl(extra: { updatedSince?: string; running?: boolean } = {}): string {
-    const { options, source } = this.run;
+    const { options } = this.run;
+    const source = this.source;
     const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
     return source.firstPageUrl(this.spec, {
       perPage: options.perPage ?? MAX_PER_PAGE,
@@ -803,7 +808,8 @@ class ObjectSync {
    * is swept this time.
    */
   private async checkUnseen(tables: ObjectTables, pass: ActivePass): Promise<JsonObject[] | null> {
-    const { destination, source } = this.run;
+    const { destination } = this.run;
+    const source = this.source;
     const since = pass.sweepSince as string;
     const ids = await this.run.write(() =>
       destination.unwrittenIds(tables.main.table, since, MAX_CHECKED_UNSEEN + 1),
@@ -830,11 +836,11 @@ class ObjectSync {
    */
   private async stoodStill(pass: ActivePass): Promise<boolean> {
     if (pass.changed || !this.spec.incremental || pass.startedAt === null) return false;
-    const url = this.run.source.firstPageUrl(this.spec, {
+    const url = this.source.firstPageUrl(this.spec, {
       perPage: 1,
       updatedSince: iso(Date.parse(pass.startedAt) - CURSOR_OVERLAP_MS),
     });
-    const page = await this.run.source.fetchPage(this.spec, url, this.signal);
+    const page = await this.source.fetchPage(this.spec, url, this.signal);
     return page.totalEntries === 0;
   }
 
@@ -842,7 +848,7 @@ class ObjectSync {
   private fetch(url: string, signal: AbortSignal): Promise<{ page: HarvestPage; release: () => void }> {
     const promise = this.run.pages.acquire(signal).then(async (release) => {
       try {
-        return { page: await this.run.source.fetchPage(this.spec, url, signal), release };
+        return { page: await this.source.fetchPage(this.spec, url, signal), release };
       } catch (error) {
         release();
         throw error;
@@ -995,7 +1001,7 @@ class ObjectSync {
   }
 
   private finish(status: ObjectResult['status'], reason?: string): ObjectResult {
-    const stats = this.run.source.stats(this.spec.name);
+    const stats = this.source.stats(this.spec.name);
     const result: ObjectResult = {
       object: this.spec.name,
       status,

@@ -48,7 +48,8 @@ describe('HarvestClient against the simulator', () => {
   it('reads every object completely, cursor and page endpoints alike', async () => {
     const sim = await simulator({ rateLimit: null });
     const client = clientFor(sim);
-    for (const object of OBJECTS) {
+    // objects listed per parent or bare (company) are the engine's to read: test/sync/simulator.test.ts
+    for (const object of OBJECTS.filter((o) => !o.parent && !o.singleton)) {
       const ids = await walk(client, object, 7);
       expect(ids, object.name).toEqual(idsOf(sim, object.name));
     }

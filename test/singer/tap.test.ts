@@ -125,10 +125,11 @@ describe('tap-harvest-sync', () => {
     expect(ids('clients')).toEqual([client.id]);
     const reread = changed.find((r) => r.stream === 'invoices' && r.data.id === invoice.id)?.data;
     expect((reread?.line_items as JsonObject[]).map((i) => i.id)).toEqual(kept.map((i) => i.id));
-    // roles have no updated_since: read in full, with a new table version
+    // roles and company have no updated_since: read in full, with a new table version
     expect(ids('roles').length).toBe([...world.sim.records('roles')].length);
     expect(incremental.messages.filter((m) => m.type === 'ACTIVATE_VERSION').map((m) => m.stream)).toEqual([
       'roles',
+      'company',
     ]);
 
     applyRecords(replica, changed);

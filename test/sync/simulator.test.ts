@@ -66,8 +66,15 @@ describe('against the simulator', () => {
     expectTablesMatchSimulator(db, OBJECTS);
     const entries = result.objects.find((o) => o.object === 'time_entries');
     expect(entries).toMatchObject({ read: 100, inserted: 100, pages: 4, calls: 4 });
-    const pages = result.objects.reduce((n, o) => n + o.pages, 0);
-    expect(sim.counters.listPages).toBe(pages);
+    // every call is a list page but company's; per-parent objects make one call per parent too
+    const calls = result.objects.reduce((n, o) => n + o.calls, 0);
+    expect(sim.counters.listPages).toBe(calls - 1);
+    const perParent = OBJECTS.filter((o) => o.parent !== undefined);
+    for (const object of perParent) {
+      const parents = simRecords(sim, object.parent?.object ?? '').length;
+      const got = result.objects.find((o) => o.object === object.name);
+      expect(got?.calls, object.name).toBe(parents + Math.ceil(parents / PER_PAGE));
+    }
   });
 
   it('reads only what changed on the next run, at about one call per object', async () => {
@@ -88,20 +95,30 @@ describe('against the simulator', () => {
 
     const second = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS, perPage: PER_PAGE });
     expect(second.result.status).toBe('succeeded');
-    // one call per object, and one more for the running timers of time entries (their hours grow
-    // while updated_at stays)
+    // one call per object, one more for the running timers of time entries (their hours grow
+    // while updated_at stays), and one per changed invoice for each object listed per invoice
     const timers = OBJECTS.filter((o) => o.runningFilter !== undefined).length;
     expect(timers).toBe(1);
-    expect(sim.counters.total).toBe(OBJECTS.length + timers);
+    expect(sim.counters.total).toBe(OBJECTS.length + timers + 2);
     for (const r of second.result.objects) {
       const object = spec(r.object);
       const bound = Date.parse(cursors.get(r.object) ?? '') - CURSOR_OVERLAP_MS;
-      const changed = simRecords(sim, r.object).filter((x) => Date.parse(x.updated_at as string) >= bound);
+      const changedOf = (name: string) =>
+        simRecords(sim, name).filter((x) => Date.parse(x.updated_at as string) >= bound);
+      const parent = object.parent;
+      if (parent) {
+        const parents = new Set(changedOf(parent.object).map((p) => p.id));
+        const read = simRecords(sim, r.object).filter((x) => parents.has(x[parent.key])).length;
+        expect(r, r.object).toMatchObject({ mode: 'incremental', read, calls: 1 + parents.size });
+        continue;
+      }
       const field = object.runningFilter;
       const running = field === undefined ? [] : simRecords(sim, r.object).filter((x) => x[field] === true);
       expect(r, r.object).toMatchObject({
         mode: object.incremental ? 'incremental' : 'full',
-        read: object.incremental ? changed.length + running.length : simRecords(sim, r.object).length,
+        read: object.incremental
+          ? changedOf(r.object).length + running.length
+          : simRecords(sim, r.object).length,
         calls: field === undefined ? 1 : 2,
       });
     }
