@@ -177,17 +177,20 @@ function report(
   path: string,
   input: { access: ObjectSpec['access']; window?: 'year' | 'none'; key: string[]; fields: FieldTree },
 ): ObjectSpec {
+  const window = input.window ?? 'year';
   return object({
     name: `report_${path.replace('/', '_')}`,
     endpoint: `/v2/reports/${path}`,
     envelope: 'results',
     paging: 'page',
-    incremental: false,
+    // read incrementally: the window of the cursor and those after it (closed years on a full refresh)
+    incremental: window === 'year',
+    noUpdatedSince: true,
     group: 'reports',
-    report: { window: input.window ?? 'year', key: input.key },
+    report: { window, key: input.key },
     access: input.access,
     description: `Harvest's ${path.replace('/', ' ').replace('_', ' ')} report, per window (from, to).`,
-    fields: { id: 'bigint', from: 'date', to: 'date', ...input.fields },
+    fields: { id: 'bigint', window_id: 'bigint', from: 'date', to: 'date', ...input.fields },
   });
 }
 
@@ -751,8 +754,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
       ...timestamps,
     },
   }),
-  // reports join once the engine reads them (sync/reports.ts)
-  ...MORE_OBJECTS.filter((o) => o.report === undefined),
+  ...MORE_OBJECTS,
 ];
 
 export const OBJECT_NAMES: readonly string[] = OBJECTS.map((o) => o.name);
@@ -767,4 +769,12 @@ export const DEFAULT_OBJECT_NAMES: readonly string[] = DEFAULT_OBJECTS.map((o) =
 /** Looks an object up by table name; undefined when there is none of that name. */
 export function findObject(name: string): ObjectSpec | undefined {
   return OBJECTS.find((o) => o.name === name);
+}
+
+/**
+ * Whether the object's records carry a cursor (updated_at) a connector can bookmark: reports read
+ * their current window again instead, so to Singer and Airbyte they are full-table streams.
+ */
+export function hasCursor(spec: ObjectSpec): boolean {
+  return spec.incremental && spec.report === undefined;
 }

@@ -43,11 +43,14 @@ export function assertNoCollision(columns: readonly Column[]): void {
 
 /**
  * The table an object is stored in. An object listed per parent (invoice payments) names its
- * parent's id column, so that a parent read again has its records that are gone marked deleted.
+ * parent's id column, and a report read by windows its window's, so that a parent or window read
+ * again has its rows that are gone marked deleted.
  */
 export function objectTable(object: ObjectSpec): TableSchema {
   const table = { name: object.name, primaryKey: 'id' as const, columns: flattenFields(object.fields) };
-  return object.parent ? { ...table, parentKey: object.parent.key } : table;
+  if (object.parent) return { ...table, parentKey: object.parent.key };
+  if (object.report?.window === 'year') return { ...table, parentKey: 'window_id' };
+  return table;
 }
 
 /** The table a child (embedded line items) is stored in: its parent key first, then its own fields. */

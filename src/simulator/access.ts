@@ -36,6 +36,7 @@ const MANAGER_NEEDS: Readonly<Record<string, readonly ManagerPermission[]>> = {
   estimates: ['estimates_manager'],
   estimate_messages: ['estimates_manager'],
   billable_rates: ['billable_rates_manager'],
+  report_uninvoiced: ['managed_projects_invoice_drafter', 'managed_projects_invoice_manager'],
 };
 const MANAGER_UNSCOPED = new Set(['invoice_item_categories']);
 

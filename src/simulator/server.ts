@@ -15,7 +15,8 @@ import { hash32, unit } from './random.js';
 import { mayReadUnder, scopeOf } from './access.js';
 import type { Caller, Role } from './access.js';
 import { EmbeddedCopies } from './embeds.js';
-import { InvalidParameter, listFilter } from './filters.js';
+import { InvalidParameter, listFilter, parseDate } from './filters.js';
+import { reportRows } from './reports.js';
 import { timerView } from './timers.js';
 import { vintageView } from './vintage.js';
 import type {
@@ -141,6 +142,8 @@ export class SimulatorServer implements Simulator {
   private rateLimit: SimulatorRateLimit | null;
   private faults: Faults | null;
   private readonly accepted: number[] = [];
+  private reportsRateLimit: SimulatorRateLimit | null = null;
+  private readonly reportsAccepted: number[] = [];
   private burstLeft = 0;
   private faultSeq = 0;
   private dropIdDone = false;
@@ -274,12 +277,18 @@ export class SimulatorServer implements Simulator {
     return this.store(object).create(fields, this.config.clock.now());
   }
 
+  /** A deleted invoice, estimate or user takes the records listed under it along, as on Harvest. */
   remove(object: string, id: number): boolean {
     this.pages?.clear();
     const store = this.store(object);
     const parent = store.spec.parent;
     const record = store.get(id);
     if (parent && record) this.touchParent(object, parent.object, record[parent.key]);
+    for (const child of SERVED.filter((o) => o.parent?.object === object)) {
+      const key = child.parent?.key ?? '';
+      const under = [...this.store(child.name).records()].filter((r) => r[key] === id);
+      for (const r of under) this.store(child.name).remove(r.id as number);
+    }
     return store.remove(id);
   }
 
@@ -327,6 +336,14 @@ export class SimulatorServer implements Simulator {
     }
     this.rateLimit = rateLimit;
     this.accepted.length = 0;
+  }
+
+  setReportsRateLimit(rateLimit: SimulatorRateLimit | null): void {
+    if (rateLimit && !(rateLimit.requests >= 1 && rateLimit.windowMs > 0)) {
+      throw new SimulatorError('a rate limit needs requests ≥ 1 and windowMs > 0');
+    }
+    this.reportsRateLimit = rateLimit;
+    this.reportsAccepted.length = 0;
   }
 
   get counters(): Readonly<Counters> {
@@ -522,18 +539,22 @@ export class SimulatorServer implements Simulator {
     };
   }
 
-  /** Rolling window over accepted requests; a refused request does not use up the budget. */
-  private checkRateLimit(): void {
-    const limit = this.rateLimit;
+  /**
+   * Rolling window over accepted requests; a refused request does not use up the budget. Reports
+   * count against a budget of their own, as on Harvest (harvest-api-v2.md §4).
+   */
+  private checkRateLimit(reports: boolean): void {
+    const limit = reports ? this.reportsRateLimit : this.rateLimit;
+    const accepted = reports ? this.reportsAccepted : this.accepted;
     if (!limit) return;
     // the injected clock: a test moves the window by moving its clock, not by waiting
     const now = this.config.clock.now();
-    while (this.accepted.length > 0 && this.accepted[0] <= now - limit.windowMs) this.accepted.shift();
-    if (this.accepted.length >= limit.requests) {
-      const retryAfter = Math.max(1, Math.ceil((this.accepted[0] + limit.windowMs - now) / 1000));
+    while (accepted.length > 0 && accepted[0] <= now - limit.windowMs) accepted.shift();
+    if (accepted.length >= limit.requests) {
+      const retryAfter = Math.max(1, Math.ceil((accepted[0] + limit.windowMs - now) / 1000));
       throw new HttpError(this.tooMany(limit.variant ?? 'no-retry-after', retryAfter));
     }
-    this.accepted.push(now);
+    accepted.push(now);
   }
 
   private api(req: IncomingMessage, url: URL): Reply {
@@ -549,7 +570,7 @@ export class SimulatorServer implements Simulator {
       );
     }
     const role = this.authenticate(req, url);
-    this.checkRateLimit();
+    this.checkRateLimit(resource === 'reports');
 
     const caller = this.caller(role);
     if (resource === 'users' && sub === 'me' && third === undefined) {
@@ -564,6 +585,8 @@ export class SimulatorServer implements Simulator {
     }
     if (resource === 'company' && sub === undefined)
       return { ...json(200, this.account.company), data: true };
+    if (resource === 'reports')
+      return this.report(caller, [sub, third].filter(Boolean).join('/'), url, prefix);
     if (third !== undefined) return this.perParent(caller, { resource, sub: sub ?? '', third }, url, prefix);
 
     const spec = findServed(resource);
@@ -618,6 +641,37 @@ export class SimulatorServer implements Simulator {
     const ofParent = (r: JsonObject) => r[key] === parentId && (scope === null || scope(r));
     const base = `${this.url}${prefix}/v2/${path.resource}/${parentId}/${path.third}`;
     return this.list(spec, this.store(spec.name), url, base, ofParent, key);
+  }
+
+  /** `/v2/reports/…`: rows computed from what the caller may see, paged like any list. */
+  private report(caller: Caller, path: string, url: URL, prefix: string): Reply {
+    const spec = SERVED.find((o) => o.report !== undefined && o.endpoint === `/v2/reports/${path}`);
+    if (!spec?.report) return notFoundHtml();
+    this.allowed(caller, spec);
+    const q = url.searchParams;
+    const window: { fromDay?: number; toDay?: number } =
+      spec.report.window === 'year' ? reportWindow(q, path.startsWith('time/')) : {};
+    const visible = (object: string) => {
+      const scope = scopeOf(caller, this.store(object).spec);
+      const predicate = typeof scope === 'function' ? scope : undefined;
+      return this.store(object).slice({ ...window, predicate }, 0, Number.MAX_SAFE_INTEGER).items;
+    };
+    const active = q.get('is_active');
+    const rows = reportRows(path, {
+      entries: window.fromDay === undefined ? [] : visible('time_entries'),
+      expenses: window.fromDay === undefined ? [] : visible('expenses'),
+      users: [...this.store('users').records()],
+      projects: path === 'project_budget' ? visible('projects') : [],
+      allEntries: () => this.store('time_entries').slice({}, 0, Number.MAX_SAFE_INTEGER).items,
+      ...(active === 'true' || active === 'false' ? { isActive: active === 'true' } : {}),
+    });
+    // paged as a list: the rows in order, under ids that keep it
+    const store = materializedStore(
+      spec,
+      rows.map((row, i) => ({ ...row, id: rows.length - i })),
+      this.config.seed,
+    );
+    return this.list(spec, store, url, `${this.url}${prefix}/v2/reports/${path}`, null, 'id');
   }
 
   private list(
@@ -799,6 +853,18 @@ export class SimulatorServer implements Simulator {
     }
     throw notFound();
   }
+}
+
+/** A report's required `from` and `to` (a time report spans at most a year), as days. */
+function reportWindow(q: URLSearchParams, time: boolean): { fromDay: number; toDay: number } {
+  const from = q.get('from');
+  const to = q.get('to');
+  if (from === null || to === null) throw unprocessable('from and to are required');
+  const fromDay = parseDate(from, 'from');
+  const toDay = parseDate(to, 'to');
+  if (toDay < fromDay) throw unprocessable('to must be on or after from');
+  if (time && toDay - fromDay > 366) throw unprocessable('the time range must be one year or less');
+  return { fromDay, toDay };
 }
 
 function forbidden(): HttpError {

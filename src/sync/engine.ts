@@ -15,7 +15,7 @@ import { HarvestApiError, isPermissionError, reasonsLine } from '../harvest/erro
 import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.js';
 import { CONCURRENCY, PER_PAGE, sinceProblem, wholeNumberProblem } from '../limits.js';
 import { SyncDataError } from './errors.js';
-import { ownedByParents, sourceFor } from './per-parent.js';
+import { ownedByParents, sourceFor } from './sources.js';
 import { PageBudget } from './page-budget.js';
 import { TableMapper } from './table-mapper.js';
 import type { ObjectResult, PassMode, RowCounts, SyncEvent, SyncOptions, SyncResult } from './types.js';
@@ -276,7 +276,7 @@ class ObjectSync {
     this.run = run;
     this.spec = spec;
     this.started = run.clock.now();
-    this.source = sourceFor(run.source, spec);
+    this.source = sourceFor(run.source, spec, { since: run.options.since, now: () => run.clock.now() });
     this.statsBefore = { ...run.source.stats(spec.name) };
     this.signal = AbortSignal.any([run.signal, this.controller.signal]);
     this.mode = spec.incremental && !run.options.fullRefresh ? 'incremental' : 'full';

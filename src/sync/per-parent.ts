@@ -36,14 +36,10 @@ export function parentOf(spec: ObjectSpec): ObjectSpec {
   return parent;
 }
 
-/** The source an object is read through: its own view for an object listed per parent. */
-export function sourceFor(source: HarvestSource, spec: ObjectSpec): HarvestSource {
-  return spec.parent ? new PerParentSource(source, spec) : source;
-}
-
 /**
- * A page of an object listed per parent is written as the records of its parents: each parent's
- * rows that the page does not carry are marked deleted (the destination's child-table rule).
+ * A page of an object listed per parent (or of a report's window) is written as the records of its
+ * parents: each parent's rows that the page does not carry are marked deleted (the destination's
+ * child-table rule).
  */
 export function ownedByParents(
   batch: { rows: Row[]; children: ChildRows[] },
@@ -88,7 +84,8 @@ export class PerParentSource implements HarvestSource {
         lists[i] = await this.children(parentIds[i], signal);
     };
     await Promise.all(Array.from({ length: Math.min(PARENT_CONCURRENCY, parentIds.length) }, worker));
-    return { ...page, records: lists.flat(), parentIds };
+    // the parents' count is no count of this object's records
+    return { ...page, records: lists.flat(), parentIds, totalEntries: null };
   }
 
   /**

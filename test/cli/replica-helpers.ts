@@ -1,4 +1,4 @@
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { objectTables } from '../../src/catalog/schema.js';
 import type { ColumnType } from '../../src/catalog/types.js';
 import type { Simulator } from '../../src/simulator/index.js';
@@ -36,7 +36,7 @@ export async function replicaSnapshot(
   read: (table: string, columns: string[]) => Promise<Record<string, unknown>[]>,
 ): Promise<Record<string, Canonical[][]>> {
   const out: Record<string, Canonical[][]> = {};
-  for (const spec of OBJECTS) {
+  for (const spec of DEFAULT_OBJECTS) {
     for (const table of objectTables(spec)) {
       const columns = [...table.columns.map((c) => c.name), '_deleted_at'];
       const rows = await read(table.name, columns);

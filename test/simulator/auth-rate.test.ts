@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { RateLimitVariant, Simulator } from '../../src/simulator/index.js';
 import { USER_AGENT, get, listPath, walk } from './helpers.js';
@@ -69,7 +69,7 @@ describe('authentication', () => {
 
   it('gives the member 403 Not authorized! on every object above its role, and data on the others', async () => {
     const me = (await get(sim, '/v2/users/me', { token: 'mem' })).json.id;
-    for (const spec of OBJECTS.filter((o) => !o.singleton)) {
+    for (const spec of DEFAULT_OBJECTS.filter((o) => !o.singleton)) {
       const res = await get(sim, listPath(sim, spec, new Set([me])), { token: 'mem' });
       if (spec.access === 'member') {
         expect(res.status, spec.name).toBe(200);

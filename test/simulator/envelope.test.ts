@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { get, listPath, walk } from './helpers.js';
@@ -203,7 +203,7 @@ describe('routes and headers', () => {
   });
 
   it('serves every catalog object with at least two pages at per_page 2', async () => {
-    for (const spec of OBJECTS.filter((o) => !o.singleton)) {
+    for (const spec of DEFAULT_OBJECTS.filter((o) => !o.singleton)) {
       // a parent has a few records of an object listed under it: one a page
       const res = await get(sim, `${listPath(sim, spec)}?per_page=${spec.parent ? 1 : 2}`);
       expect(res.status, spec.name).toBe(200);

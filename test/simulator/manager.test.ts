@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
-import { OBJECTS, findObject } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS, findObject } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { simulatorClient } from '../sync/support/simulator-helpers.js';
@@ -73,7 +73,7 @@ describe('the manager token', () => {
       'cost_rates',
     ];
     const me = (await get(sim, '/v2/users/me', { token: 'mgr' })).json.id as number;
-    for (const spec of OBJECTS.filter((o) => !o.singleton)) {
+    for (const spec of DEFAULT_OBJECTS.filter((o) => !o.singleton)) {
       const res = await get(sim, `${pathFor(spec, me)}?per_page=1`, { token: 'mgr' });
       if (forbidden.includes(spec.name)) {
         expect(res.status, spec.name).toBe(403);
@@ -148,7 +148,10 @@ describe('the manager token', () => {
     const { dir, cleanup } = tempDir();
     try {
       const db = join(dir, 'manager.db');
-      const { result } = await syncSqlite(db, simulatorClient(sim, 'mgr'), { objects: OBJECTS, perPage: 40 });
+      const { result } = await syncSqlite(db, simulatorClient(sim, 'mgr'), {
+        objects: DEFAULT_OBJECTS,
+        perPage: 40,
+      });
       expect(result.status).toBe('succeeded');
       const me = (await get(sim, '/v2/users/me', { token: 'mgr' })).json.id as number;
       const member = (await get(sim, '/v2/users/me', { token: sim.memberToken })).json.id as number;
@@ -177,7 +180,7 @@ describe('the manager token', () => {
       expectTablesMatch(
         db,
         (object) => seen.get(object) ?? [],
-        OBJECTS.filter((o) => readable.has(o.name)),
+        DEFAULT_OBJECTS.filter((o) => readable.has(o.name)),
       );
     } finally {
       cleanup();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue, ObjectSpec } from '../../src/catalog/types.js';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { objectTables } from '../../src/catalog/schema.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
@@ -104,7 +104,7 @@ function listPath(spec: ObjectSpec): string {
 }
 
 describe('every example payload validates against the simulator, field by field', () => {
-  for (const spec of OBJECTS.filter((o) => !o.singleton)) {
+  for (const spec of DEFAULT_OBJECTS.filter((o) => !o.singleton)) {
     it(`${spec.name}: same keys, types and nesting`, async () => {
       const example = readJson(`harvest-examples/${spec.name}.json`);
       const problems = compare(
@@ -185,7 +185,7 @@ describe('every example payload validates against the simulator, field by field'
 });
 
 describe('the simulator and the catalog agree', () => {
-  for (const spec of OBJECTS) {
+  for (const spec of DEFAULT_OBJECTS) {
     it(`${spec.name}: every key sent is declared, every declared column is sent`, () => {
       const records = [...sim.records(spec.name)];
       for (const table of objectTables(spec)) {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OBJECTS, findObject } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS, findObject } from '../../src/catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
 import { openDestination } from '../../src/destinations/index.js';
 import { runSync } from '../../src/sync/engine.js';
@@ -60,9 +60,9 @@ describe.each(SERVER_ENGINES)('into $name', (engine) => {
   }
 
   it('loads every object, then applies edits incrementally and deletions on a full refresh', async () => {
-    const first = await sync({ objects: OBJECTS, perPage: 25 });
+    const first = await sync({ objects: DEFAULT_OBJECTS, perPage: 25 });
     expect(first.status).toBe('succeeded');
-    for (const object of OBJECTS)
+    for (const object of DEFAULT_OBJECTS)
       expect(await ids(object.name, false), object.name).toEqual(simIds(object.name));
     const lineItems = simRecords(sim, 'invoices').flatMap((r) =>
       (r.line_items as Array<{ id: number }>).map((i) => i.id),
@@ -72,10 +72,10 @@ describe.each(SERVER_ENGINES)('into $name', (engine) => {
     const entry = simRecords(sim, 'time_entries')[40].id as number;
     sim.update('time_entries', entry, { notes: 'edited: tab\tand "quotes" \\ 🎉', hours: 7.25 });
     sim.resetCounters();
-    const second = await sync({ objects: OBJECTS, perPage: 25 });
+    const second = await sync({ objects: DEFAULT_OBJECTS, perPage: 25 });
     expect(second.status).toBe('succeeded');
     // one call per object, one more for the running timers of time entries (read again every run)
-    expect(sim.counters.total).toBe(OBJECTS.length + 1);
+    expect(sim.counters.total).toBe(DEFAULT_OBJECTS.length + 1);
     const running = simRecords(sim, 'time_entries').filter((r) => r.is_running === true).length;
     expect(second.objects.find((o) => o.object === 'time_entries')).toMatchObject({
       read: 1 + running,
