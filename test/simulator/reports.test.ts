@@ -4,7 +4,8 @@ import { OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { readJsonFixture } from '../support/fixtures.js';
-import { get, manualClock } from './helpers.js';
+import { get } from './helpers.js';
+import { TestClock } from '../support/clock.js';
 
 /*
  * Harvest's reports in the simulator: the documented shapes (examples written from the docs), the
@@ -78,7 +79,7 @@ describe('reports', () => {
 
 describe('the reports budget', () => {
   it('is 100 requests per 15 minutes, counted apart from the main budget', async () => {
-    const clock = manualClock('2026-01-01T00:00:00Z');
+    const clock = new TestClock({ start: '2026-01-01T00:00:00Z', sleeps: 'ignore' });
     const limited = await startSimulator({ scale: 0.01, seed: 4, clock });
     try {
       for (let i = 0; i < 100; i++) {
