@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OBJECT_NAMES, OBJECT_NAMES } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECT_NAMES } from '../../src/catalog/objects.js';
 import {
   PipelineValidationError,
   errorLine,
