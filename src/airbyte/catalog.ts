@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
+import { OBJECTS, OBJECT_NAMES, hasCursor } from '../catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../catalog/types.js';
 import { sinceObjectsInWords } from '../catalog/describe.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
@@ -91,9 +91,9 @@ function airbyteStream(spec: ObjectSpec): JsonObject {
   return {
     name: spec.name,
     json_schema: { $schema: DRAFT_07, ...recordSchema(spec) },
-    supported_sync_modes: spec.incremental ? ['full_refresh', 'incremental'] : ['full_refresh'],
-    source_defined_cursor: spec.incremental,
-    ...(spec.incremental ? { default_cursor_field: [spec.cursorField] } : {}),
+    supported_sync_modes: hasCursor(spec) ? ['full_refresh', 'incremental'] : ['full_refresh'],
+    source_defined_cursor: hasCursor(spec),
+    ...(hasCursor(spec) ? { default_cursor_field: [spec.cursorField] } : {}),
     source_defined_primary_key: [[spec.primaryKey]],
     is_resumable: true,
   };
@@ -155,7 +155,7 @@ export function configuredStreams(value: unknown): StreamPlan[] {
     const excluded = new Set(wanted && Object.keys(wanted).length > 0 ? all.filter((f) => !keep.has(f)) : []);
     chosen.set(spec.name, {
       spec,
-      fullTable: entry.sync_mode === 'full_refresh' || !spec.incremental,
+      fullTable: entry.sync_mode === 'full_refresh' || !hasCursor(spec),
       excluded,
     });
   }

@@ -100,9 +100,9 @@ const estimateLineItems: ChildSpec = {
 
 type ObjectInput = Omit<
   ObjectSpec,
-  'primaryKey' | 'cursorField' | 'children' | 'defaultPerPage' | 'envelope'
+  'primaryKey' | 'cursorField' | 'children' | 'defaultPerPage' | 'envelope' | 'group'
 > &
-  Partial<Pick<ObjectSpec, 'children' | 'defaultPerPage' | 'envelope'>>;
+  Partial<Pick<ObjectSpec, 'children' | 'defaultPerPage' | 'envelope' | 'group'>>;
 
 function object(input: ObjectInput): ObjectSpec {
   return {
@@ -111,9 +111,315 @@ function object(input: ObjectInput): ObjectSpec {
     children: [],
     defaultPerPage: 2000,
     envelope: input.name,
+    group: 'core',
     ...input,
   };
 }
+
+function withoutId({ id: _id, ...rest }: FieldTree): FieldTree {
+  return rest;
+}
+
+/** Recipients of an invoice or estimate message: `{name, email}`, no id of their own. */
+function recipients(name: string, parentKey: string): ChildSpec {
+  return {
+    name,
+    field: 'recipients',
+    parentKey,
+    idFromPosition: {},
+    description: `Recipients of each message (id: message id × 1000 + position).`,
+    fields: { id: 'bigint', name: 'text', email: 'text' },
+  };
+}
+
+/** Fields invoice and estimate messages share. */
+const messageFields = {
+  id: 'bigint',
+  sent_by: 'text',
+  sent_by_email: 'text',
+  sent_from: 'text',
+  sent_from_email: 'text',
+  subject: 'text',
+  body: 'text',
+  send_me_a_copy: 'boolean',
+  event_type: 'text',
+  ...timestamps,
+} as const satisfies FieldTree;
+
+/** A user's billable or cost rates: same shape, no updated_since, oldest start_date first. */
+function rates(name: 'billable_rates' | 'cost_rates', access: ObjectSpec['access']): ObjectSpec {
+  return object({
+    name,
+    endpoint: `/v2/users/{id}/${name}`,
+    paging: 'cursor',
+    incremental: true,
+    noUpdatedSince: true,
+    parent: { object: 'users', key: 'user_id' },
+    group: 'rates',
+    access,
+    description: `Each user's ${name.replace('_', ' ')} over time (end_date null for the current one).`,
+    fields: {
+      user_id: 'bigint',
+      id: 'bigint',
+      amount: 'decimal',
+      start_date: 'date',
+      end_date: 'date',
+      ...timestamps,
+    },
+  });
+}
+
+/**
+ * A report: page-numbered, envelope `results`, no updated_since; its rows carry the window they
+ * describe and an id computed from the window and the key fields (see sync/reports.ts).
+ */
+function report(
+  path: string,
+  input: { access: ObjectSpec['access']; window?: 'year' | 'none'; key: string[]; fields: FieldTree },
+): ObjectSpec {
+  const window = input.window ?? 'year';
+  return object({
+    name: `report_${path.replace('/', '_')}`,
+    endpoint: `/v2/reports/${path}`,
+    envelope: 'results',
+    paging: 'page',
+    // read incrementally: the window of the cursor and those after it (closed years on a full refresh)
+    incremental: window === 'year',
+    noUpdatedSince: true,
+    group: 'reports',
+    report: { window, key: input.key },
+    access: input.access,
+    description: `Harvest's ${path.replace('/', ' ').replace('_', ' ')} report, per window (from, to).`,
+    fields: { id: 'bigint', window_id: 'bigint', from: 'date', to: 'date', ...input.fields },
+  });
+}
+
+const timeTotals = {
+  total_hours: 'decimal',
+  billable_hours: 'decimal',
+  currency: 'text',
+  billable_amount: 'decimal',
+} as const satisfies FieldTree;
+const expenseTotals = {
+  total_amount: 'decimal',
+  billable_amount: 'decimal',
+  currency: 'text',
+} as const satisfies FieldTree;
+const clientCols = { client_id: 'bigint', client_name: 'text' } as const satisfies FieldTree;
+const projectCols = {
+  ...clientCols,
+  project_id: 'bigint',
+  project_name: 'text',
+} as const satisfies FieldTree;
+const userCols = {
+  user_id: 'bigint',
+  user_name: 'text',
+  is_contractor: 'boolean',
+} as const satisfies FieldTree;
+
+/**
+ * Objects past Hevo's fifteen (issue 17): what hangs under invoices, estimates and users, the
+ * company, and the reports. Reports are not in the default set (see DEFAULT_OBJECTS).
+ */
+export const MORE_OBJECTS: readonly ObjectSpec[] = [
+  object({
+    name: 'invoice_payments',
+    endpoint: '/v2/invoices/{id}/payments',
+    paging: 'cursor',
+    incremental: true,
+    parent: { object: 'invoices', key: 'invoice_id' },
+    group: 'billing',
+    access: 'manager',
+    description: 'Payments recorded against each invoice.',
+    fields: {
+      invoice_id: 'bigint',
+      id: 'bigint',
+      amount: 'decimal',
+      paid_at: 'timestamp',
+      paid_date: 'date',
+      recorded_by: 'text',
+      recorded_by_email: 'text',
+      notes: 'text',
+      transaction_id: 'text',
+      payment_gateway: idName,
+      ...timestamps,
+    },
+  }),
+  object({
+    name: 'invoice_messages',
+    endpoint: '/v2/invoices/{id}/messages',
+    paging: 'cursor',
+    incremental: true,
+    parent: { object: 'invoices', key: 'invoice_id' },
+    group: 'billing',
+    access: 'manager',
+    description:
+      'Messages sent about each invoice (and its events); recipients in invoice_message_recipients.',
+    fields: {
+      invoice_id: 'bigint',
+      ...messageFields,
+      include_link_to_client_invoice: 'boolean',
+      attach_pdf: 'boolean',
+      thank_you: 'boolean',
+      reminder: 'boolean',
+      send_reminder_on: 'date',
+    },
+    children: [recipients('invoice_message_recipients', 'invoice_message_id')],
+  }),
+  object({
+    name: 'estimate_messages',
+    endpoint: '/v2/estimates/{id}/messages',
+    paging: 'cursor',
+    incremental: true,
+    parent: { object: 'estimates', key: 'estimate_id' },
+    group: 'billing',
+    access: 'manager',
+    description:
+      'Messages sent about each estimate (and its events); recipients in estimate_message_recipients.',
+    fields: { estimate_id: 'bigint', ...messageFields },
+    children: [recipients('estimate_message_recipients', 'estimate_message_id')],
+  }),
+  rates('billable_rates', 'manager'),
+  rates('cost_rates', 'admin'),
+  object({
+    name: 'project_assignments',
+    endpoint: '/v2/users/{id}/project_assignments',
+    paging: 'cursor',
+    incremental: true,
+    parent: { object: 'users', key: 'user_id' },
+    access: 'manager',
+    description:
+      "Each user's active project assignments; their task assignments go to project_assignment_task_assignments.",
+    fields: {
+      user_id: 'bigint',
+      id: 'bigint',
+      project: idNameCode,
+      client: idName,
+      is_active: 'boolean',
+      is_project_manager: 'boolean',
+      use_default_rates: 'boolean',
+      hourly_rate: 'decimal',
+      budget: 'decimal',
+      ...timestamps,
+    },
+    children: [
+      {
+        name: 'project_assignment_task_assignments',
+        field: 'task_assignments',
+        parentKey: 'project_assignment_id',
+        // the same task assignment is listed under every user assigned to its project
+        idFromPosition: { ownId: 'task_assignment_id' },
+        description:
+          'Task assignments embedded in each project assignment (id: project assignment id × 1000 + position).',
+        fields: {
+          id: 'bigint',
+          task_assignment_id: 'bigint',
+          ...withoutId(embeddedTaskAssignment),
+          task: idName,
+        },
+      },
+    ],
+  }),
+  object({
+    name: 'company',
+    endpoint: '/v2/company',
+    paging: 'cursor',
+    incremental: false,
+    singleton: true,
+    access: 'member',
+    description: 'The account itself: one row, keyed by the account id (the company has no id).',
+    fields: {
+      id: 'bigint',
+      base_uri: 'text',
+      full_domain: 'text',
+      name: 'text',
+      is_active: 'boolean',
+      week_start_day: 'text',
+      wants_timestamp_timers: 'boolean',
+      time_format: 'text',
+      date_format: 'text',
+      plan_type: 'text',
+      clock: 'text',
+      currency_code_display: 'text',
+      currency_symbol_display: 'text',
+      decimal_symbol: 'text',
+      thousands_separator: 'text',
+      color_scheme: 'text',
+      weekly_capacity: 'integer',
+      expense_feature: 'boolean',
+      invoice_feature: 'boolean',
+      estimate_feature: 'boolean',
+      approval_feature: 'boolean',
+      team_feature: 'boolean',
+    },
+  }),
+  report('time/clients', {
+    access: 'member',
+    key: ['client_id', 'currency'],
+    fields: { ...clientCols, ...timeTotals },
+  }),
+  report('time/projects', {
+    access: 'member',
+    key: ['project_id', 'currency'],
+    fields: { ...projectCols, ...timeTotals },
+  }),
+  report('time/tasks', {
+    access: 'member',
+    key: ['task_id', 'currency'],
+    fields: { task_id: 'bigint', task_name: 'text', ...timeTotals },
+  }),
+  report('time/team', {
+    access: 'member',
+    key: ['user_id', 'currency'],
+    fields: { ...userCols, weekly_capacity: 'integer', avatar_url: 'text', ...timeTotals },
+  }),
+  report('expenses/clients', {
+    access: 'member',
+    key: ['client_id', 'currency'],
+    fields: { ...clientCols, ...expenseTotals },
+  }),
+  report('expenses/projects', {
+    access: 'member',
+    key: ['project_id', 'currency'],
+    fields: { ...projectCols, ...expenseTotals },
+  }),
+  report('expenses/categories', {
+    access: 'member',
+    key: ['expense_category_id', 'currency'],
+    fields: { expense_category_id: 'bigint', expense_category_name: 'text', ...expenseTotals },
+  }),
+  report('expenses/team', {
+    access: 'member',
+    key: ['user_id', 'currency'],
+    fields: { ...userCols, ...expenseTotals },
+  }),
+  report('uninvoiced', {
+    access: 'manager',
+    key: ['project_id', 'currency'],
+    fields: {
+      ...projectCols,
+      currency: 'text',
+      total_hours: 'decimal',
+      uninvoiced_hours: 'decimal',
+      uninvoiced_expenses: 'decimal',
+      uninvoiced_amount: 'decimal',
+    },
+  }),
+  report('project_budget', {
+    access: 'manager',
+    window: 'none',
+    key: ['project_id'],
+    fields: {
+      ...projectCols,
+      budget_is_monthly: 'boolean',
+      budget_by: 'text',
+      is_active: 'boolean',
+      budget: 'decimal',
+      budget_spent: 'decimal',
+      budget_remaining: 'decimal',
+    },
+  }),
+];
 
 export const OBJECTS: readonly ObjectSpec[] = [
   object({
@@ -448,11 +754,27 @@ export const OBJECTS: readonly ObjectSpec[] = [
       ...timestamps,
     },
   }),
+  ...MORE_OBJECTS,
 ];
 
 export const OBJECT_NAMES: readonly string[] = OBJECTS.map((o) => o.name);
 
+/**
+ * What a run reads when no objects are named, and what a new pipeline selects: every object but
+ * the reports, which spend a scarce budget of their own (100 requests per 15 minutes) and are opt-in.
+ */
+export const DEFAULT_OBJECTS: readonly ObjectSpec[] = OBJECTS.filter((o) => o.report === undefined);
+export const DEFAULT_OBJECT_NAMES: readonly string[] = DEFAULT_OBJECTS.map((o) => o.name);
+
 /** Looks an object up by table name; undefined when there is none of that name. */
 export function findObject(name: string): ObjectSpec | undefined {
   return OBJECTS.find((o) => o.name === name);
+}
+
+/**
+ * Whether the object's records carry a cursor (updated_at) a connector can bookmark: reports read
+ * their current window again instead, so to Singer and Airbyte they are full-table streams.
+ */
+export function hasCursor(spec: ObjectSpec): boolean {
+  return spec.incremental && spec.report === undefined;
 }

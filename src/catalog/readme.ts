@@ -21,6 +21,11 @@ const ROLE: Readonly<Record<ObjectSpec['access'], string>> = {
 const code = (text: string): string => `\`${text}\``;
 
 function readAs(spec: ObjectSpec): string {
+  if (spec.parent)
+    return `under the ${spec.parent.object} changed since the last run (all on a full refresh)`;
+  if (spec.report?.window === 'year')
+    return 'report (opt-in): the current year window (all on a full refresh)';
+  if (spec.report) return 'report (opt-in): in full, every run';
   const how = spec.incremental ? 'changes only (`updated_since`)' : 'in full, every run';
   return spec.windowField === undefined ? how : `${how}; long full passes as date windows`;
 }

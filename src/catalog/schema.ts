@@ -41,9 +41,16 @@ export function assertNoCollision(columns: readonly Column[]): void {
   }
 }
 
-/** The table an object is stored in. */
+/**
+ * The table an object is stored in. An object listed per parent (invoice payments) names its
+ * parent's id column, and a report read by windows its window's, so that a parent or window read
+ * again has its rows that are gone marked deleted.
+ */
 export function objectTable(object: ObjectSpec): TableSchema {
-  return { name: object.name, primaryKey: 'id', columns: flattenFields(object.fields) };
+  const table = { name: object.name, primaryKey: 'id' as const, columns: flattenFields(object.fields) };
+  if (object.parent) return { ...table, parentKey: object.parent.key };
+  if (object.report?.window === 'year') return { ...table, parentKey: 'window_id' };
+  return table;
 }
 
 /** The table a child (embedded line items) is stored in: its parent key first, then its own fields. */

@@ -40,7 +40,43 @@ export interface ChildSpec {
   readonly parentKey: string;
   readonly fields: FieldTree;
   readonly description: string;
+  /**
+   * The records' id is `parent id × 1000 + position` (at most 1000 per parent): for records with no
+   * id of their own (a message's recipients `{name, email}`), or whose own id repeats under other
+   * parents (a project's task assignments, listed under each user's project assignment), kept then
+   * in the column `ownId` names. The whole list is read with its parent, so a row at a position
+   * the list no longer reaches is marked deleted: the table holds each parent's list exactly.
+   */
+  readonly idFromPosition?: { readonly ownId?: string };
 }
+
+/**
+ * Where an object listed per parent record sits (`/v2/invoices/{id}/payments`): which object's
+ * records it is listed under, and the column that holds the parent's id in its table.
+ */
+export interface ParentSpec {
+  /** The parent object, e.g. `invoices`. */
+  readonly object: string;
+  /** Column of this object's table holding the parent's id, e.g. `invoice_id`. */
+  readonly key: string;
+}
+
+/**
+ * A Harvest report (`/v2/reports/…`): rows aggregated over a date window, no id, no updated_at. Its
+ * rows carry the window they describe (`from`, `to`) and an id computed from the window and `key`.
+ */
+export interface ReportSpec {
+  /**
+   * `year`: read as windows of at most a year (`from`/`to` required by Harvest); `none`: the report
+   * takes no dates (project budget) and describes the day it was read.
+   */
+  readonly window: 'year' | 'none';
+  /** Fields that tell one row of a window from another (with the window itself). */
+  readonly key: readonly string[];
+}
+
+/** How the UI groups objects in its picker. */
+export type ObjectGroup = 'core' | 'billing' | 'rates' | 'reports';
 
 /** One Harvest object: where to read it and what its records look like. */
 export interface ObjectSpec {
@@ -80,6 +116,17 @@ export interface ObjectSpec {
   readonly fields: FieldTree;
   readonly children: readonly ChildSpec[];
   readonly description: string;
+  readonly group: ObjectGroup;
+  /**
+   * Listed per parent record, one call per parent (see sync/per-parent.ts): on an incremental run
+   * only under parents whose updated_at moved since the cursor, under every parent on a full one.
+   */
+  readonly parent?: ParentSpec;
+  /** The endpoint takes no `updated_since` though the object is read incrementally (rates). */
+  readonly noUpdatedSince?: boolean;
+  /** One record, no envelope and no id (company): stored as one row keyed by the account id. */
+  readonly singleton?: boolean;
+  readonly report?: ReportSpec;
 }
 
 /** A flattened column of a table. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
+import { DEFAULT_OBJECT_NAMES, OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
 import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
@@ -126,7 +126,7 @@ export const pipelineCreateSchema = z.strictObject({
   token: fields.token,
   accountId: fields.accountId,
   destination: fields.destination,
-  objects: fields.objects.default([...OBJECT_NAMES]),
+  objects: fields.objects.default([...DEFAULT_OBJECT_NAMES]),
   frequencyHours: fields.frequencyHours.default(FREQUENCY_HOURS.default),
   since: fields.since.default(null),
   fullRefreshHours: fields.fullRefreshHours.default(FULL_REFRESH_HOURS.default),

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { findObject } from '../catalog/objects.js';
 import type { AccessLevel, JsonObject, ObjectSpec } from '../catalog/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, InterruptedError } from '../errors.js';
@@ -12,6 +13,7 @@ import {
 } from './errors.js';
 import {
   DEFAULT_RATE_LIMIT,
+  DEFAULT_REPORTS_RATE_LIMIT,
   RateLimiter,
   parseRetryAfter,
   type Grant,
@@ -47,6 +49,11 @@ export interface HarvestClientOptions {
   readonly userAgent?: string;
   /** Default 100 requests / 15 s, Harvest's published limit. */
   readonly rateLimit?: RateLimit;
+  /**
+   * The budget of `/v2/reports/…` calls, a limiter of its own never mixed with the main one.
+   * Default 100 requests / 15 min, Harvest's published reports limit.
+   */
+  readonly reportsRateLimit?: RateLimit;
   /** See RateLimiterOptions.safetyMarginMs (clock granularity only; latency needs none). */
   readonly safetyMarginMs?: number;
   /** Per attempt, headers and body together. Default 30 s. */
@@ -132,6 +139,9 @@ export class HarvestClient implements HarvestSource {
   private readonly token: string;
   private readonly headers: Record<string, string>;
   private readonly limiter: RateLimiter;
+  private readonly reportsLimiter: RateLimiter;
+  /** The longest Retry-After waited out on a report (at least the reports window). */
+  private readonly maxReportRetryAfterMs: number;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly fetchImpl: typeof fetch;
@@ -145,6 +155,7 @@ export class HarvestClient implements HarvestSource {
   /** The shared grant taken with each local one, settled with it (once). */
   private readonly sharedGrants = new WeakMap<Grant, SharedGrant>();
   private readonly sharedSettled = new WeakSet<Grant>();
+  private readonly accountId: number;
 
   constructor(options: HarvestClientOptions) {
     const token = options.token?.trim() ?? '';
@@ -157,6 +168,7 @@ export class HarvestClient implements HarvestSource {
     if (!/^\d+$/.test(accountId)) {
       throw new ConfigError(`the Harvest account id must be a number (got "${accountId.slice(0, 40)}")`);
     }
+    this.accountId = Number(accountId);
     this.baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
     this.origin = new URL(this.baseUrl).origin;
     this.token = token;
@@ -185,6 +197,18 @@ export class HarvestClient implements HarvestSource {
       clock: this.clock,
       safetyMarginMs: options.safetyMarginMs,
     });
+    const reports = options.reportsRateLimit ?? DEFAULT_REPORTS_RATE_LIMIT;
+    this.reportsLimiter = new RateLimiter({
+      ...reports,
+      clock: this.clock,
+      safetyMarginMs: options.safetyMarginMs,
+    });
+    this.maxReportRetryAfterMs = Math.max(this.maxRetryAfterMs, reports.windowMs);
+  }
+
+  /** Reports have a budget of their own (harvest-api-v2.md §4): their calls never use the main one. */
+  private limiterFor(url: URL): RateLimiter {
+    return REPORTS_PATH.test(url.pathname) ? this.reportsLimiter : this.limiter;
   }
 
   /** The limit the shared limiter applies now (lower than configured after 429s). */
@@ -199,6 +223,7 @@ export class HarvestClient implements HarvestSource {
       throw new ConfigError(`per_page ${problem} (got ${perPage})`);
     }
     const url = new URL(`${this.baseUrl}${object.endpoint}`);
+    if (object.singleton) return url.toString();
     // always explicit: Harvest's defaults differ per endpoint and have changed over the years
     url.searchParams.set('per_page', String(perPage));
     if (query.updatedSince !== undefined) url.searchParams.set('updated_since', query.updatedSince);
@@ -233,6 +258,7 @@ export class HarvestClient implements HarvestSource {
     const caller = { object: object.name, access: object.access };
     const { body, headers } = await this.getJson(caller, target, signal);
     const path = safePath(target);
+    if (object.singleton && isObject(body)) return this.singletonPage(body, headers);
     const records = isObject(body) ? body[object.envelope] : undefined;
     if (!isObject(body) || !Array.isArray(records) || !records.every(isObject)) {
       throw new HarvestApiError(
@@ -250,6 +276,12 @@ export class HarvestClient implements HarvestSource {
       serverTime: this.serverTime(headers),
       totalEntries: typeof total === 'number' && Number.isFinite(total) ? total : null,
     };
+  }
+
+  /** A bare object (company): one record, keyed by the account id since it has no id of its own. */
+  private singletonPage(body: Record<string, unknown>, headers: Headers): HarvestPage {
+    const record = { id: this.accountId, ...body } as JsonObject;
+    return { records: [record], nextUrl: null, serverTime: this.serverTime(headers), totalEntries: 1 };
   }
 
   stats(object: string): SourceStats {
@@ -310,13 +342,27 @@ export class HarvestClient implements HarvestSource {
     };
   }
 
-  /** One per_page=1 call: readable, or why not. */
+  /**
+   * One per_page=1 call: readable, or why not. An object listed per parent takes two: the first
+   * parent, then its list (a parent with no records of it would answer the same either way).
+   */
   private async checkObject(
     object: ObjectSpec,
     signal?: AbortSignal,
   ): Promise<ConnectionCheck['objects'][number]> {
     try {
-      await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1 }), signal);
+      const parent = object.parent ? findObject(object.parent.object) : undefined;
+      if (parent) {
+        const asObject = { ...parent, name: object.name, access: object.access };
+        const first = await this.fetchPage(asObject, this.firstPageUrl(parent, { perPage: 1 }), signal);
+        const id = first.records[0]?.id;
+        if (typeof id !== 'number') return { name: object.name, readable: true };
+        object = { ...object, endpoint: object.endpoint.replace('{id}', String(id)) };
+      }
+      // a report wants a window: today's is enough to learn whether the token may read it
+      const today = new Date(this.clock.now()).toISOString().slice(0, 10).replaceAll('-', '');
+      const window = object.report?.window === 'year' ? { from: today, to: today } : {};
+      await this.fetchPage(object, this.firstPageUrl(object, { perPage: 1, ...window }), signal);
       return { name: object.name, readable: true };
     } catch (error) {
       // a rejected token or an answer that is not Harvest's is about the connection, not this object
@@ -453,19 +499,23 @@ export class HarvestClient implements HarvestSource {
   }
 
   private async attempt(caller: Caller, url: URL, path: string, signal?: AbortSignal): Promise<JsonResponse> {
-    const grant = await this.limiter.acquire(signal);
+    const limiter = this.limiterFor(url);
+    const grant = await limiter.acquire(signal);
     try {
-      if (this.sharedBudget) this.sharedGrants.set(grant, await this.sharedBudget.acquire(signal));
+      // the workers' shared budget is the main one: reports never take from it
+      if (this.sharedBudget && limiter === this.limiter) {
+        this.sharedGrants.set(grant, await this.sharedBudget.acquire(signal));
+      }
       return await this.request(caller, url, path, grant, signal);
     } finally {
       // request() settles as soon as the headers are in; this covers anything thrown before that,
       // since an unsettled grant would hold its slot for good (settling twice is harmless)
-      this.settle(grant);
+      this.settle(grant, url);
     }
   }
 
-  private settle(grant: Grant): void {
-    this.limiter.settle(grant);
+  private settle(grant: Grant, url: URL): void {
+    this.limiterFor(url).settle(grant);
     const shared = this.sharedGrants.get(grant);
     if (shared === undefined || this.sharedSettled.has(grant)) return;
     this.sharedSettled.add(grant);
@@ -511,9 +561,9 @@ export class HarvestClient implements HarvestSource {
     } finally {
       // headers in (or the attempt over): the server has counted it if it ever will, so the
       // limiter can start its slot's last window now rather than guess when it arrived
-      this.settle(grant);
+      this.settle(grant, url);
     }
-    this.learnFromHeaders(response.headers);
+    this.learnFromHeaders(response.headers, this.limiterFor(url));
 
     let bytes: Uint8Array;
     try {
@@ -575,15 +625,16 @@ export class HarvestClient implements HarvestSource {
         this.clock.now(),
         response.headers.get('date'),
       );
+      const limiter = this.limiterFor(url);
       const pauseMs = retryAfter ?? this.retryAfterFallbackMs;
-      if (pauseMs > this.maxRetryAfterMs) {
+      if (pauseMs > (limiter === this.limiter ? this.maxRetryAfterMs : this.maxReportRetryAfterMs)) {
         throw new HarvestApiError(
           'HARVEST_RATE_LIMITED',
           `${caller.object}: Harvest throttled GET ${path} and asked to wait ${Math.ceil(pauseMs / 1000)} s: try again later`,
           { status, object: caller.object, path, listEndpoint: caller.access !== undefined },
         );
       }
-      this.limiter.onRateLimited(grant, pauseMs);
+      limiter.onRateLimited(grant, pauseMs);
       const shared = this.sharedGrants.get(grant);
       if (shared) this.sharedBudget?.onRateLimited(shared, pauseMs);
       const reason = `429 Too Many Requests (${retryAfter === null ? 'no usable Retry-After' : 'Retry-After'}: waiting ${Math.ceil(pauseMs / 1000)} s)`;
@@ -616,11 +667,11 @@ export class HarvestClient implements HarvestSource {
    * Harvest sends no rate-limit headers today; if it (or a proxy) ever does, use them: a declared
    * limit lower than ours caps the limiter, and an exhausted budget pauses it until the reset.
    */
-  private learnFromHeaders(headers: Headers): void {
+  private learnFromHeaders(headers: Headers, limiter: RateLimiter): void {
     const limit = headers.get('x-ratelimit-limit') ?? headers.get('ratelimit-limit');
     if (limit !== null) {
       const requests = Number.parseInt(limit, 10);
-      if (Number.isInteger(requests)) this.limiter.onServerLimit(requests);
+      if (Number.isInteger(requests)) limiter.onServerLimit(requests);
     }
     const remaining = headers.get('x-ratelimit-remaining') ?? headers.get('ratelimit-remaining');
     const reset = headers.get('x-ratelimit-reset') ?? headers.get('ratelimit-reset');
@@ -629,10 +680,12 @@ export class HarvestClient implements HarvestSource {
       if (!Number.isFinite(value) || value < 0) return;
       // small numbers are seconds from now; large ones a Unix time in seconds
       const ms = value < 1e9 ? value * 1000 : value * 1000 - this.clock.now();
-      this.limiter.pause(Math.min(ms, this.maxRetryAfterMs));
+      limiter.pause(Math.min(ms, this.maxRetryAfterMs));
     }
   }
 }
+
+const REPORTS_PATH = /\/v2\/reports\//;
 
 const FATAL_CHECK_CODES = new Set<HarvestErrorCode>(['HARVEST_UNAUTHORIZED', 'HARVEST_NOT_API']);
 

@@ -7,8 +7,10 @@ export interface RateLimit {
   readonly windowMs: number;
 }
 
-/** Harvest's published general limit: 100 requests per 15 s (reports have their own, not used here). */
+/** Harvest's published general limit: 100 requests per 15 s. */
 export const DEFAULT_RATE_LIMIT: RateLimit = { requests: 100, windowMs: 15_000 };
+/** Harvest's published limit of the Reports API (`/v2/reports/…`): 100 requests per 15 minutes. */
+export const DEFAULT_REPORTS_RATE_LIMIT: RateLimit = { requests: 100, windowMs: 15 * 60_000 };
 
 export interface RateLimiterOptions extends RateLimit {
   readonly clock: Clock;

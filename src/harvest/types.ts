@@ -8,6 +8,11 @@ export interface HarvestPage {
   /** Harvest's clock when it answered (the `Date` header), ISO 8601 UTC; falls back to ours. */
   readonly serverTime: string;
   readonly totalEntries: number | null;
+  /**
+   * For an object listed per parent (sync/per-parent.ts): the parents whose records the page holds,
+   * all of them, so that a parent's records missing from it are marked deleted.
+   */
+  readonly parentIds?: readonly number[];
 }
 
 /**

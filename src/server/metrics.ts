@@ -48,6 +48,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
     help: 'HTTP requests sent to the Harvest API.',
     registers: [registry],
   });
+  const reportCalls = new Counter({
+    name: 'harvest_sync_report_api_calls_total',
+    help: 'HTTP requests sent to the Harvest Reports API (/v2/reports/), which has a budget of its own: 100 per 15 minutes.',
+    registers: [registry],
+  });
   const rateLimitWaits = new Counter({
     name: 'harvest_sync_rate_limit_waits_total',
     help: 'Times Harvest answered 429 and the run waited before retrying.',
@@ -74,6 +79,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
       switch (event.type) {
         case 'request':
           apiCalls.inc();
+          if (event.path.startsWith('/v2/reports/')) reportCalls.inc();
           break;
         case 'rate-limit':
           // `budget` waits are our own pacing; only Harvest's 429s count here

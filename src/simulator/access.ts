@@ -31,7 +31,12 @@ const MANAGER_NEEDS: Readonly<Record<string, readonly ManagerPermission[]>> = {
   contacts: ['client_and_task_manager'],
   tasks: ['client_and_task_manager'],
   invoices: ['managed_projects_invoice_drafter', 'managed_projects_invoice_manager'],
+  invoice_payments: ['managed_projects_invoice_drafter', 'managed_projects_invoice_manager'],
+  invoice_messages: ['managed_projects_invoice_drafter', 'managed_projects_invoice_manager'],
   estimates: ['estimates_manager'],
+  estimate_messages: ['estimates_manager'],
+  billable_rates: ['billable_rates_manager'],
+  report_uninvoiced: ['managed_projects_invoice_drafter', 'managed_projects_invoice_manager'],
 };
 const MANAGER_UNSCOPED = new Set(['invoice_item_categories']);
 
@@ -42,6 +47,8 @@ const idOf = (value: unknown): unknown => (value as JsonObject | null | undefine
 
 export function scopeOf(caller: Caller, spec: ObjectSpec): Scope {
   if (caller.role === 'admin') return null;
+  // anyone reads their own project assignments (mayReadUnder says whose)
+  if (spec.name === 'project_assignments') return null;
   if (caller.role === 'member') {
     if (spec.access !== 'member') return 'forbidden';
     return (r) => idOf(r.user) === caller.userId;
@@ -55,4 +62,13 @@ export function scopeOf(caller: Caller, spec: ObjectSpec): Scope {
   if (spec.name === 'projects') return (r) => managed.has(r.id as number);
   if (spec.name === 'users') return (r) => people.has(r.id as number);
   return (r) => people.has(idOf(r.user) as number) || managed.has(idOf(r.project) as number);
+}
+
+/**
+ * Whether the caller may list an object under this parent: objects listed per user are the
+ * caller's own, or (for a manager) their assigned teammates' (§8); the rest follow scopeOf.
+ */
+export function mayReadUnder(caller: Caller, spec: ObjectSpec, parentId: number): boolean {
+  if (caller.role === 'admin' || spec.parent?.object !== 'users') return true;
+  return parentId === caller.userId || (caller.role === 'manager' && caller.teammateIds.has(parentId));
 }

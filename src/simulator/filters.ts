@@ -68,7 +68,8 @@ const FILTERS: Readonly<Record<string, readonly Filter[]>> = {
 /** A 422 the HTTP layer turns into Harvest's body. */
 export class InvalidParameter extends Error {}
 
-function parseDate(value: string, name: string): number {
+/** A date as YYYY-MM-DD or YYYYMMDD (the reports' examples), as days since 1970-01-01. */
+export function parseDate(value: string, name: string): number {
   const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(value);
   const ms = m ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;
   // Date.UTC rolls 2024-13-01 over into 2025: only a date that comes back unchanged is one
@@ -135,7 +136,7 @@ export function listFilter(
 ): ListFilter {
   let updatedSince: number | undefined;
   const since = q.get('updated_since');
-  if (since !== null && spec.incremental) {
+  if (since !== null && spec.incremental && spec.noUpdatedSince !== true) {
     const ms = parseUpdatedSince(since);
     if (ms === null) throw new InvalidParameter('updated_since must be an ISO 8601 date-time');
     updatedSince = ms;

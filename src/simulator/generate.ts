@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from '../catalog/types.js';
+import { generatePerParent } from './generate-more.js';
 import type { Rng } from './random.js';
 import { hash32, hex, intBelow, pick, rng, round2, unit } from './random.js';
 import {
@@ -72,6 +73,8 @@ export interface Account {
   /** Small objects, ascending id (= creation order). */
   readonly materialized: ReadonlyMap<string, JsonObject[]>;
   readonly generated: ReadonlyMap<string, GeneratedObject>;
+  /** Records listed per parent (invoice payments…), by object; built on the first call. */
+  readonly perParent: () => ReadonlyMap<string, JsonObject[]>;
 }
 
 export interface GenerateOptions {
@@ -863,6 +866,31 @@ export function generateAccount(options: GenerateOptions): Account {
     },
   };
 
+  // walked once per object listed under it: each walk renders anew, none is kept in memory
+  const all = (object: GeneratedObject): Iterable<JsonObject> => ({
+    *[Symbol.iterator]() {
+      for (let j = object.count - 1; j >= 0; j--) yield object.render(j);
+    },
+  });
+  let perParentMap: Map<string, JsonObject[]> | undefined;
+  // built on first use: it renders every invoice and estimate, too slow for a big account's start
+  const perParent = () =>
+    (perParentMap ??= generatePerParent({
+      seed,
+      users,
+      contacts,
+      invoices: all(invoices),
+      estimates: all(estimates),
+      userAssignments,
+      taskAssignments,
+      clientOfProject: new Map(
+        projects.map((p) => [
+          p.id as number,
+          clientEmbedShort.get((p.client as JsonObject).id as number) ?? null,
+        ]),
+      ),
+    }));
+
   return {
     epochMs,
     company,
@@ -888,6 +916,7 @@ export function generateAccount(options: GenerateOptions): Account {
       ['tasks', tasks],
       ['users', users],
     ]),
+    perParent,
     generated: new Map<string, GeneratedObject>([
       ['time_entries', timeEntries],
       ['expenses', expenses],

@@ -26,6 +26,8 @@ export const DEFAULT_MANAGER_TOKEN = 'sim-manager-token';
 const VINTAGES: readonly Vintage[] = ['current', '2024', '2019'];
 export const DEFAULT_ACCOUNT_ID = '1000001';
 export const DEFAULT_SIMULATOR_RATE_LIMIT: SimulatorRateLimit = { requests: 100, windowMs: 15_000 };
+/** Harvest's Reports API budget: 100 requests per 15 minutes, apart from the main one. */
+export const DEFAULT_REPORTS_RATE_LIMIT: SimulatorRateLimit = { requests: 100, windowMs: 15 * 60_000 };
 /** Fixed, so that one seed gives the same bytes whenever it runs. */
 export const DEFAULT_EPOCH = '2026-01-01T00:00:00Z';
 
@@ -78,6 +80,10 @@ export async function launchSimulator(options: SimulatorOptions = {}): Promise<S
     cachePages: options.cachePages ?? false,
   });
   server.setRateLimit(rateLimit);
+  // reports have their own budget; off when the main one is (tests that need no limit)
+  const reports =
+    options.reportsRateLimit === undefined ? DEFAULT_REPORTS_RATE_LIMIT : options.reportsRateLimit;
+  server.setReportsRateLimit(rateLimit === null && options.reportsRateLimit === undefined ? null : reports);
   await server.listen();
   return server;
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } fro
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { JsonObject, JsonValue, ObjectSpec } from '../catalog/types.js';
-import { OBJECTS, findObject } from '../catalog/objects.js';
+import { MORE_OBJECTS, OBJECTS } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
 import { PER_PAGE } from '../limits.js';
 import { generateAccount } from './generate.js';
@@ -12,10 +12,11 @@ import { SimulatorError } from './errors.js';
 import { generatedStore, materializedStore } from './store.js';
 import type { ObjectStore, RecordView } from './store.js';
 import { hash32, unit } from './random.js';
-import { scopeOf } from './access.js';
+import { mayReadUnder, scopeOf } from './access.js';
 import type { Caller, Role } from './access.js';
 import { EmbeddedCopies } from './embeds.js';
-import { InvalidParameter, listFilter } from './filters.js';
+import { InvalidParameter, listFilter, parseDate } from './filters.js';
+import { reportRows } from './reports.js';
 import { timerView } from './timers.js';
 import { vintageView } from './vintage.js';
 import type {
@@ -97,6 +98,15 @@ interface Reply {
   data?: boolean;
 }
 
+/** Every catalog object the simulator serves. */
+const SERVED: readonly ObjectSpec[] = [...OBJECTS, ...MORE_OBJECTS.filter((o) => !OBJECTS.includes(o))];
+const findServed = (name: string) => SERVED.find((o) => o.name === name);
+
+/** The object listed at `/v2/{resource}/{id}/{sub}` (invoice payments), if any. */
+function perParentSpec(resource: string, sub: string): ObjectSpec | undefined {
+  return SERVED.find((o) => o.parent !== undefined && o.endpoint === `/v2/${resource}/{id}/${sub}`);
+}
+
 const emptyCounters = (): Counters => ({ total: 0, byPath: {}, byStatus: {}, rateLimited: 0, listPages: 0 });
 
 class HttpError extends Error {
@@ -132,6 +142,8 @@ export class SimulatorServer implements Simulator {
   private rateLimit: SimulatorRateLimit | null;
   private faults: Faults | null;
   private readonly accepted: number[] = [];
+  private reportsRateLimit: SimulatorRateLimit | null = null;
+  private readonly reportsAccepted: number[] = [];
   private burstLeft = 0;
   private faultSeq = 0;
   private dropIdDone = false;
@@ -157,16 +169,16 @@ export class SimulatorServer implements Simulator {
       epochMs: config.epochMs,
       managerPermissions: config.managerPermissions,
     });
-    for (const spec of OBJECTS) {
+    for (const spec of SERVED) {
+      // objects listed per parent are built on first use (store())
+      if (spec.singleton || spec.report || spec.parent) continue;
       const source = this.account.generated.get(spec.name);
       const records = this.account.materialized.get(spec.name);
       let store: ObjectStore;
       if (source) store = generatedStore(spec, source, config.epochMs, config.seed);
       else if (records) store = materializedStore(spec, records, config.seed);
       else throw new SimulatorError(`the simulator has no generator for ${spec.name}`);
-      const timers = config.timersGrow && 'is_running' in spec.fields ? timerView(config.clock) : null;
-      store.setView(compose([this.embeds.view(spec.name), timers, vintageView(config.vintage, spec.name)]));
-      this.stores.set(spec.name, store);
+      this.addStore(store);
     }
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
@@ -203,14 +215,31 @@ export class SimulatorServer implements Simulator {
 
   // --- change API
 
+  private addStore(store: ObjectStore): ObjectStore {
+    const { spec } = store;
+    const timers =
+      this.config.timersGrow && 'is_running' in spec.fields ? timerView(this.config.clock) : null;
+    store.setView(
+      compose([this.embeds.view(spec.name), timers, vintageView(this.config.vintage, spec.name)]),
+    );
+    this.stores.set(spec.name, store);
+    return store;
+  }
+
   private store(object: string): ObjectStore {
     const store = this.stores.get(object);
-    if (!store) throw new SimulatorError(`unknown object "${object}"`);
-    return store;
+    if (store) return store;
+    const spec = findServed(object);
+    const records = spec?.parent ? this.account.perParent().get(object) : undefined;
+    if (!spec || !records) throw new SimulatorError(`unknown object "${object}"`);
+    return this.addStore(materializedStore(spec, records, this.config.seed));
   }
 
   update(object: string, id: number, patch: JsonObject): JsonObject {
     this.pages?.clear();
+    const parent = this.store(object).spec.parent;
+    const record = this.store(object).get(id);
+    if (parent && record) this.touchParent(object, parent.object, record[parent.key]);
     return this.change(object, id, patch, new Set());
   }
 
@@ -240,14 +269,38 @@ export class SimulatorServer implements Simulator {
     return after;
   }
 
+  /** A record listed per parent (a payment) needs its parent, whose updated_at moves with it. */
   create(object: string, fields: JsonObject = {}): JsonObject {
     this.pages?.clear();
+    const parent = this.store(object).spec.parent;
+    if (parent) this.touchParent(object, parent.object, fields[parent.key]);
     return this.store(object).create(fields, this.config.clock.now());
   }
 
+  /** A deleted invoice, estimate or user takes the records listed under it along, as on Harvest. */
   remove(object: string, id: number): boolean {
     this.pages?.clear();
-    return this.store(object).remove(id);
+    const store = this.store(object);
+    const parent = store.spec.parent;
+    const record = store.get(id);
+    if (parent && record) this.touchParent(object, parent.object, record[parent.key]);
+    for (const child of SERVED.filter((o) => o.parent?.object === object)) {
+      const key = child.parent?.key ?? '';
+      const under = [...this.store(child.name).records()].filter((r) => r[key] === id);
+      for (const r of under) this.store(child.name).remove(r.id as number);
+    }
+    return store.remove(id);
+  }
+
+  /**
+   * Recording a payment or sending a message changes the invoice (its due amount, its state); a
+   * new rate changes the user's current rate: the parent's updated_at moves, as on Harvest.
+   */
+  private touchParent(object: string, parent: string, id: JsonValue | undefined): void {
+    if (typeof id !== 'number' || !this.store(parent).get(id)) {
+      throw new SimulatorError(`${object} needs the id of an existing record of ${parent}`);
+    }
+    this.update(parent, id, {});
   }
 
   updateLineItems(object: string, id: number, items: JsonObject[]): JsonObject {
@@ -285,6 +338,14 @@ export class SimulatorServer implements Simulator {
     this.accepted.length = 0;
   }
 
+  setReportsRateLimit(rateLimit: SimulatorRateLimit | null): void {
+    if (rateLimit && !(rateLimit.requests >= 1 && rateLimit.windowMs > 0)) {
+      throw new SimulatorError('a rate limit needs requests ≥ 1 and windowMs > 0');
+    }
+    this.reportsRateLimit = rateLimit;
+    this.reportsAccepted.length = 0;
+  }
+
   get counters(): Readonly<Counters> {
     return structuredClone(this.stats);
   }
@@ -294,6 +355,12 @@ export class SimulatorServer implements Simulator {
   }
 
   records(object: string): Generator<JsonObject> {
+    if (object === 'company') {
+      const company: JsonObject = { id: Number(this.accountId), ...this.account.company };
+      return (function* () {
+        yield company;
+      })();
+    }
     return this.store(object).records();
   }
 
@@ -472,26 +539,28 @@ export class SimulatorServer implements Simulator {
     };
   }
 
-  /** Rolling window over accepted requests; a refused request does not use up the budget. */
-  private checkRateLimit(): void {
-    const limit = this.rateLimit;
+  /**
+   * Rolling window over accepted requests; a refused request does not use up the budget. Reports
+   * count against a budget of their own, as on Harvest (harvest-api-v2.md §4).
+   */
+  private checkRateLimit(reports: boolean): void {
+    const limit = reports ? this.reportsRateLimit : this.rateLimit;
+    const accepted = reports ? this.reportsAccepted : this.accepted;
     if (!limit) return;
     // the injected clock: a test moves the window by moving its clock, not by waiting
     const now = this.config.clock.now();
-    while (this.accepted.length > 0 && this.accepted[0] <= now - limit.windowMs) this.accepted.shift();
-    if (this.accepted.length >= limit.requests) {
-      const retryAfter = Math.max(1, Math.ceil((this.accepted[0] + limit.windowMs - now) / 1000));
+    while (accepted.length > 0 && accepted[0] <= now - limit.windowMs) accepted.shift();
+    if (accepted.length >= limit.requests) {
+      const retryAfter = Math.max(1, Math.ceil((accepted[0] + limit.windowMs - now) / 1000));
       throw new HttpError(this.tooMany(limit.variant ?? 'no-retry-after', retryAfter));
     }
-    this.accepted.push(now);
+    accepted.push(now);
   }
 
   private api(req: IncomingMessage, url: URL): Reply {
-    const m = /^(\/api)?\/v2\/([a-z_]+)(?:\/([a-z0-9_]+))?\/?$/.exec(url.pathname);
-    if (req.method !== 'GET' || !m) {
-      return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
-    }
-    const [, prefix = '', resource, sub] = m;
+    const m = /^(\/api)?\/v2\/([a-z_]+)(?:\/([a-z0-9_]+))?(?:\/([a-z_]+))?\/?$/.exec(url.pathname);
+    if (req.method !== 'GET' || !m) return notFoundHtml();
+    const [, prefix = '', resource, sub, third] = m;
     const ua = req.headers['user-agent'];
     if (!ua || !ua.trim()) {
       throw new HttpError(
@@ -501,10 +570,10 @@ export class SimulatorServer implements Simulator {
       );
     }
     const role = this.authenticate(req, url);
-    this.checkRateLimit();
+    this.checkRateLimit(resource === 'reports');
 
     const caller = this.caller(role);
-    if (resource === 'users' && sub === 'me') {
+    if (resource === 'users' && sub === 'me' && third === undefined) {
       const me = this.store('users').get(caller.userId);
       if (!me) throw notFoundJson();
       if (role !== 'admin' && !caller.permissions.includes('billable_rates_manager')) {
@@ -516,15 +585,13 @@ export class SimulatorServer implements Simulator {
     }
     if (resource === 'company' && sub === undefined)
       return { ...json(200, this.account.company), data: true };
+    if (resource === 'reports')
+      return this.report(caller, [sub, third].filter(Boolean).join('/'), url, prefix);
+    if (third !== undefined) return this.perParent(caller, { resource, sub: sub ?? '', third }, url, prefix);
 
-    const spec = findObject(resource);
-    if (!spec) {
-      return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
-    }
-    const scope = scopeOf(caller, spec);
-    if (scope === 'forbidden') {
-      throw new HttpError(json(403, { message: 'Not authorized!' }, { Hint: 'Not authorized!' }));
-    }
+    const spec = findServed(resource);
+    if (!spec || spec.parent || spec.report || spec.singleton) return notFoundHtml();
+    const scope = this.allowed(caller, spec);
     const store = this.store(spec.name);
     if (sub !== undefined) {
       const record = /^\d+$/.test(sub) ? store.get(Number(sub)) : undefined;
@@ -550,12 +617,71 @@ export class SimulatorServer implements Simulator {
     return reply;
   }
 
+  /** What the caller may see of `spec`; a 403 with Harvest's body when nothing. */
+  private allowed(caller: Caller, spec: ObjectSpec): ((r: JsonObject) => boolean) | null {
+    const scope = scopeOf(caller, spec);
+    if (scope === 'forbidden') throw forbidden();
+    return scope;
+  }
+
+  /** `/v2/invoices/{id}/payments` and the like: the records of one parent, without its id. */
+  private perParent(
+    caller: Caller,
+    path: { resource: string; sub: string; third: string },
+    url: URL,
+    prefix: string,
+  ): Reply {
+    const spec = perParentSpec(path.resource, path.third);
+    if (!spec?.parent) return notFoundHtml();
+    const parentId = /^\d+$/.test(path.sub) ? Number(path.sub) : NaN;
+    const scope = this.allowed(caller, spec);
+    if (!this.store(spec.parent.object).get(parentId)) throw notFoundJson();
+    if (!mayReadUnder(caller, spec, parentId)) throw forbidden();
+    const key = spec.parent.key;
+    const ofParent = (r: JsonObject) => r[key] === parentId && (scope === null || scope(r));
+    const base = `${this.url}${prefix}/v2/${path.resource}/${parentId}/${path.third}`;
+    return this.list(spec, this.store(spec.name), url, base, ofParent, key);
+  }
+
+  /** `/v2/reports/…`: rows computed from what the caller may see, paged like any list. */
+  private report(caller: Caller, path: string, url: URL, prefix: string): Reply {
+    const spec = SERVED.find((o) => o.report !== undefined && o.endpoint === `/v2/reports/${path}`);
+    if (!spec?.report) return notFoundHtml();
+    this.allowed(caller, spec);
+    const q = url.searchParams;
+    const window: { fromDay?: number; toDay?: number } =
+      spec.report.window === 'year' ? reportWindow(q, path.startsWith('time/')) : {};
+    const visible = (object: string) => {
+      const scope = scopeOf(caller, this.store(object).spec);
+      const predicate = typeof scope === 'function' ? scope : undefined;
+      return this.store(object).slice({ ...window, predicate }, 0, Number.MAX_SAFE_INTEGER).items;
+    };
+    const active = q.get('is_active');
+    const rows = reportRows(path, {
+      entries: window.fromDay === undefined ? [] : visible('time_entries'),
+      expenses: window.fromDay === undefined ? [] : visible('expenses'),
+      users: [...this.store('users').records()],
+      projects: path === 'project_budget' ? visible('projects') : [],
+      allEntries: () => this.store('time_entries').slice({}, 0, Number.MAX_SAFE_INTEGER).items,
+      ...(active === 'true' || active === 'false' ? { isActive: active === 'true' } : {}),
+    });
+    // paged as a list: the rows in order, under ids that keep it
+    const store = materializedStore(
+      spec,
+      rows.map((row, i) => ({ ...row, id: rows.length - i })),
+      this.config.seed,
+    );
+    return this.list(spec, store, url, `${this.url}${prefix}/v2/reports/${path}`, null, 'id');
+  }
+
   private list(
     spec: ObjectSpec,
     store: ObjectStore,
     url: URL,
     base: string,
     scope: ((r: JsonObject) => boolean) | null,
+    /** A field the stored records carry but the API leaves out (the parent's id). */
+    hidden?: string,
   ): Reply {
     const q = url.searchParams;
     const perPageRaw = q.get('per_page');
@@ -613,6 +739,7 @@ export class SimulatorServer implements Simulator {
     const totalPages = Math.max(1, Math.ceil(total / perPage));
     const first = pageLink(1, 'first');
     if (this.faults?.loopNext === spec.name) next = first;
+    if (hidden !== undefined) items = items.map(({ [hidden]: _parent, ...rest }) => rest);
     if (this.faults?.dropIdOnce === spec.name && !this.dropIdDone && items.length > 0) {
       this.dropIdDone = true;
       const { id: _id, ...rest } = items[0];
@@ -726,6 +853,26 @@ export class SimulatorServer implements Simulator {
     }
     throw notFound();
   }
+}
+
+/** A report's required `from` and `to` (a time report spans at most a year), as days. */
+function reportWindow(q: URLSearchParams, time: boolean): { fromDay: number; toDay: number } {
+  const from = q.get('from');
+  const to = q.get('to');
+  if (from === null || to === null) throw unprocessable('from and to are required');
+  const fromDay = parseDate(from, 'from');
+  const toDay = parseDate(to, 'to');
+  if (toDay < fromDay) throw unprocessable('to must be on or after from');
+  if (time && toDay - fromDay > 366) throw unprocessable('the time range must be one year or less');
+  return { fromDay, toDay };
+}
+
+function forbidden(): HttpError {
+  return new HttpError(json(403, { message: 'Not authorized!' }, { Hint: 'Not authorized!' }));
+}
+
+function notFoundHtml(): Reply {
+  return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: NOT_FOUND_HTML };
 }
 
 function notFoundJson(): HttpError {

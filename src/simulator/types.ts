@@ -115,6 +115,11 @@ export interface SimulatorOptions {
   readonly cachePages?: boolean;
   /** Default 100 requests / 15 s; null turns rate limiting off. */
   readonly rateLimit?: SimulatorRateLimit | null;
+  /**
+   * The budget of `/v2/reports/…`, counted apart from the main one: default 100 requests / 15 min
+   * (Harvest's), or none when `rateLimit` is null and this is not given.
+   */
+  readonly reportsRateLimit?: SimulatorRateLimit | null;
   readonly faults?: Faults | null;
   /** Stamps changed records and the Date header, runs timers and the rate-limit window. Default: the system clock. */
   readonly clock?: Clock;
@@ -151,6 +156,7 @@ export interface Simulator {
   revoke(token: string): void;
   setFaults(faults: Faults | null): void;
   setRateLimit(rateLimit: SimulatorRateLimit | null): void;
+  setReportsRateLimit(rateLimit: SimulatorRateLimit | null): void;
   readonly counters: Readonly<Counters>;
   resetCounters(): void;
   /** Current records exactly as an admin token would read them, newest first. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
+import { OBJECTS, OBJECT_NAMES, hasCursor } from '../catalog/objects.js';
 import type { ObjectSpec } from '../catalog/types.js';
 import { recordSchema, type JsonSchema } from '../connectors/json-schema.js';
 import type { StreamPlan } from '../connectors/message-destination.js';
@@ -30,24 +30,26 @@ export interface SingerStream {
 
 /** Fields a target always gets: the key, and the replication key of an incremental stream. */
 function automaticFields(spec: ObjectSpec): Set<string> {
-  return new Set([spec.primaryKey, ...(spec.incremental ? [spec.cursorField] : [])]);
+  return new Set([spec.primaryKey, ...(hasCursor(spec) ? [spec.cursorField] : [])]);
 }
 
 function streamEntry(spec: ObjectSpec): SingerStream {
   const schema = recordSchema(spec);
   const automatic = automaticFields(spec);
-  const method: ReplicationMethod = spec.incremental ? 'INCREMENTAL' : 'FULL_TABLE';
+  const method: ReplicationMethod = hasCursor(spec) ? 'INCREMENTAL' : 'FULL_TABLE';
   const metadata: MetadataEntry[] = [
     {
       breadcrumb: [],
       metadata: {
         inclusion: 'available',
-        selected: true,
-        'selected-by-default': true,
+        // reports spend a budget of their own: listed, not selected unless asked for
+        selected: spec.report === undefined,
+        'selected-by-default': spec.report === undefined,
+        ...(spec.report ? { 'harvest-sync-report': true } : {}),
         'table-key-properties': [spec.primaryKey],
         'schema-name': spec.name,
         'replication-method': method,
-        ...(spec.incremental
+        ...(hasCursor(spec)
           ? { 'valid-replication-keys': [spec.cursorField], 'replication-key': spec.cursorField }
           : { 'forced-replication-method': 'FULL_TABLE' }),
       },
@@ -65,7 +67,7 @@ function streamEntry(spec: ObjectSpec): SingerStream {
     schema,
     key_properties: [spec.primaryKey],
     replication_method: method,
-    ...(spec.incremental ? { replication_key: spec.cursorField } : {}),
+    ...(hasCursor(spec) ? { replication_key: spec.cursorField } : {}),
     metadata,
   };
 }
@@ -137,5 +139,5 @@ function planOf(spec: ObjectSpec, entry: CatalogEntry): StreamPlan | null {
       if (!automatic.has(breadcrumb[1]) && md.inclusion !== 'automatic') excluded.add(breadcrumb[1]);
     }
   }
-  return { spec, fullTable: method === 'FULL_TABLE' || !spec.incremental, excluded };
+  return { spec, fullTable: method === 'FULL_TABLE' || !hasCursor(spec), excluded };
 }

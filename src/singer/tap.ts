@@ -1,4 +1,4 @@
-import { OBJECTS } from '../catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../catalog/objects.js';
 import { parseConfig, readJsonFile, type ConnectorConfig } from '../connectors/config.js';
 import { recordSchema, withoutFields } from '../connectors/json-schema.js';
 import type { StreamPlan } from '../connectors/message-destination.js';
@@ -38,7 +38,11 @@ export async function runTap(args: TapArgs): Promise<number> {
     const streams =
       catalogPath !== undefined
         ? selectedStreams(readJsonFile(catalogPath, 'catalog'))
-        : OBJECTS.map((spec) => ({ spec, fullTable: !spec.incremental, excluded: new Set<string>() }));
+        : DEFAULT_OBJECTS.map((spec) => ({
+            spec,
+            fullTable: !spec.incremental,
+            excluded: new Set<string>(),
+          }));
     const bookmarks = args.state === undefined ? {} : stateBookmarks(readJsonFile(args.state, 'state'));
     const book = new StateBook(
       bookmarks,

@@ -14,6 +14,7 @@ import type { HarvestPage, HarvestSource, SourceStats } from '../harvest/types.j
 import { countVerdict, shrinkVerdict } from './drift.js';
 import type { Verdict } from './drift.js';
 import { SyncDataError } from './errors.js';
+import { ownedByParents, sourceFor } from './sources.js';
 import { CURSOR_OVERLAP_MS, MAX_CHECKED_UNSEEN, MAX_PER_PAGE } from './limits.js';
 import type { PageBudget } from './page-budget.js';
 import { advanced, newPass, restarted, resumePass, stateAfter, tallied, windowOf } from './pass-state.js';
@@ -86,6 +87,8 @@ export class ObjectSync {
   private readonly spec: ObjectSpec;
   private readonly started: number;
   private readonly statsBefore: SourceStats;
+  /** The run's source, or the view of it an object listed per parent is read through. */
+  private readonly source: HarvestSource;
   /** Cancels this object's requests when it stops early, and follows the run's signal. */
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
@@ -102,6 +105,7 @@ export class ObjectSync {
     this.run = run;
     this.spec = spec;
     this.started = run.clock.now();
+    this.source = sourceFor(run.source, spec, { since: run.options.since, now: () => run.clock.now() });
     this.statsBefore = { ...run.source.stats(spec.name) };
     this.signal = AbortSignal.any([run.signal, this.controller.signal]);
     this.mode = spec.incremental && !run.options.fullRefresh ? 'incremental' : 'full';
@@ -239,7 +243,7 @@ export class ObjectSync {
     }
     // One page ahead at most, and only when the run's page budget allows.
     if (next !== null && !restart && !windows && !this.signal.aborted) at.readAhead(next);
-    const batch = await this.buildPage(at.tables, records, url);
+    const batch = ownedByParents(await this.buildPage(at.tables, records, url), at.tables.main.table, page);
     const committed = await this.run.write(() => this.commitPage({ at, records, batch, restart, windows }));
     this.countPage(at.tables, pass, { records, result: committed.result, page: true });
     if (this.run.signal.aborted) throw this.run.signal.reason;
@@ -466,7 +470,7 @@ export class ObjectSync {
     const windows = tileDates({ oldest, newest, count }, since);
     if (windows.length === 0) return undefined;
     return windows.map((window) => {
-      const url = this.run.source.firstPageUrl(this.spec, { perPage, ...window });
+      const url = this.source.firstPageUrl(this.spec, { perPage, ...window });
       return { ...window, firstUrl: url, nextUrl: url };
     });
   }
@@ -477,8 +481,8 @@ export class ObjectSync {
    * two states of the list, so the rest is read as one list.
    */
   private async probeOldest(field: string, total: number): Promise<string | null> {
-    const url = this.run.source.firstPageUrl(this.spec, { perPage: 1, page: total });
-    const probe = await this.run.source.fetchPage(this.spec, url, this.signal);
+    const url = this.source.firstPageUrl(this.spec, { perPage: 1, page: total });
+    const probe = await this.source.fetchPage(this.spec, url, this.signal);
     if (probe.totalEntries !== total) return null;
     return dateOf(probe.records[0]?.[field]);
   }
@@ -547,7 +551,8 @@ export class ObjectSync {
 
   /** The first page of the object's list, with the run's page size and `--since`, plus `extra`. */
   private listUrl(extra: { updatedSince?: string; running?: boolean } = {}): string {
-    const { options, source } = this.run;
+    const { options } = this.run;
+    const source = this.source;
     const windowed = options.since !== undefined && this.spec.sinceField !== undefined;
     return source.firstPageUrl(this.spec, {
       perPage: options.perPage ?? MAX_PER_PAGE,
@@ -590,7 +595,8 @@ export class ObjectSync {
    * is swept this time.
    */
   private async checkUnseen(tables: ObjectTables, pass: ActivePass): Promise<JsonObject[] | null> {
-    const { destination, source } = this.run;
+    const { destination } = this.run;
+    const source = this.source;
     const since = pass.sweepSince as string;
     const ids = await this.run.write(() =>
       destination.unwrittenIds(tables.main.table, since, MAX_CHECKED_UNSEEN + 1),
@@ -617,11 +623,11 @@ export class ObjectSync {
    */
   private async stoodStill(pass: ActivePass): Promise<boolean> {
     if (pass.changed || !this.spec.incremental || pass.startedAt === null) return false;
-    const url = this.run.source.firstPageUrl(this.spec, {
+    const url = this.source.firstPageUrl(this.spec, {
       perPage: 1,
       updatedSince: iso(Date.parse(pass.startedAt) - CURSOR_OVERLAP_MS),
     });
-    const page = await this.run.source.fetchPage(this.spec, url, this.signal);
+    const page = await this.source.fetchPage(this.spec, url, this.signal);
     return page.totalEntries === 0;
   }
 
@@ -629,7 +635,7 @@ export class ObjectSync {
   private fetch(url: string, signal: AbortSignal): Promise<{ page: HarvestPage; release: () => void }> {
     const promise = this.run.pages.acquire(signal).then(async (release) => {
       try {
-        return { page: await this.run.source.fetchPage(this.spec, url, signal), release };
+        return { page: await this.source.fetchPage(this.spec, url, signal), release };
       } catch (error) {
         release();
         throw error;
@@ -737,7 +743,7 @@ export class ObjectSync {
   }
 
   private finish(status: ObjectResult['status'], reason?: string): ObjectResult {
-    const stats = this.run.source.stats(this.spec.name);
+    const stats = this.source.stats(this.spec.name);
     const result: ObjectResult = {
       object: this.spec.name,
       status,

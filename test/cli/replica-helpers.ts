@@ -1,6 +1,6 @@
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { objectTables } from '../../src/catalog/schema.js';
-import type { ColumnType } from '../../src/catalog/types.js';
+import type { ColumnType, ObjectSpec } from '../../src/catalog/types.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { runCli } from './cli-helpers.js';
 import type { CliResult } from './cli-helpers.js';
@@ -31,12 +31,13 @@ export function canonical(type: ColumnType, value: unknown): Canonical {
   }
 }
 
-/** Every catalog table as canonical rows in id order, read by `read(table, columns)` from one engine. */
+/** The tables of `objects` (default: the default set) as canonical rows in id order, read by `read(table, columns)` from one engine. */
 export async function replicaSnapshot(
   read: (table: string, columns: string[]) => Promise<Record<string, unknown>[]>,
+  objects: readonly ObjectSpec[] = DEFAULT_OBJECTS,
 ): Promise<Record<string, Canonical[][]>> {
   const out: Record<string, Canonical[][]> = {};
-  for (const spec of OBJECTS) {
+  for (const spec of objects) {
     for (const table of objectTables(spec)) {
       const columns = [...table.columns.map((c) => c.name), '_deleted_at'];
       const rows = await read(table.name, columns);

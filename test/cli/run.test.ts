@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS, OBJECTS } from '../../src/catalog/objects.js';
 import { sqliteEncoders } from '../../src/destinations/sqlite/sqlite-destination.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { expectedTables, project, readTable, tempDir } from '../sync/support/sqlite-helpers.js';
@@ -49,7 +49,7 @@ function run(...args: string[]): Promise<CliResult> {
 
 /** Every table equals what the simulator serves now (catalog columns, nothing deleted). */
 function expectReplicaExact(path = db): void {
-  for (const spec of OBJECTS) {
+  for (const spec of DEFAULT_OBJECTS) {
     const expected = expectedTables(spec, simRecords(sim, spec.name), sqliteEncoders);
     for (const [table, rows] of Object.entries(expected)) {
       const live = readTable(path, table).filter((r) => r._deleted_at === null);
@@ -66,7 +66,7 @@ function unfinishedObjects(): string[] {
     const done = new Set(
       rows.filter((r) => r.cursor !== null && r.pass === null).map((r) => String(r.object)),
     );
-    return OBJECTS.map((o) => o.name).filter((name) => !done.has(name));
+    return DEFAULT_OBJECTS.map((o) => o.name).filter((name) => !done.has(name));
   } finally {
     sqlite.close();
   }
@@ -99,7 +99,7 @@ describe('harvest-sync run', () => {
       objects: { object: string; pages: number }[];
     };
     expect(summary.status).toBe('succeeded');
-    expect(summary.objects.map((o) => o.object).sort()).toEqual(OBJECTS.map((o) => o.name).sort());
+    expect(summary.objects.map((o) => o.object).sort()).toEqual(DEFAULT_OBJECTS.map((o) => o.name).sort());
     expect(summary.objects.find((o) => o.object === 'time_entries')!.pages).toBeGreaterThan(10);
     expectReplicaExact();
   });
@@ -107,7 +107,8 @@ describe('harvest-sync run', () => {
   it('prints a summary table with a row per object when not asked for JSON', async () => {
     const result = await run();
     expect(result.code, result.stderr).toBe(0);
-    for (const spec of OBJECTS) expect(result.stdout).toMatch(new RegExp(`^${spec.name}\\s+succeeded`, 'm'));
+    for (const spec of DEFAULT_OBJECTS)
+      expect(result.stdout).toMatch(new RegExp(`^${spec.name}\\s+succeeded`, 'm'));
     expect(result.stdout).toMatch(/^total\s+succeeded/m);
     // not a terminal: plain log lines, not redrawn progress
     expect(result.stderr).toContain('time_entries: starting full pass');
@@ -152,7 +153,7 @@ describe('harvest-sync run', () => {
     const summary = JSON.parse(result.stdout) as {
       objects: { object: string; read: number; calls: number }[];
     };
-    expect(sim.counters.total).toBeLessThanOrEqual(OBJECTS.length + 2);
+    expect(sim.counters.total).toBeLessThanOrEqual(DEFAULT_OBJECTS.length + 2);
     const timeEntries = summary.objects.find((o) => o.object === 'time_entries')!;
     // what changed, then the running timers (their hours grow while updated_at stays)
     const running = simRecords(sim, 'time_entries').filter((r) => r.is_running === true).length;
@@ -433,9 +434,15 @@ describe('harvest-sync check and discover', () => {
       object: string;
       primaryKey: string;
       cursorField: string | null;
+      report: boolean;
+      inDefaultSet: boolean;
       tables: { table: string; columns: { name: string; type: string }[] }[];
     }[];
     expect(catalog.map((c) => c.object)).toEqual(OBJECTS.map((o) => o.name));
+    // reports are marked, and out of the default set
+    expect(
+      catalog.filter((c) => c.report).every((c) => !c.inDefaultSet && c.object.startsWith('report_')),
+    ).toBe(true);
     const invoices = catalog.find((c) => c.object === 'invoices')!;
     expect(invoices.tables.map((t) => t.table)).toEqual(['invoices', 'invoice_line_items']);
     expect(invoices.tables[0].columns).toContainEqual({ name: 'client_id', type: 'bigint' });

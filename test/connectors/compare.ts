@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { sqliteEncoders } from '../../src/destinations/sqlite/sqlite-destination.js';
 import { expectedTables, project, readTable } from '../sync/support/sqlite-helpers.js';
@@ -25,7 +25,7 @@ export function applyRecords(
  * wrote into SQLite, table by table (line items from the nested `line_items`), value by value.
  */
 export function expectSameAsSqlite(replica: Replica, db: string): void {
-  for (const spec of OBJECTS) {
+  for (const spec of DEFAULT_OBJECTS) {
     const records = [...(replica.get(spec.name)?.values() ?? [])];
     const expected = expectedTables(spec, records, sqliteEncoders);
     for (const [table, rows] of Object.entries(expected)) {

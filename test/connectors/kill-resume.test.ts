@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
 import {
   CLI,
@@ -27,7 +27,7 @@ const KILLS: ReadonlyArray<{ readonly type: 'RECORD' | 'STATE'; readonly count: 
   { type: 'RECORD', count: 23 },
 ];
 /** Streams read in full by every run (no updated_since): re-read after a resume by design. */
-const FULL_TABLE = new Set(OBJECTS.filter((o) => !o.incremental).map((o) => o.name));
+const FULL_TABLE = new Set(DEFAULT_OBJECTS.filter((o) => !o.incremental).map((o) => o.name));
 
 interface Emitted {
   readonly stream: string;
@@ -63,7 +63,7 @@ const airbyte: Mode = {
   name: 'Airbyte source',
   run: (state, options) => {
     const catalog = world.files.file('configured.json', {
-      streams: OBJECTS.map((o) => ({
+      streams: DEFAULT_OBJECTS.map((o) => ({
         stream: { name: o.name, json_schema: {}, supported_sync_modes: ['full_refresh', 'incremental'] },
         sync_mode: o.incremental ? 'incremental' : 'full_refresh',
         destination_sync_mode: 'append_dedup',

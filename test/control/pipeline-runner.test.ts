@@ -12,7 +12,7 @@ import { STORE_KINDS, makeStore, pipelineInput } from './helpers.js';
 import type { StoreFixture } from './helpers.js';
 import { TestClock } from '../support/clock.js';
 
-const OBJECTS = ['clients', 'projects', 'time_entries'];
+const DEFAULT_OBJECTS = ['clients', 'projects', 'time_entries'];
 
 for (const kind of STORE_KINDS)
   describe(`runPipeline against the simulator (${kind} control store)`, () => {
@@ -41,7 +41,7 @@ for (const kind of STORE_KINDS)
           token: sim.adminToken,
           accountId: sim.accountId,
           baseUrl: sim.url,
-          objects: OBJECTS,
+          objects: DEFAULT_OBJECTS,
           destination: 'sqlite:replica.db',
           ...overrides,
         }),
@@ -62,9 +62,9 @@ for (const kind of STORE_KINDS)
       const p = await create();
       const run = await runPipeline(fx.store, p.id, { trigger: 'manual', dataDir: fx.dataDir });
       expect(run).toMatchObject({ status: 'succeeded', trigger: 'manual', fullRefresh: true, error: null });
-      const expected = OBJECTS.map((o) => [o, [...sim.records(o)].length]);
+      const expected = DEFAULT_OBJECTS.map((o) => [o, [...sim.records(o)].length]);
       expect(run.objects.map((o) => [o.object, o.read])).toEqual(expected);
-      expect(OBJECTS.map((o) => [o, rowCount(o)])).toEqual(expected);
+      expect(DEFAULT_OBJECTS.map((o) => [o, rowCount(o)])).toEqual(expected);
       for (const o of run.objects) {
         expect(o).toMatchObject({ status: 'succeeded', mode: 'full', inserted: o.read, updated: 0 });
         expect(o.calls).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OBJECT_NAMES } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECT_NAMES } from '../../src/catalog/objects.js';
 import {
   PipelineValidationError,
   errorLine,
@@ -147,10 +147,10 @@ describe('pipeline validation refuses bad input with a message naming the field 
 });
 
 describe('pipeline validation accepts good input and normalises it', () => {
-  it('fills the defaults: all objects, every hour, daily full refresh, Harvest API, enabled', () => {
+  it('fills the defaults: every object but the reports, every hour, daily full refresh, Harvest API, enabled', () => {
     expect(parsePipelineCreate(valid)).toEqual({
       ...valid,
-      objects: [...OBJECT_NAMES],
+      objects: [...DEFAULT_OBJECT_NAMES],
       frequencyHours: 1,
       since: null,
       fullRefreshHours: 24,

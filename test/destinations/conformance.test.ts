@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { objectTables } from '../../src/catalog/schema.js';
 import type { Column, JsonObject, TableSchema } from '../../src/catalog/types.js';
 import type { Destination } from '../../src/destinations/destination.js';
@@ -140,7 +140,7 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
   describe('tables', () => {
     it('creates every catalog table with its columns and the metadata columns, idempotently', async () => {
       await dest.open();
-      const tables = OBJECTS.flatMap(objectTables);
+      const tables = DEFAULT_OBJECTS.flatMap(objectTables);
       for (const table of tables) {
         const columns = await dest.ensureTable(table);
         expect(columns.map((c) => c.name)).toEqual(table.columns.map((c) => c.name));
@@ -449,7 +449,7 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
 
     it('stores JSON arrays as JSON', async () => {
       await dest.open();
-      const users = objectTables(OBJECTS.find((o) => o.name === 'users')!)[0];
+      const users = objectTables(DEFAULT_OBJECTS.find((o) => o.name === 'users')!)[0];
       const columns = await dest.ensureTable(users);
       const roles = ['Design', 'Ops "night"', '🎉', "'; --"];
       await dest.writeBatch({

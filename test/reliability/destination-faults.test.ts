@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { Destination, ObjectState } from '../../src/destinations/destination.js';
 import { PostgresDestination } from '../../src/destinations/postgres/postgres-destination.js';
 import { SqliteDestination } from '../../src/destinations/sqlite/sqlite-destination.js';
@@ -44,7 +44,7 @@ async function sync(destination: Destination, signal?: AbortSignal): Promise<Syn
     return await runSync({
       source: clientFor(sim),
       destination,
-      objects: OBJECTS,
+      objects: DEFAULT_OBJECTS,
       perPage: PER_PAGE,
       signal,
     });
@@ -99,7 +99,7 @@ async function states(destination: Destination): Promise<Map<string, ObjectState
   await destination.open();
   try {
     const out = new Map<string, ObjectState | null>();
-    for (const spec of OBJECTS) out.set(spec.name, await destination.readState(spec.name));
+    for (const spec of DEFAULT_OBJECTS) out.set(spec.name, await destination.readState(spec.name));
     return out;
   } finally {
     await destination.close();
@@ -116,7 +116,7 @@ async function expectOnlyCommitted(
   recorder: RecordingDestination,
 ): Promise<void> {
   const saved = await states(reopen());
-  for (const spec of OBJECTS)
+  for (const spec of DEFAULT_OBJECTS)
     expect(saved.get(spec.name) ?? null, spec.name).toEqual(recorder.lastState.get(spec.name) ?? null);
   const now = await snapshot(url);
   let rows = 0;
@@ -265,7 +265,7 @@ describe('SQLite disk full and read-only', () => {
     const half = await runSync({
       source: clientFor(sim),
       destination: await opened(new SqliteDestination(path)),
-      objects: OBJECTS,
+      objects: DEFAULT_OBJECTS,
       perPage: PER_PAGE,
       signal: controller.signal,
       onEvent: (event) => {

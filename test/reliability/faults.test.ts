@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { ObjectState } from '../../src/destinations/destination.js';
 import { SqliteDestination } from '../../src/destinations/sqlite/sqlite-destination.js';
 import type { HarvestClientOptions } from '../../src/harvest/client.js';
@@ -65,7 +65,7 @@ interface FaultRun {
   readonly calls: number;
 }
 
-const ALL = OBJECTS.length;
+const ALL = DEFAULT_OBJECTS.length;
 const retries = (run: FaultRun) => run.result.objects.reduce((n, o) => n + o.retries, 0);
 
 const ROWS: FaultRow[] = [
@@ -216,7 +216,7 @@ async function fullRefresh(
         clock: options.clock ?? new TestClock({ realTime: true, sleeps: 'instant' }),
       }),
       destination,
-      objects: OBJECTS,
+      objects: DEFAULT_OBJECTS,
       perPage: PER_PAGE,
       fullRefresh: true,
     });
@@ -230,7 +230,7 @@ async function states(path: string): Promise<Map<string, ObjectState | null>> {
   await destination.open();
   try {
     const out = new Map<string, ObjectState | null>();
-    for (const spec of OBJECTS) out.set(spec.name, await destination.readState(spec.name));
+    for (const spec of DEFAULT_OBJECTS) out.set(spec.name, await destination.readState(spec.name));
     return out;
   } finally {
     await destination.close();
@@ -325,7 +325,7 @@ describe('fault matrix against the simulator', () => {
         expect(result.error).not.toContain(sim.adminToken);
         const failed = result.objects.filter((o) => o.status === 'failed').map((o) => o.object);
         const expected = row.outcome.failed;
-        if (expected === 'all') expect(failed).toEqual(OBJECTS.map((o) => o.name));
+        if (expected === 'all') expect(failed).toEqual(DEFAULT_OBJECTS.map((o) => o.name));
         else if (Array.isArray(expected)) expect(failed).toEqual(expected);
         else {
           const others = result.objects.filter((o) => o.status !== 'failed');
@@ -339,7 +339,7 @@ describe('fault matrix against the simulator', () => {
         // the earlier run's, cursor not advanced), and no row changed but by a committed batch
         const after = await states(path);
         const rec = recorder as RecordingDestination;
-        for (const spec of OBJECTS) {
+        for (const spec of DEFAULT_OBJECTS) {
           const expected = rec.lastState.get(spec.name) ?? baseStates.get(spec.name);
           expect(after.get(spec.name), spec.name).toEqual(expected);
           if (failed.includes(spec.name)) {

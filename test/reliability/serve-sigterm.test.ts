@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { PostgresDestination } from '../../src/destinations/postgres/postgres-destination.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
@@ -96,9 +96,11 @@ it('SIGTERM to serve mid-run into PostgreSQL: exit 0, run interrupted, next run 
   schemas.push(referenceSchema, schema);
   const reference = new PostgresDestination(schemaUrl(referenceSchema));
   await reference.open();
-  const clean = await runSync({ source: clientFor(sim), destination: reference, objects: OBJECTS }).finally(
-    () => reference.close(),
-  );
+  const clean = await runSync({
+    source: clientFor(sim),
+    destination: reference,
+    objects: DEFAULT_OBJECTS,
+  }).finally(() => reference.close());
   expect(clean.status).toBe('succeeded');
 
   const first = await startServe();

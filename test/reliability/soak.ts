@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { openControl } from '../../src/control/open.js';
 import { BaseUrlPolicy } from '../../src/control/base-url-policy.js';
 import { runPipeline } from '../../src/control/pipeline-runner.js';
@@ -170,7 +170,7 @@ async function scheduledSoak(): Promise<void> {
     let liveRows = 0;
     let deletedRows = 0;
     let exact = true;
-    for (const spec of OBJECTS) {
+    for (const spec of DEFAULT_OBJECTS) {
       const expected = expectedTables(spec, [...sim.records(spec.name)], sqliteEncoders);
       for (const [table, want] of Object.entries(expected)) {
         const all = readTable(path, table);
@@ -196,7 +196,7 @@ async function scheduledSoak(): Promise<void> {
         `soak: ${fullRefreshes} full refreshes, expected ${expectedFull}`,
       ) &&
       check(
-        runs.every((r) => r.objects.length === OBJECTS.length),
+        runs.every((r) => r.objects.length === DEFAULT_OBJECTS.length),
         'soak: a run lacks per-object statistics',
       );
 

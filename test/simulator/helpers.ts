@@ -1,4 +1,4 @@
-import type { JsonObject } from '../../src/catalog/types.js';
+import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
 import type { Simulator } from '../../src/simulator/index.js';
 
 export const USER_AGENT = 'harvest-sync tests (dev@example.com)';
@@ -52,4 +52,19 @@ export async function walk(
     if (pages.length > 10_000) throw new Error('links.next never ends');
   }
   return { pages, records };
+}
+
+/**
+ * The path of an object's list. For an object listed per parent: under the parent with the most
+ * records of it (several pages at a small per_page), leaving out the parents in `except`.
+ */
+export function listPath(sim: Simulator, spec: ObjectSpec, except: ReadonlySet<unknown> = new Set()): string {
+  const key = spec.parent?.key;
+  if (key === undefined) return spec.endpoint;
+  const counts = new Map<unknown, number>();
+  for (const record of sim.records(spec.name)) {
+    if (!except.has(record[key])) counts.set(record[key], (counts.get(record[key]) ?? 0) + 1);
+  }
+  const [parent] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+  return spec.endpoint.replace('{id}', String(parent));
 }

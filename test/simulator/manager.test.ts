@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { JsonObject } from '../../src/catalog/types.js';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
+import { DEFAULT_OBJECTS, findObject } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { simulatorClient } from '../sync/support/simulator-helpers.js';
 import { expectTablesMatch, syncSqlite, tempDir } from '../sync/support/sqlite-helpers.js';
-import { get, walk } from './helpers.js';
+import { get, listPath, walk } from './helpers.js';
 
 /*
  * A manager's token (harvest-api-v2.md §8): it sees the projects its user manages, and on time
@@ -42,6 +42,11 @@ function managerWorld(meId: number, memberId: number) {
   return { managed, people, visible };
 }
 
+/** An object's list as the manager asks for it: objects listed per user under their own user. */
+function pathFor(spec: ObjectSpec, me: number): string {
+  return spec.parent?.object === 'users' ? spec.endpoint.replace('{id}', String(me)) : listPath(sim, spec);
+}
+
 describe('the manager token', () => {
   it('belongs to a manager with no sub-permission by default', async () => {
     const me = await get(sim, '/v2/users/me', { token: 'mgr' });
@@ -60,9 +65,16 @@ describe('the manager token', () => {
       'expense_categories',
       'roles',
       'tasks',
+      // under invoices and estimates they may not read; rates need billable_rates_manager, or an admin
+      'invoice_payments',
+      'invoice_messages',
+      'estimate_messages',
+      'billable_rates',
+      'cost_rates',
     ];
-    for (const spec of OBJECTS) {
-      const res = await get(sim, `${spec.endpoint}?per_page=1`, { token: 'mgr' });
+    const me = (await get(sim, '/v2/users/me', { token: 'mgr' })).json.id as number;
+    for (const spec of DEFAULT_OBJECTS.filter((o) => !o.singleton)) {
+      const res = await get(sim, `${pathFor(spec, me)}?per_page=1`, { token: 'mgr' });
       if (forbidden.includes(spec.name)) {
         expect(res.status, spec.name).toBe(403);
         expect(res.text, spec.name).toBe('{"message":"Not authorized!"}');
@@ -136,22 +148,39 @@ describe('the manager token', () => {
     const { dir, cleanup } = tempDir();
     try {
       const db = join(dir, 'manager.db');
-      const { result } = await syncSqlite(db, simulatorClient(sim, 'mgr'), { objects: OBJECTS, perPage: 40 });
+      const { result } = await syncSqlite(db, simulatorClient(sim, 'mgr'), {
+        objects: DEFAULT_OBJECTS,
+        perPage: 40,
+      });
       expect(result.status).toBe('succeeded');
+      const me = (await get(sim, '/v2/users/me', { token: 'mgr' })).json.id as number;
+      const member = (await get(sim, '/v2/users/me', { token: sim.memberToken })).json.id as number;
       const readable = new Set<string>();
       for (const r of result.objects) {
-        const open = (await get(sim, `/v2/${r.object}?per_page=1`, { token: 'mgr' })).status === 200;
+        const path = pathFor(findObject(r.object) as ObjectSpec, me);
+        const open = (await get(sim, `${path}?per_page=1`, { token: 'mgr' })).status === 200;
         expect(r.status, r.object).toBe(open ? 'succeeded' : 'skipped');
         if (open) readable.add(r.object);
         else expect(r.reason, r.object).toMatch(/may not read/);
       }
       const seen = new Map<string, JsonObject[]>();
-      for (const object of readable)
-        seen.set(object, (await walk(sim, `/v2/${object}`, object, 'mgr')).records);
+      for (const object of readable) {
+        const spec = findObject(object) as ObjectSpec;
+        if (spec.singleton) seen.set(object, [...sim.records(object)]);
+        else if (spec.parent) {
+          // listed under the users the manager sees: their own and their teammate's
+          const people = new Set([me, member]);
+          seen.set(
+            object,
+            [...sim.records(object)].filter((r) => people.has(r.user_id as number)),
+          );
+        } else seen.set(object, (await walk(sim, `/v2/${object}`, object, 'mgr')).records);
+      }
+      expect(readable.has('project_assignments')).toBe(true);
       expectTablesMatch(
         db,
         (object) => seen.get(object) ?? [],
-        OBJECTS.filter((o) => readable.has(o.name)),
+        DEFAULT_OBJECTS.filter((o) => readable.has(o.name)),
       );
     } finally {
       cleanup();

@@ -16,7 +16,7 @@ import { TestClock } from '../support/clock.js';
  */
 
 const spec = (name: string) => findObject(name) as ObjectSpec;
-const OBJECTS = ['projects', 'user_assignments', 'time_entries'].map(spec);
+const DEFAULT_OBJECTS = ['projects', 'user_assignments', 'time_entries'].map(spec);
 
 let dir: string;
 let cleanup: () => void;
@@ -41,7 +41,7 @@ async function simulator(options: SimulatorOptions = {}): Promise<Simulator> {
 }
 
 async function run(sim: Simulator, fullRefresh = false): Promise<void> {
-  const { result } = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS, fullRefresh });
+  const { result } = await syncSqlite(db, simulatorClient(sim), { objects: DEFAULT_OBJECTS, fullRefresh });
   expect(result.status).toBe('succeeded');
 }
 
@@ -89,7 +89,7 @@ describe('a renamed project in the replica', () => {
     await run(sim, true);
     expect([...namesIn('time_entries', 'project', project)]).toEqual(['Renamed in Harvest']);
     expect([...namesIn('user_assignments', 'project', project)]).toEqual(['Renamed in Harvest']);
-    expectTablesMatch(db, recordsOf(sim), OBJECTS);
+    expectTablesMatch(db, recordsOf(sim), DEFAULT_OBJECTS);
   });
 
   it('when Harvest moves the embedding records’ updated_at: the next incremental run settles everything', async () => {
@@ -102,7 +102,7 @@ describe('a renamed project in the replica', () => {
     await run(sim);
     expect([...namesIn('time_entries', 'project', project)]).toEqual(['Renamed and touched']);
     expect([...namesIn('user_assignments', 'project', project)]).toEqual(['Renamed and touched']);
-    expectTablesMatch(db, recordsOf(sim), OBJECTS);
+    expectTablesMatch(db, recordsOf(sim), DEFAULT_OBJECTS);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { JsonObject } from '../../src/catalog/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator, Vintage } from '../../src/simulator/index.js';
@@ -146,15 +146,17 @@ describe('field presence is per account', () => {
     const { dir, cleanup } = tempDir();
     try {
       const db = join(dir, 'vintage.db');
-      const { result } = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS });
+      const { result } = await syncSqlite(db, simulatorClient(sim), { objects: DEFAULT_OBJECTS });
       expect(result.status).toBe('succeeded');
-      expectTablesMatch(db, (object) => [...sim.records(object)], OBJECTS);
+      expectTablesMatch(db, (object) => [...sim.records(object)], DEFAULT_OBJECTS);
       const entries = readTable(db, 'time_entries');
       expect(entries.every((r) => r.approval_status === null && r.rounded_hours === null)).toBe(true);
       expect(readTable(db, 'users').every((r) => r.access_roles === null)).toBe(true);
-      const check = await simulatorClient(sim).checkConnection(OBJECTS);
+      const check = await simulatorClient(sim).checkConnection(DEFAULT_OBJECTS);
       expect(check.isAdmin).toBe(true);
-      expect((await simulatorClient(sim, sim.memberToken).checkConnection(OBJECTS)).isAdmin).toBe(false);
+      expect((await simulatorClient(sim, sim.memberToken).checkConnection(DEFAULT_OBJECTS)).isAdmin).toBe(
+        false,
+      );
     } finally {
       cleanup();
     }

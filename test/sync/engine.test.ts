@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import type { Destination } from '../../src/destinations/destination.js';
 import { CURSOR_OVERLAP_MS } from '../../src/sync/engine.js';
@@ -38,14 +38,14 @@ function expectTablesMatch(path: string, source: FakeHarvest, objects: readonly 
 
 describe('first run', () => {
   it('loads every object of the catalog in full, page by page, matching the source exactly', async () => {
-    const source = new FakeHarvest(OBJECTS);
-    for (const [i, object] of OBJECTS.entries()) source.seed(object.name, 3 + (i % 4));
-    const { result, events } = await syncSqlite(db, source, { objects: OBJECTS, perPage: 2 });
+    const source = new FakeHarvest(DEFAULT_OBJECTS);
+    for (const [i, object] of DEFAULT_OBJECTS.entries()) source.seed(object.name, 3 + (i % 4));
+    const { result, events } = await syncSqlite(db, source, { objects: DEFAULT_OBJECTS, perPage: 2 });
 
     expect(result.status).toBe('succeeded');
-    expect(result.objects.map((o) => o.status)).toEqual(OBJECTS.map(() => 'succeeded'));
-    expectTablesMatch(db, source, OBJECTS);
-    for (const [i, object] of OBJECTS.entries()) {
+    expect(result.objects.map((o) => o.status)).toEqual(DEFAULT_OBJECTS.map(() => 'succeeded'));
+    expectTablesMatch(db, source, DEFAULT_OBJECTS);
+    for (const [i, object] of DEFAULT_OBJECTS.entries()) {
       const r = result.objects[i];
       const count = 3 + (i % 4);
       expect(r).toMatchObject({
@@ -55,11 +55,18 @@ describe('first run', () => {
         inserted: count,
         updated: 0,
       });
+      if (object.parent) {
+        // pages of the parent's list, and a call per parent
+        const parents = 3 + (DEFAULT_OBJECTS.findIndex((o) => o.name === object.parent?.object) % 4);
+        expect(r.pages).toBe(Math.ceil(parents / 2));
+        expect(r.calls, object.name).toBe(r.pages + parents);
+        continue;
+      }
       expect(r.pages).toBe(Math.ceil(count / 2));
       expect(r.calls).toBe(r.pages);
       expect(r.cursor).toBe(source.now().replace(/\.\d+Z$/, '.000Z'));
     }
-    expect(events.filter((e) => e.type === 'object:start')).toHaveLength(OBJECTS.length);
+    expect(events.filter((e) => e.type === 'object:start')).toHaveLength(DEFAULT_OBJECTS.length);
     expect(events.at(-1)).toMatchObject({ type: 'run:done', result: { status: 'succeeded' } });
   });
 
@@ -231,13 +238,13 @@ describe('full refresh', () => {
 
 describe('counts', () => {
   it('counts every record read again as it was as unchanged, on every object, and pages add up to the result', async () => {
-    const source = new FakeHarvest(OBJECTS);
-    for (const o of OBJECTS) source.seed(o.name, 7);
-    await syncSqlite(db, source, { objects: OBJECTS, perPage: 3 });
+    const source = new FakeHarvest(DEFAULT_OBJECTS);
+    for (const o of DEFAULT_OBJECTS) source.seed(o.name, 7);
+    await syncSqlite(db, source, { objects: DEFAULT_OBJECTS, perPage: 3 });
     source.time += HOUR;
     const pages: Record<string, { read: number; unchanged: number; updated: number; last: unknown }> = {};
     const { result } = await syncSqlite(db, source, {
-      objects: OBJECTS,
+      objects: DEFAULT_OBJECTS,
       perPage: 3,
       fullRefresh: true,
       onEvent: (event) => {

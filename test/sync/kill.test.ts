@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { OBJECTS } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { simulatorClient } from './support/simulator-helpers.js';
@@ -66,17 +66,23 @@ it('a run killed with SIGKILL mid-write resumes and ends with exactly the tables
   expect(stderr).toBe('');
   expect({ code, signal, finished }).toEqual({ code: null, signal: 'SIGKILL', finished: false });
 
-  const resumed = await syncSqlite(killed, simulatorClient(sim), { objects: OBJECTS, perPage: PER_PAGE });
+  const resumed = await syncSqlite(killed, simulatorClient(sim), {
+    objects: DEFAULT_OBJECTS,
+    perPage: PER_PAGE,
+  });
   expect(resumed.result.status).toBe('succeeded');
   expect(resumed.events.some((e) => e.type === 'object:start' && e.resumed)).toBe(true);
 
   const clean = join(dir, 'clean.db');
-  const reference = await syncSqlite(clean, simulatorClient(sim), { objects: OBJECTS, perPage: PER_PAGE });
+  const reference = await syncSqlite(clean, simulatorClient(sim), {
+    objects: DEFAULT_OBJECTS,
+    perPage: PER_PAGE,
+  });
   expect(reference.result.status).toBe('succeeded');
 
   const tables = dataTables(clean);
   expect(dataTables(killed)).toEqual(tables);
-  expect(tables.length).toBe(OBJECTS.length + 2);
+  expect(tables.length).toBe(DEFAULT_OBJECTS.reduce((n, o) => n + 1 + o.children.length, 0));
   for (const table of tables) {
     const expected = readTable(clean, table);
     expect(expected.length, table).toBeGreaterThan(0);

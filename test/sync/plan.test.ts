@@ -4,8 +4,17 @@ import { ConfigError } from '../../src/errors.js';
 import { planObjects } from '../../src/sync/plan.js';
 
 describe('planObjects', () => {
-  it('selects every catalog object when no names are given', () => {
-    expect(planObjects(undefined)).toEqual([...OBJECTS]);
+  it('selects every catalog object but the reports when no names are given', () => {
+    expect(planObjects(undefined)).toEqual(OBJECTS.filter((o) => o.report === undefined));
+    expect(planObjects(undefined).map((o) => o.name)).toContain('invoice_payments');
+    expect(planObjects(undefined).map((o) => o.name)).toContain('company');
+  });
+
+  it('reads a report only when it is named (opt-in)', () => {
+    expect(planObjects(['report_time_clients', 'clients']).map((o) => o.name)).toEqual([
+      'clients',
+      'report_time_clients',
+    ]);
   });
 
   it('keeps catalog order and drops duplicates', () => {

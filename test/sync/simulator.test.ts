@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { OBJECTS, findObject } from '../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS, findObject } from '../../src/catalog/objects.js';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import { sqliteEncoders } from '../../src/destinations/sqlite/sqlite-destination.js';
 import { CURSOR_OVERLAP_MS } from '../../src/sync/engine.js';
@@ -61,18 +61,28 @@ function expectTablesMatchSimulator(path: string, objects: readonly ObjectSpec[]
 
 describe('against the simulator', () => {
   it('loads every object in full, across many pages, exactly as the simulator holds it', async () => {
-    const { result } = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS, perPage: PER_PAGE });
+    const { result } = await syncSqlite(db, simulatorClient(sim), {
+      objects: DEFAULT_OBJECTS,
+      perPage: PER_PAGE,
+    });
     expect(result.status).toBe('succeeded');
-    expectTablesMatchSimulator(db, OBJECTS);
+    expectTablesMatchSimulator(db, DEFAULT_OBJECTS);
     const entries = result.objects.find((o) => o.object === 'time_entries');
     expect(entries).toMatchObject({ read: 100, inserted: 100, pages: 4, calls: 4 });
-    const pages = result.objects.reduce((n, o) => n + o.pages, 0);
-    expect(sim.counters.listPages).toBe(pages);
+    // every call is a list page but company's; per-parent objects make one call per parent too
+    const calls = result.objects.reduce((n, o) => n + o.calls, 0);
+    expect(sim.counters.listPages).toBe(calls - 1);
+    const perParent = DEFAULT_OBJECTS.filter((o) => o.parent !== undefined);
+    for (const object of perParent) {
+      const parents = simRecords(sim, object.parent?.object ?? '').length;
+      const got = result.objects.find((o) => o.object === object.name);
+      expect(got?.calls, object.name).toBe(parents + Math.ceil(parents / PER_PAGE));
+    }
   });
 
   it('reads only what changed on the next run, at about one call per object', async () => {
     const client = simulatorClient(sim);
-    const first = await syncSqlite(db, client, { objects: OBJECTS, perPage: PER_PAGE });
+    const first = await syncSqlite(db, client, { objects: DEFAULT_OBJECTS, perPage: PER_PAGE });
     const cursors = new Map(first.result.objects.map((o) => [o.object, o.cursor]));
 
     const client7 = simRecords(sim, 'clients')[2];
@@ -86,22 +96,35 @@ describe('against the simulator', () => {
     sim.updateLineItems('invoices', invoice.id as number, items.slice(1));
     sim.resetCounters();
 
-    const second = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS, perPage: PER_PAGE });
+    const second = await syncSqlite(db, simulatorClient(sim), {
+      objects: DEFAULT_OBJECTS,
+      perPage: PER_PAGE,
+    });
     expect(second.result.status).toBe('succeeded');
-    // one call per object, and one more for the running timers of time entries (their hours grow
-    // while updated_at stays)
-    const timers = OBJECTS.filter((o) => o.runningFilter !== undefined).length;
+    // one call per object, one more for the running timers of time entries (their hours grow
+    // while updated_at stays), and one per changed invoice for each object listed per invoice
+    const timers = DEFAULT_OBJECTS.filter((o) => o.runningFilter !== undefined).length;
     expect(timers).toBe(1);
-    expect(sim.counters.total).toBe(OBJECTS.length + timers);
+    expect(sim.counters.total).toBe(DEFAULT_OBJECTS.length + timers + 2);
     for (const r of second.result.objects) {
       const object = spec(r.object);
       const bound = Date.parse(cursors.get(r.object) ?? '') - CURSOR_OVERLAP_MS;
-      const changed = simRecords(sim, r.object).filter((x) => Date.parse(x.updated_at as string) >= bound);
+      const changedOf = (name: string) =>
+        simRecords(sim, name).filter((x) => Date.parse(x.updated_at as string) >= bound);
+      const parent = object.parent;
+      if (parent) {
+        const parents = new Set(changedOf(parent.object).map((p) => p.id));
+        const read = simRecords(sim, r.object).filter((x) => parents.has(x[parent.key])).length;
+        expect(r, r.object).toMatchObject({ mode: 'incremental', read, calls: 1 + parents.size });
+        continue;
+      }
       const field = object.runningFilter;
       const running = field === undefined ? [] : simRecords(sim, r.object).filter((x) => x[field] === true);
       expect(r, r.object).toMatchObject({
         mode: object.incremental ? 'incremental' : 'full',
-        read: object.incremental ? changed.length + running.length : simRecords(sim, r.object).length,
+        read: object.incremental
+          ? changedOf(r.object).length + running.length
+          : simRecords(sim, r.object).length,
         calls: field === undefined ? 1 : 2,
       });
     }
@@ -109,7 +132,7 @@ describe('against the simulator', () => {
     expect(read('clients')).toBeGreaterThanOrEqual(1);
     expect(read('time_entries')).toBeGreaterThanOrEqual(1);
     expect(deletedIds(db, 'invoice_line_items')).toEqual(items.length > 1 ? [items[0].id] : []);
-    expectTablesMatchSimulator(db, OBJECTS);
+    expectTablesMatchSimulator(db, DEFAULT_OBJECTS);
   });
 
   it('marks records deleted in Harvest on a full refresh', async () => {
@@ -175,7 +198,7 @@ describe('against the simulator', () => {
 
   it('skips objects a member token may not read, with the reason, and succeeds', async () => {
     const { result } = await syncSqlite(db, simulatorClient(sim, sim.memberToken), {
-      objects: OBJECTS,
+      objects: DEFAULT_OBJECTS,
       perPage: PER_PAGE,
     });
     expect(result.status).toBe('succeeded');
@@ -190,11 +213,16 @@ describe('against the simulator', () => {
 
   it('fails the whole run with the message when the token is revoked mid-run (401)', async () => {
     sim.setFaults({ revokeAfterPages: 3 });
-    const { result } = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS, perPage: PER_PAGE });
+    const { result } = await syncSqlite(db, simulatorClient(sim), {
+      objects: DEFAULT_OBJECTS,
+      perPage: PER_PAGE,
+    });
     expect(result.status).toBe('failed');
     expect(result.error).toMatch(/Harvest rejected the access token \(401\)/);
     expect(result.objects.every((o) => o.status === 'failed' || o.status === 'succeeded')).toBe(true);
-    expect(result.objects.filter((o) => o.status === 'failed').length).toBeGreaterThan(OBJECTS.length / 2);
+    expect(result.objects.filter((o) => o.status === 'failed').length).toBeGreaterThan(
+      DEFAULT_OBJECTS.length / 2,
+    );
     // Requests stop at once rather than one 401 per object.
     expect(sim.counters.byStatus['401']).toBeLessThanOrEqual(4);
   });
@@ -241,7 +269,7 @@ describe('against the simulator', () => {
   it('stops on abort with nothing half-written, and the next run ends exactly like an uninterrupted one', async () => {
     const controller = new AbortController();
     const first = await syncSqlite(db, simulatorClient(sim), {
-      objects: OBJECTS,
+      objects: DEFAULT_OBJECTS,
       perPage: 10,
       signal: controller.signal,
       onEvent: (e) => {
@@ -253,17 +281,17 @@ describe('against the simulator', () => {
     const entries = first.result.objects.find((o) => o.object === 'time_entries');
     expect(liveIds(db, 'time_entries')).toHaveLength(entries?.read ?? -1);
 
-    const second = await syncSqlite(db, simulatorClient(sim), { objects: OBJECTS, perPage: 10 });
+    const second = await syncSqlite(db, simulatorClient(sim), { objects: DEFAULT_OBJECTS, perPage: 10 });
     expect(second.result.status).toBe('succeeded');
     const resumed = second.events.find((e) => e.type === 'object:start' && e.object === 'time_entries');
     expect(resumed).toMatchObject({ resumed: true });
 
     const other = join(dir, 'uninterrupted.db');
-    await syncSqlite(other, simulatorClient(sim), { objects: OBJECTS, perPage: 10 });
+    await syncSqlite(other, simulatorClient(sim), { objects: DEFAULT_OBJECTS, perPage: 10 });
     for (const table of ['time_entries', 'invoices', 'invoice_line_items', 'projects', 'users']) {
       expect(readTable(db, table), table).toEqual(readTable(other, table));
     }
-    expectTablesMatchSimulator(db, OBJECTS);
+    expectTablesMatchSimulator(db, DEFAULT_OBJECTS);
   });
 });
 

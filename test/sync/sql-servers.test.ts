@@ -1,14 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OBJECTS, findObject } from '../../src/catalog/objects.js';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { DEFAULT_OBJECTS, OBJECTS, findObject } from '../../src/catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
 import { openDestination } from '../../src/destinations/index.js';
 import { runSync } from '../../src/sync/engine.js';
 import type { SyncEvent, SyncOptions, SyncResult } from '../../src/sync/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { canonical } from '../cli/replica-helpers.js';
+import { canonical, replicaSnapshot } from '../cli/replica-helpers.js';
 import { SERVER_ENGINES } from '../destinations/server-engines.js';
 import { simRecords, simulatorClient } from './support/simulator-helpers.js';
+import { syncSqlite, tempDir } from './support/sqlite-helpers.js';
 
 /*
  * The engine into the real PostgreSQL and MySQL/MariaDB destinations (a fresh schema or database per
@@ -59,10 +62,41 @@ describe.each(SERVER_ENGINES)('into $name', (engine) => {
       .sort((a, b) => a - b);
   }
 
+  it('holds every report exactly as SQLite does, windows and ids alike, and again after a second run', async () => {
+    const reports = OBJECTS.filter((o) => o.report !== undefined);
+    const { dir, cleanup } = tempDir();
+    try {
+      const sqlitePath = join(dir, 'reports.db');
+      for (let run = 0; run < 2; run++) {
+        expect((await sync({ objects: reports })).status).toBe('succeeded');
+        const { result } = await syncSqlite(sqlitePath, simulatorClient(sim), { objects: reports });
+        expect(result.status).toBe('succeeded');
+        const select = (table: string, columns: string[]) =>
+          `SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM "${table}" ORDER BY "id"`;
+        const fromServer = await replicaSnapshot((t, c) => engine.query(place.url, select(t, c)), reports);
+        const sqlite = new Database(sqlitePath, { readonly: true });
+        try {
+          const fromSqlite = await replicaSnapshot(
+            async (t, c) => sqlite.prepare(select(t, c)).all() as Record<string, unknown>[],
+            reports,
+          );
+          for (const table of Object.keys(fromSqlite)) {
+            expect(fromServer[table].length, table).toBeGreaterThan(0);
+            expect(fromServer[table], table).toEqual(fromSqlite[table]);
+          }
+        } finally {
+          sqlite.close();
+        }
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
   it('loads every object, then applies edits incrementally and deletions on a full refresh', async () => {
-    const first = await sync({ objects: OBJECTS, perPage: 25 });
+    const first = await sync({ objects: DEFAULT_OBJECTS, perPage: 25 });
     expect(first.status).toBe('succeeded');
-    for (const object of OBJECTS)
+    for (const object of DEFAULT_OBJECTS)
       expect(await ids(object.name, false), object.name).toEqual(simIds(object.name));
     const lineItems = simRecords(sim, 'invoices').flatMap((r) =>
       (r.line_items as Array<{ id: number }>).map((i) => i.id),
@@ -72,10 +106,10 @@ describe.each(SERVER_ENGINES)('into $name', (engine) => {
     const entry = simRecords(sim, 'time_entries')[40].id as number;
     sim.update('time_entries', entry, { notes: 'edited: tab\tand "quotes" \\ 🎉', hours: 7.25 });
     sim.resetCounters();
-    const second = await sync({ objects: OBJECTS, perPage: 25 });
+    const second = await sync({ objects: DEFAULT_OBJECTS, perPage: 25 });
     expect(second.status).toBe('succeeded');
     // one call per object, one more for the running timers of time entries (read again every run)
-    expect(sim.counters.total).toBe(OBJECTS.length + 1);
+    expect(sim.counters.total).toBe(DEFAULT_OBJECTS.length + 1);
     const running = simRecords(sim, 'time_entries').filter((r) => r.is_running === true).length;
     expect(second.objects.find((o) => o.object === 'time_entries')).toMatchObject({
       read: 1 + running,

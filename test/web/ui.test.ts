@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OBJECTS, OBJECTS } from '../../src/catalog/objects.js';
 import { launchChromium, startUiStack } from '../../src/web/dev-stack.js';
 import type { UiStack } from '../../src/web/dev-stack.js';
 import type { TestServer } from '../harvest/helpers.js';
@@ -165,8 +166,11 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await page.getByRole('button', { name: 'TEST & CONTINUE' }).click();
   await page.getByRole('heading', { name: /Step 3 of 4/ }).waitFor();
   const step3 = visibleSection(page);
-  await shown(step3.getByText(/connected as .*15 of 15 objects readable/));
-  await poll(() => step3.getByText('Readable', { exact: true }).count()).toBe(15);
+  // the test checks the objects a new pipeline reads: every one but the reports
+  const checked = DEFAULT_OBJECTS.length;
+  const all = OBJECTS.length;
+  await shown(step3.getByText(new RegExp(`connected as .*${checked} of ${checked} objects readable`)));
+  await poll(() => step3.getByText('Readable', { exact: true }).count()).toBe(checked);
 
   // 3. destination, with its own test
   await step3.getByLabel('PostgreSQL', { exact: true }).check();
@@ -190,11 +194,16 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   await path.fill(`${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.db`);
   await step3.getByRole('button', { name: 'TEST & CONTINUE' }).click();
 
-  // 4. objects (all by default) and frequency
+  // 4. objects (all but the reports by default), grouped, and frequency
   await page.getByRole('heading', { name: /Step 4 of 4/ }).waitFor();
   const step4 = visibleSection(page);
-  await poll(() => step4.getByRole('checkbox').count()).toBe(15);
-  for (const box of await step4.getByRole('checkbox').all()) await poll(() => box.isChecked()).toBe(true);
+  await poll(() => step4.getByRole('checkbox').count()).toBe(all);
+  for (const title of ['Core', 'Billing detail', 'Rates', 'Reports'])
+    await shown(step4.getByRole('heading', { name: title, exact: true }));
+  for (const box of await step4.getByRole('checkbox').all()) {
+    const report = ((await box.getAttribute('value')) ?? '').startsWith('report_');
+    await poll(() => box.isChecked()).toBe(!report);
+  }
   const frequency = step4.getByLabel('Run every (hours)');
   await poll(() => frequency.inputValue()).toBe('1');
   await frequency.fill('25');
@@ -229,7 +238,7 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
   }
   await gone(page.getByText(/Running: /));
   const runObjects = page.getByRole('region', { name: 'Objects of this run' });
-  await poll(() => runObjects.locator('tbody tr').count()).toBe(15);
+  await poll(() => runObjects.locator('tbody tr').count()).toBe(DEFAULT_OBJECTS.length);
   await shown(runObjects.getByRole('rowheader', { name: 'time_entries' }));
   // a second run re-reads the roles in full: every one unchanged, none updated
   await shown(runObjects.getByRole('columnheader', { name: 'Unchanged' }));

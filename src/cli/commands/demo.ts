@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { OBJECTS } from '../../catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../catalog/objects.js';
 import { querySqliteFile } from '../../destinations/index.js';
 import { ConfigError } from '../../errors.js';
 import { startSimulator } from '../../simulator/index.js';
@@ -50,7 +50,7 @@ export function demoCommand(): Command {
               baseUrl: simulator.url,
             },
             destinationUrl: `sqlite:${path}`,
-            objects: OBJECTS,
+            objects: DEFAULT_OBJECTS,
             progress: true,
           });
           process.stdout.write(formatSummary(result) + '\n\n');

@@ -14,6 +14,10 @@ export function describeCatalog() {
     paging: object.paging,
     sinceField: object.sinceField ?? null,
     access: object.access,
+    group: object.group,
+    listedPer: object.parent ? { object: object.parent.object, key: object.parent.key } : null,
+    report: object.report !== undefined,
+    inDefaultSet: object.report === undefined,
     description: object.description,
     tables: objectTables(object).map((table) => ({
       table: table.name,
@@ -36,7 +40,13 @@ export function discoverCommand(): Command {
         }
         const lines: string[] = [];
         for (const entry of catalog) {
-          const sync = entry.incremental ? `incremental on ${entry.cursorField}` : 'full re-read every run';
+          const sync = entry.report
+            ? 'report (opt-in, own budget): by windows of a year'
+            : entry.listedPer
+              ? `per ${entry.listedPer.object} record (changed ones only on an incremental run)`
+              : entry.incremental
+                ? `incremental on ${entry.cursorField}`
+                : 'full re-read every run';
           lines.push(
             `${entry.object}  ${entry.endpoint}  key ${entry.primaryKey}  ${sync}  (${entry.access} token)`,
           );

@@ -16,6 +16,11 @@ export interface CatalogObject {
   readonly description: string;
   readonly access: string;
   readonly incremental: boolean;
+  /** core, billing, rates or reports: the heading it is shown under. */
+  readonly group: string;
+  readonly report: boolean;
+  /** Selected for a new pipeline (every object but the reports). */
+  readonly inDefaultSet: boolean;
   readonly childTables: readonly string[];
 }
 

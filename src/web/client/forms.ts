@@ -75,6 +75,23 @@ export interface Choice {
   readonly label: string | Node;
   readonly note?: string | Node;
   readonly checked?: boolean;
+  /** Choices with a group are shown under its heading, groups in the order they first appear. */
+  readonly group?: string;
+}
+
+/** The choices' elements under a heading per group (one plain list when none has a group). */
+function grouped(choices: readonly Choice[], items: readonly HTMLElement[], columns: boolean): HTMLElement[] {
+  const cls = columns ? 'choices' : '';
+  if (choices.every((c) => c.group === undefined)) return [h('div', { class: cls }, items)];
+  const groups = new Map<string, HTMLElement[]>();
+  choices.forEach((choice, i) => {
+    const key = choice.group ?? '';
+    groups.set(key, [...(groups.get(key) ?? []), items[i]]);
+  });
+  return [...groups].flatMap(([title, members]) => [
+    h('h3', { class: 'choice-group' }, title),
+    h('div', { class: cls }, members),
+  ]);
 }
 
 /** A fieldset of checkboxes (or radios); its error is announced with the group. */
@@ -119,7 +136,7 @@ export function choiceGroup(options: {
   fieldset.append(
     ...(hintId ? [h('p', { class: 'hint', id: hintId }, options.hint)] : []),
     ...(options.extra ? [options.extra] : []),
-    h('div', { class: options.columns ? 'choices' : '' }, items),
+    ...grouped(options.choices, items, options.columns === true),
     error,
   );
   return {

@@ -441,7 +441,14 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
   stepItems[0]?.setAttribute('aria-current', 'step');
 }
 
-/** Object checkboxes: all checked, except those the connection test found unreadable. */
+const GROUP_TITLES: Readonly<Record<string, string>> = {
+  core: 'Core',
+  billing: 'Billing detail',
+  rates: 'Rates',
+  reports: 'Reports',
+};
+
+/** Object checkboxes by group: all but the reports checked, and none the connection test found unreadable. */
 export function objectChoices(
   catalog: readonly CatalogObject[],
   connection: ConnectionTestResult | null,
@@ -456,12 +463,13 @@ export function objectChoices(
     name: 'objects',
     type: 'checkbox',
     columns: true,
-    hint: 'One table each (invoices and estimates also fill a line-items table).',
+    hint: 'One table each (invoices and estimates also fill a line-items table). Reports spend a budget of their own (100 calls per 15 minutes): pick them if you need them.',
     extra: buttons,
     choices: catalog.map((o) => ({
       value: o.name,
       label: o.name,
-      checked: selected ? selected.includes(o.name) : !unreadable.has(o.name),
+      group: GROUP_TITLES[o.group] ?? o.group,
+      checked: selected ? selected.includes(o.name) : o.inDefaultSet && !unreadable.has(o.name),
       note: unreadable.has(o.name)
         ? `Not readable with this token: ${unreadable.get(o.name)}`
         : o.description,

@@ -9,7 +9,7 @@
  *   a thread of its own, because a SQLite batch is one synchronous call the main thread cannot leave.
  */
 import { Worker } from 'node:worker_threads';
-import { OBJECTS } from '../../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../../src/catalog/objects.js';
 import type { Batch, BatchResult, Destination } from '../../../src/destinations/destination.js';
 import { openDestination } from '../../../src/destinations/index.js';
 import { HarvestClient } from '../../../src/harvest/client.js';
@@ -86,7 +86,7 @@ const result = await runSync({
     rateLimit: { requests: 100_000, windowMs: 1_000 },
   }),
   destination,
-  objects: OBJECTS,
+  objects: DEFAULT_OBJECTS,
   perPage: spec.perPage,
   concurrency: spec.concurrency,
   fullRefresh: spec.fullRefresh,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { OBJECTS } from '../../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../../src/catalog/objects.js';
 import { openDestination } from '../../../src/destinations/index.js';
 import { startSimulator } from '../../../src/simulator/index.js';
 import type { Simulator } from '../../../src/simulator/index.js';
@@ -197,7 +197,12 @@ export class CrashLab {
     const destination = openDestination(url);
     await destination.open();
     try {
-      const result = await runSync({ source: clientFor(sim), destination, objects: OBJECTS, perPage: 2000 });
+      const result = await runSync({
+        source: clientFor(sim),
+        destination,
+        objects: DEFAULT_OBJECTS,
+        perPage: 2000,
+      });
       if (result.status !== 'succeeded') throw new Error(`base load ${result.status}: ${result.error}`);
     } finally {
       await destination.close();
@@ -216,7 +221,7 @@ export class CrashLab {
       const result = await runSync({
         source: clientFor(this.after),
         destination,
-        objects: OBJECTS,
+        objects: DEFAULT_OBJECTS,
         perPage: this.perPage,
         concurrency: this.concurrency,
         fullRefresh: mode === 'full-refresh',

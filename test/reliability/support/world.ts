@@ -1,4 +1,4 @@
-import { OBJECTS } from '../../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../../src/catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../../../src/catalog/types.js';
 import { HarvestClient } from '../../../src/harvest/client.js';
 import type { HarvestClientOptions } from '../../../src/harvest/client.js';
@@ -40,7 +40,7 @@ export function changeAccount(sim: Simulator, seed: number, round: number, inten
   const counts: ChangeCounts = { edited: 0, created: 0, deleted: 0, lineItems: 0 };
   const pick = <T>(items: readonly T[]): T | undefined =>
     items.length === 0 ? undefined : items[Math.floor(random() * items.length)];
-  for (const spec of OBJECTS) {
+  for (const spec of DEFAULT_OBJECTS) {
     // users hold the token's own user: deleting it would turn the run into a 401, not a deletion.
     const ids = [...sim.records(spec.name)].map((r) => r.id as number);
     const field = editableField(spec);

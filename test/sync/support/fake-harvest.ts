@@ -20,10 +20,16 @@ export function makeRecord(spec: ObjectSpec, id: number, updatedAt: string, salt
   if (spec.sinceField) record[spec.sinceField] = `2024-${pad((id % 12) + 1)}-${pad((id % 28) + 1)}`;
   // no running timers unless a test starts one
   if (spec.runningFilter) record[spec.runningFilter] = false;
+  // listed per parent: under one of the parents 1–3 (seed the parent with at least three)
+  if (spec.parent) record[spec.parent.key] = (id % 3) + 1;
   for (const child of spec.children) {
     record[child.field] = [1, 2].map((k) => {
       const item = fill(child.fields, id * 10 + k, salt);
       item.id = id * 10 + k;
+      // Harvest sends the item's own id as `id`; harvest-sync keeps it in this column
+      const position = child.idFromPosition;
+      if (position?.ownId !== undefined) delete item[position.ownId];
+      else if (position) delete item.id;
       return item;
     });
   }
@@ -171,19 +177,25 @@ export class FakeHarvest implements HarvestSource {
         access: object.access,
       });
     }
+    const { name, under } = this.listedAt(object, url);
     const perPage = Number(url.searchParams.get('per_page') ?? object.defaultPerPage);
     const page = Number(url.searchParams.get('page') ?? '1');
     const updatedSince = url.searchParams.get('updated_since');
     const from = url.searchParams.get('from');
     const to = url.searchParams.get('to');
-    const sinceField = object.sinceField;
-    const running = object.runningFilter && url.searchParams.get(object.runningFilter) === 'true';
-    const matching = this.listed(object.name)
-      .filter((r) => !running || r[object.runningFilter as string] === true)
+    const listed = this.spec(name);
+    const sinceField = listed.sinceField;
+    const running = listed.runningFilter && url.searchParams.get(listed.runningFilter) === 'true';
+    const matching = this.listed(name)
+      .filter(under)
+      .filter((r) => !running || r[listed.runningFilter as string] === true)
       .filter((r) => updatedSince === null || (r.updated_at as string) >= updatedSince)
       .filter((r) => from === null || sinceField === undefined || (r[sinceField] as string) >= from)
       .filter((r) => to === null || sinceField === undefined || (r[sinceField] as string) <= to);
     let records = matching.slice((page - 1) * perPage, page * perPage).map((r) => structuredClone(r));
+    // the parent's id is in the URL, not in the records
+    const key = this.spec(name).parent?.key;
+    if (key !== undefined) records = records.map(({ [key]: _parent, ...rest }) => rest);
     if (this.rewriteRecords) records = this.rewriteRecords(object.name, records, url);
     let next: string | null = null;
     if (page * perPage < matching.length) {
@@ -214,6 +226,26 @@ export class FakeHarvest implements HarvestSource {
     let stats = this.counters.get(object);
     if (!stats) this.counters.set(object, (stats = { calls: 0, rateLimitWaits: 0, retries: 0 }));
     return stats;
+  }
+
+  /**
+   * Which records a URL lists, by its path as Harvest routes it (the object's name only counts the
+   * call): an object's list, or one parent's records of an object listed per parent
+   * (`/v2/invoices/{id}/payments`); the object's own when the path is none of these.
+   */
+  private listedAt(object: ObjectSpec, url: URL): { name: string; under: (r: JsonObject) => boolean } {
+    const direct = this.specs.find((s) => s.endpoint === url.pathname);
+    if (direct) return { name: direct.name, under: () => true };
+    for (const spec of this.specs) {
+      const [before, after] = spec.endpoint.split('{id}');
+      const id =
+        url.pathname.startsWith(before) && url.pathname.endsWith(after ?? '\u0000')
+          ? Number(url.pathname.slice(before.length, url.pathname.length - (after ?? '').length))
+          : NaN;
+      const key = spec.parent?.key;
+      if (key !== undefined && Number.isInteger(id)) return { name: spec.name, under: (r) => r[key] === id };
+    }
+    return { name: object.name, under: () => true };
   }
 
   private spec(object: string): ObjectSpec {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childTable, compileRowMapper, objectTable } from '../../../src/catalog/schema.js';
 import type { ValueEncoders } from '../../../src/catalog/schema.js';
-import type { JsonObject, ObjectSpec, SqlValue } from '../../../src/catalog/types.js';
+import type { ChildSpec, JsonObject, ObjectSpec, SqlValue } from '../../../src/catalog/types.js';
 import { sqliteEncoders } from '../../../src/destinations/sqlite/sqlite-destination.js';
 import type { Destination } from '../../../src/destinations/destination.js';
 import { SqliteDestination } from '../../../src/destinations/sqlite/sqlite-destination.js';
@@ -49,6 +49,15 @@ export function deletedIds(path: string, table: string): number[] {
  * What the tables of `spec` must hold for these source records, flattened independently of the
  * engine (catalog columns only, no row deleted), keyed by table.
  */
+/** A child item as stored when its id comes from its position (ChildSpec.idFromPosition). */
+function positioned(child: ChildSpec, item: JsonObject, id: number): JsonObject {
+  if (!child.idFromPosition) return item;
+  const ownId = child.idFromPosition.ownId;
+  // already as harvest-sync stores it (a Singer or Airbyte record)
+  if (ownId === undefined ? item.id !== undefined : item[ownId] !== undefined) return item;
+  return { ...item, id, ...(ownId ? { [ownId]: item.id } : {}) };
+}
+
 export function expectedTables(
   spec: ObjectSpec,
   records: readonly JsonObject[],
@@ -67,9 +76,14 @@ export function expectedTables(
     const map = compileRowMapper(columns, encoders);
     out[child.name] = records
       .flatMap((r) =>
-        (r[child.field] as JsonObject[]).map((item) => ({
+        (r[child.field] as JsonObject[]).map((item, position) => ({
           [child.parentKey]: r.id as number,
-          ...Object.fromEntries(map(item).map((v, i) => [columns[i].name, v])),
+          ...Object.fromEntries(
+            map(positioned(child, item, (r.id as number) * 1000 + position)).map((v, i) => [
+              columns[i].name,
+              v,
+            ]),
+          ),
           _deleted_at: null,
         })),
       )

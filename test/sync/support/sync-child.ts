@@ -3,7 +3,7 @@
  * into a SQLite file and prints one JSON line per page written, then one when the run is done.
  * Usage: node --import tsx sync-child.ts <simulator url> <token> <account id> <database> <per page>
  */
-import { OBJECTS } from '../../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS } from '../../../src/catalog/objects.js';
 import { SqliteDestination } from '../../../src/destinations/sqlite/sqlite-destination.js';
 import { HarvestClient } from '../../../src/harvest/client.js';
 import { runSync } from '../../../src/sync/engine.js';
@@ -20,7 +20,7 @@ const result = await runSync({
     rateLimit: { requests: 100_000, windowMs: 1_000 },
   }),
   destination,
-  objects: OBJECTS,
+  objects: DEFAULT_OBJECTS,
   perPage: Number(perPage),
   onEvent: (event) => {
     if (event.type === 'object:page') {
