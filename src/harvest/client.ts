@@ -226,7 +226,8 @@ export class HarvestClient implements HarvestSource {
     if (object.singleton) return url.toString();
     // always explicit: Harvest's defaults differ per endpoint and have changed over the years
     url.searchParams.set('per_page', String(perPage));
-    if (query.updatedSince !== undefined) url.searchParams.set('updated_since', query.updatedSince);
+    if (query.updatedSince !== undefined)
+      url.searchParams.set('updated_since', harvestDateTime(query.updatedSince));
     if (query.from !== undefined) url.searchParams.set('from', query.from);
     if (query.to !== undefined) url.searchParams.set('to', query.to);
     if (query.page !== undefined) url.searchParams.set('page', String(query.page));
@@ -703,4 +704,14 @@ function legacyRoles(me: JsonObject): string[] {
 function utf8Text(bytes: Uint8Array): string {
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   return Buffer.from(bytes.buffer, bytes.byteOffset + bom, bytes.byteLength - bom).toString('utf8');
+}
+
+/**
+ * Harvest documents its `datetime` as ISO 8601 UTC with `Z` to the second (`2017-12-31T14:59:22Z`);
+ * a fraction is dropped downwards, so a filter never starts later than asked. Unparsable: as given.
+ */
+function harvestDateTime(value: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return value;
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }

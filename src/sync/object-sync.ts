@@ -457,7 +457,10 @@ export class ObjectSync {
     const total = first.totalEntries;
     const perPage = this.run.options.perPage ?? MAX_PER_PAGE;
     if (field === undefined || total === null || first.records.length === 0) return undefined;
-    const count = windowCount(Math.ceil((total - first.records.length) / perPage), this.run.concurrency);
+    // Pages as Harvest serves them: a first page with a next one is full, and may hold fewer
+    // records than asked (Harvest's recorded 2019 lists: 100 a page whatever per_page said).
+    const pageSize = first.nextUrl === null ? perPage : Math.min(perPage, first.records.length);
+    const count = windowCount(Math.ceil((total - first.records.length) / pageSize), this.run.concurrency);
     const newest = dateOf(first.records[first.records.length - 1][field]);
     if (count === 0 || newest === null) return undefined;
     // The split points assume Harvest's documented order (business date, newest first); a page out

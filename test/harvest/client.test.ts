@@ -100,6 +100,20 @@ describe('HarvestClient requests', () => {
     });
   });
 
+  it("sends updated_since as Harvest's documented datetime: UTC, Z, whole seconds", async () => {
+    const server = await serve((_req, res) => clientsPage(res, []));
+    const { client } = makeClient(server);
+    const since = (updatedSince: string) =>
+      new URL(client.firstPageUrl(spec('clients'), { perPage: 10, updatedSince })).searchParams.get(
+        'updated_since',
+      );
+    // the engine's cursors are toISOString() values: a strict server refuses their milliseconds
+    expect(since('2024-05-01T10:20:30.000Z')).toBe('2024-05-01T10:20:30Z');
+    // a fraction is dropped downwards, so the window still starts no later than asked
+    expect(since('2024-05-01T10:20:30.999Z')).toBe('2024-05-01T10:20:30Z');
+    expect(since('2024-05-01T12:20:30+02:00')).toBe('2024-05-01T10:20:30Z');
+  });
+
   it('refuses a per_page outside 1–2000 with a ConfigError', async () => {
     const server = await serve((_req, res) => clientsPage(res, []));
     const { client } = makeClient(server);

@@ -241,6 +241,19 @@ describe('an API that ignores from/to', () => {
   });
 });
 
+describe('an API that serves fewer records per page than asked', () => {
+  it('splits a long full pass into date windows by the pages it really has', async () => {
+    const { source } = accountWithLoneFirstEntry();
+    // Harvest's own recorded 2019 walk: per_page=100 pages whatever was asked; here 10 a page
+    source.beforePage = (_object, url) => {
+      if (Number(url.searchParams.get('per_page')) > 10) url.searchParams.set('per_page', '10');
+    };
+    const { result } = await syncSqlite(db, source, { objects: [timeEntries], concurrency: 4 });
+    expect(result.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
+    expectTablesMatch(db, (name) => source.records(name), [timeEntries]);
+  });
+});
+
 describe('an API that ignores updated_since', () => {
   it('still gives an exact incremental pass, and the summary says the whole list was read', async () => {
     class IgnoresUpdatedSince extends FakeHarvest {
