@@ -345,6 +345,7 @@ describe('serve never shows a secret', () => {
       ['GET /login', '/login'],
       ['GET /pipelines/new', '/pipelines/new'],
       ['GET /tokens', '/tokens'],
+      ['GET /workers', '/workers'],
       ['GET /pipelines/:id{[0-9]{1,15}}', `/pipelines/${id}`],
       ['GET /runs/:id{[0-9]{1,15}}', `/runs/${runId}`],
       ['GET /assets/app.css', '/assets/app.css'],
