@@ -132,7 +132,18 @@ export function loadSecretKey({ dataDir, env = process.env }: SecretKeySource): 
   return key;
 }
 
-/** The only form of a token ever shown: `••••abcd`. */
-export function mask(tokenOrLast4: string): string {
-  return `••••${tokenOrLast4.slice(-4)}`;
+/** Below this length a token's last four characters would give too much of it away. */
+const HINT_MIN_LENGTH = 12;
+
+/**
+ * What is kept of a token to tell it apart later: its last four characters, or nothing for a short
+ * one (four of a five-character token is the token).
+ */
+export function tokenHint(token: string): string {
+  return token.length >= HINT_MIN_LENGTH ? token.slice(-4) : '';
+}
+
+/** The only form of a token ever shown: `••••abcd` (`••••` alone for a short token). */
+export function mask(hint: string): string {
+  return `••••${hint.slice(-4)}`;
 }

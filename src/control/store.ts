@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { parseDestinationUrl, redactUrl } from '../destinations/index.js';
 import { ConfigError, HarvestSyncError } from '../errors.js';
 import type { SecretBox } from './secrets.js';
+import { tokenHint } from './secrets.js';
 import type {
   ControlStore,
   FinishRunInput,
@@ -212,7 +213,7 @@ export class SqlControlStore implements ControlStore {
              VALUES ($1, '', $2, $3, '', $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id`,
             [
               input.name,
-              input.token.slice(-4),
+              tokenHint(input.token),
               input.accountId,
               JSON.stringify(input.objects),
               input.frequencyHours,
@@ -297,7 +298,7 @@ export class SqlControlStore implements ControlStore {
           if (update.name !== undefined) set('name', update.name);
           if (update.token !== undefined) {
             set('token_enc', this.#secrets.encrypt(update.token, `pipeline:${id}:token`));
-            set('token_last4', update.token.slice(-4));
+            set('token_last4', tokenHint(update.token));
           }
           if (update.accountId !== undefined) set('account_id', update.accountId);
           if (update.destination !== undefined) {

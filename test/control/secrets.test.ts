@@ -9,6 +9,7 @@ import {
   loadSecretKey,
   mask,
   parseSecretKey,
+  tokenHint,
 } from '../../src/control/secrets.js';
 
 describe('secret envelope', () => {
@@ -46,6 +47,14 @@ describe('secret envelope', () => {
   it('masks a token to its last four characters', () => {
     expect(mask('pat-1234567890abcd')).toBe('••••abcd');
     expect(mask('abcd')).toBe('••••abcd');
+  });
+
+  it('keeps the last four characters only of a token long enough that they give little away', () => {
+    expect(tokenHint('pat-1234567890abcd')).toBe('abcd');
+    expect(tokenHint('tok')).toBe('');
+    expect(tokenHint('eleven-char')).toBe('');
+    expect(tokenHint('twelve-chars')).toBe('hars');
+    expect(mask(tokenHint('tok'))).toBe('••••');
   });
 });
 
