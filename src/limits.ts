@@ -61,11 +61,12 @@ const SINCE_RULE = 'must be a date like 2024-01-31';
  * not after it; else the rule it breaks. The engine checks the form only: its clock may be a test's.
  */
 export function sinceProblem(value: string, now?: number): string | null {
-  const rule = now === undefined ? SINCE_RULE : `${SINCE_RULE}, not in the future`;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return rule;
+  // a malformed or impossible date (2024-02-30) is told only the shape: the future is not its problem
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return SINCE_RULE;
   const date = new Date(`${value}T00:00:00Z`);
-  if (Number.isNaN(date.getTime()) || !date.toISOString().startsWith(value)) return rule;
-  return now !== undefined && date.getTime() > now ? rule : null;
+  if (Number.isNaN(date.getTime()) || !date.toISOString().startsWith(value))
+    return `${SINCE_RULE} (a real calendar date)`;
+  return now !== undefined && date.getTime() > now ? `${SINCE_RULE}, not in the future` : null;
 }
 
 /**

@@ -53,6 +53,9 @@ describe('one set of limits for every surface', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
     expect(sinceProblem('2025-01-02', now)).toMatch(/not in the future/);
     expect(sinceProblem('2025-01-01', now)).toBeNull();
+    // an impossible date is not blamed on the future
+    expect(sinceProblem('2024-02-30', now)).toBe('must be a date like 2024-01-31 (a real calendar date)');
+    expect(sinceProblem('yesterday', now)).toBe('must be a date like 2024-01-31');
   });
 
   it('checks whole numbers against a range', () => {
