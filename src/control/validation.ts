@@ -160,6 +160,11 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
   const out: Record<string, string> = {};
   for (const issue of error.issues) {
     const field = issue.path.length > 0 ? String(issue.path[0]) : '_';
+    // the body itself is of the wrong kind ([], "x", 5): say what it must be, not zod's wording
+    if (issue.path.length === 0 && issue.code === 'invalid_type') {
+      out[field] ??= 'the pipeline must be a JSON object of its fields (name, token, accountId, …)';
+      continue;
+    }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out[key] ??= `unknown field "${key}"`;
       continue;

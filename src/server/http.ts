@@ -38,10 +38,20 @@ export function zodFields(error: ZodError): FieldErrors {
   return fields;
 }
 
+/** Per-field messages on one line, `field: message; …`: the error's message says what is wrong. */
+function fieldsLine(fields: FieldErrors): string {
+  return Object.entries(fields)
+    .map(([field, message]) => `${field}: ${message}`)
+    .join('; ');
+}
+
 /** Parses input with a schema, turning failures into a 400 with per-field messages. */
 export function validate<T>(schema: ZodType<T>, input: unknown): T {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new HttpError(400, 'invalid input', { fields: zodFields(parsed.error) });
+  if (!parsed.success) {
+    const fields = zodFields(parsed.error);
+    throw new HttpError(400, fieldsLine(fields), { fields });
+  }
   return parsed.data;
 }
 
@@ -74,7 +84,10 @@ export function errorResponse(error: unknown, c: Context, logger: Logger): Respo
     });
     return c.json(errorBody(STATUS_MESSAGES[status] ?? 'request refused'), status, headers);
   }
-  if (error instanceof ZodError) return c.json(errorBody('invalid input', zodFields(error)), 400);
+  if (error instanceof ZodError) {
+    const fields = zodFields(error);
+    return c.json(errorBody(fieldsLine(fields), fields), 400);
+  }
   if (error instanceof PipelineValidationError)
     return c.json(errorBody(error.message, { ...error.fields }), 400);
   if (error instanceof PipelineNotFoundError || error instanceof RunNotFoundError)

@@ -39,6 +39,17 @@ const pipeline = {
 };
 
 describe('API tokens with a scope', () => {
+  it('refuses a bad scope with a message that names the field, and a pipeline body that is not an object', async () => {
+    const bad = await createToken('graphs', 'root');
+    expect(bad.status).toBe(400);
+    expect((bad.body.error as { message: string }).message).toMatch(/^scope: scope must be "read"/);
+    const array = await request(h, '/api/pipelines', { method: 'POST', json: [], headers: admin() });
+    expect(array.status).toBe(400);
+    expect((array.body.error as { message: string }).message).toBe(
+      'the pipeline must be a JSON object of its fields (name, token, accountId, …)',
+    );
+  });
+
   it('creates a read token shown once, stored only as its SHA-256, listed without it', async () => {
     const created = await createToken('prometheus', 'read');
     expect(created.status).toBe(201);
