@@ -136,6 +136,12 @@ export class ReportSource implements HarvestSource {
 }
 
 /**
+ * Calls a run that reads reports spends finding the account's first date (see oldestDate): two
+ * lists, each its first page and its last record. Paid again by every run, incremental included.
+ */
+export const FIRST_DATE_CALLS = 4;
+
+/**
  * The oldest business date of the account: of its oldest time entry and oldest expense (each the
  * last record of its list, newest first), read as the report's own calls on the main budget.
  */

@@ -41,6 +41,8 @@ export function changeAccount(sim: Simulator, seed: number, round: number, inten
   const pick = <T>(items: readonly T[]): T | undefined =>
     items.length === 0 ? undefined : items[Math.floor(random() * items.length)];
   for (const spec of DEFAULT_OBJECTS) {
+    // the company is the account itself: one record, changed by nobody's test
+    if (spec.singleton) continue;
     // users hold the token's own user: deleting it would turn the run into a 401, not a deletion.
     const ids = [...sim.records(spec.name)].map((r) => r.id as number);
     const field = editableField(spec);
@@ -55,8 +57,14 @@ export function changeAccount(sim: Simulator, seed: number, round: number, inten
       counts.edited++;
     }
     if (random() < 0.6 * intensity && ids.length > 2) {
-      sim.create(spec.name, field ? { [field]: `created r${round}` } : {});
-      counts.created++;
+      const fields: JsonObject = field ? { [field]: `created r${round}` } : {};
+      // a payment, a message or a rate is created under a parent record (an invoice, a user)
+      const parent = spec.parent ? pick([...sim.records(spec.parent.object)]) : undefined;
+      if (spec.parent && parent) fields[spec.parent.key] = parent.id as number;
+      if (!spec.parent || parent) {
+        sim.create(spec.name, fields);
+        counts.created++;
+      }
     }
     if (spec.name !== 'users' && random() < 0.5 * intensity && ids.length > 3) {
       const id = pick(ids);
