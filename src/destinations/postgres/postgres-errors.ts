@@ -1,22 +1,11 @@
 import { DestinationError, HarvestSyncError } from '../../errors.js';
 import { redactSecrets } from '../../redact.js';
-
-interface Reason {
-  readonly reason: string;
-  readonly retryable: boolean;
-}
+import { CONNECT_REASONS, codeOf, firstLine, knownReasonMessage } from '../driver-errors.js';
+import type { Reason } from '../driver-errors.js';
 
 /** Socket-level failures (Node's error codes): the server may come back. */
 const NETWORK: Readonly<Record<string, Reason>> = {
-  ECONNREFUSED: {
-    reason: 'connection refused (is the server running and listening on TCP?)',
-    retryable: true,
-  },
-  ENOTFOUND: { reason: 'host not found', retryable: false },
-  EAI_AGAIN: { reason: 'host name lookup failed', retryable: true },
-  ETIMEDOUT: { reason: 'connection timed out', retryable: true },
-  EHOSTUNREACH: { reason: 'host unreachable', retryable: true },
-  ENETUNREACH: { reason: 'network unreachable', retryable: true },
+  ...CONNECT_REASONS,
   ECONNRESET: { reason: 'connection reset by the server', retryable: true },
   EPIPE: { reason: 'connection closed by the server', retryable: true },
 };
@@ -42,19 +31,6 @@ const SQLSTATE: Readonly<Record<string, Reason>> = {
 /** pg's own messages when the socket goes away, which carry no code. */
 const LOST_CONNECTION = /Connection terminated|connection timeout|Client has encountered a connection error/i;
 
-function codeOf(error: unknown): string | undefined {
-  const e = error as { code?: unknown; errors?: unknown } | null;
-  if (typeof e?.code === 'string') return e.code;
-  // Node reports each address it tried (IPv6, then IPv4) in an AggregateError.
-  if (Array.isArray(e?.errors)) return codeOf(e.errors[0]);
-  return undefined;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0].trim();
-}
-
 /** Whether the connection can no longer be used after this error. */
 export function isConnectionLost(error: unknown): boolean {
   const code = codeOf(error);
@@ -79,10 +55,7 @@ export function toDestinationError(
   let message: string;
   let retryable: boolean;
   if (known) {
-    message =
-      detail && !detail.includes(known.reason)
-        ? `${context}: ${known.reason} (${detail})`
-        : `${context}: ${known.reason}`;
+    message = knownReasonMessage(context, known, detail);
     retryable = known.retryable;
   } else if (LOST_CONNECTION.test(detail)) {
     message = `${context}: the connection was lost (${detail})`;
