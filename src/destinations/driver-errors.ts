@@ -1,8 +1,13 @@
 /** What the network drivers (pg, mysql2) share in turning their errors into one-line messages. */
 
+import { DestinationError, HarvestSyncError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
+
 export interface Reason {
   readonly reason: string;
   readonly retryable: boolean;
+  /** The driver's own message adds nothing to the reason: leave it out. */
+  readonly quiet?: boolean;
 }
 
 /** Node's socket codes when the connection could not be made: the same words for every server. */
@@ -33,7 +38,30 @@ export function firstLine(error: unknown): string {
 
 /** `context: reason (driver message)`, leaving the driver's message out when it says no more. */
 export function knownReasonMessage(context: string, known: Reason, detail: string): string {
-  return detail && !detail.includes(known.reason)
+  return detail && !known.quiet && !detail.includes(known.reason)
     ? `${context}: ${known.reason} (${detail})`
     : `${context}: ${known.reason}`;
+}
+
+/**
+ * Wraps a driver error into a one-line DestinationError, `context: reason (driver message)`, with
+ * the password scrubbed out; `explain` gives the reason when the driver's table knows one. Our own
+ * errors pass through unchanged.
+ */
+export function wrapDriverError(
+  context: string,
+  error: unknown,
+  secrets: readonly string[],
+  explain: (error: unknown, detail: string) => Reason | undefined,
+): HarvestSyncError {
+  if (error instanceof HarvestSyncError) return error;
+  const detail = firstLine(error);
+  const known = explain(error, detail);
+  const message = known
+    ? knownReasonMessage(context, known, detail)
+    : `${context}: ${detail || 'unknown error'}`;
+  return new DestinationError(redactSecrets(message, secrets), {
+    retryable: known?.retryable ?? false,
+    cause: error,
+  });
 }

@@ -1,6 +1,5 @@
-import { DestinationError, HarvestSyncError } from '../../errors.js';
-import { redactSecrets } from '../../redact.js';
-import { CONNECT_REASONS, codeOf, firstLine, knownReasonMessage } from '../driver-errors.js';
+import type { HarvestSyncError } from '../../errors.js';
+import { CONNECT_REASONS, codeOf, wrapDriverError } from '../driver-errors.js';
 import type { Reason } from '../driver-errors.js';
 
 const reason = (text: string, retryable: boolean): Reason => ({ reason: text, retryable });
@@ -44,22 +43,13 @@ export function isConnectionLost(error: unknown): boolean {
   return REASONS[codeOf(error) ?? ''] === LOST;
 }
 
-/**
- * Wraps a driver error into a one-line DestinationError, `context: reason (driver message)`, with
- * the password scrubbed out. Our own errors pass through unchanged.
- */
+/** A mysql2 error as a one-line DestinationError (see wrapDriverError). */
 export function toDestinationError(
   context: string,
   error: unknown,
   secrets: readonly string[],
 ): HarvestSyncError {
-  if (error instanceof HarvestSyncError) return error;
-  const known = REASONS[codeOf(error) ?? ''] ?? (isConnectionLost(error) ? LOST : undefined);
-  const detail = firstLine(error);
-  let message = `${context}: ${detail || 'unknown error'}`;
-  if (known) message = knownReasonMessage(context, known, detail);
-  return new DestinationError(redactSecrets(message, secrets), {
-    retryable: known?.retryable ?? false,
-    cause: error,
+  return wrapDriverError(context, error, secrets, (e) => {
+    return REASONS[codeOf(e) ?? ''] ?? (isConnectionLost(e) ? LOST : undefined);
   });
 }

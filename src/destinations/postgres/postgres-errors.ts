@@ -1,6 +1,5 @@
-import { DestinationError, HarvestSyncError } from '../../errors.js';
-import { redactSecrets } from '../../redact.js';
-import { CONNECT_REASONS, codeOf, firstLine, knownReasonMessage } from '../driver-errors.js';
+import type { HarvestSyncError } from '../../errors.js';
+import { CONNECT_REASONS, codeOf, firstLine, wrapDriverError } from '../driver-errors.js';
 import type { Reason } from '../driver-errors.js';
 
 /** Socket-level failures (Node's error codes): the server may come back. */
@@ -38,34 +37,27 @@ export function isConnectionLost(error: unknown): boolean {
   return LOST_CONNECTION.test(firstLine(error));
 }
 
-/**
- * Wraps a driver error into a one-line DestinationError, `context: reason (driver message)`, with
- * the password scrubbed out. Our own errors pass through unchanged.
- */
+const LOST: Reason = { reason: 'the connection was lost', retryable: true };
+const NO_PASSWORD: Reason = {
+  reason: 'the server asks for a password and none was given',
+  retryable: false,
+  quiet: true,
+};
+
+/** A pg error as a one-line DestinationError (see wrapDriverError). */
 export function toDestinationError(
   context: string,
   error: unknown,
   secrets: readonly string[],
 ): HarvestSyncError {
-  if (error instanceof HarvestSyncError) return error;
-  const code = codeOf(error);
-  const known =
-    code === undefined ? undefined : (NETWORK[code] ?? SQLSTATE[code] ?? SQLSTATE[code.slice(0, 2)]);
-  const detail = firstLine(error);
-  let message: string;
-  let retryable: boolean;
-  if (known) {
-    message = knownReasonMessage(context, known, detail);
-    retryable = known.retryable;
-  } else if (LOST_CONNECTION.test(detail)) {
-    message = `${context}: the connection was lost (${detail})`;
-    retryable = true;
-  } else if (/password must be a string|SASL/i.test(detail)) {
-    message = `${context}: the server asks for a password and none was given`;
-    retryable = false;
-  } else {
-    message = `${context}: ${detail || 'unknown error'}`;
-    retryable = false;
-  }
-  return new DestinationError(redactSecrets(message, secrets), { retryable, cause: error });
+  return wrapDriverError(context, error, secrets, (e, detail) => {
+    const code = codeOf(e);
+    if (code !== undefined) {
+      const known = NETWORK[code] ?? SQLSTATE[code] ?? SQLSTATE[code.slice(0, 2)];
+      if (known) return known;
+    }
+    if (LOST_CONNECTION.test(detail)) return LOST;
+    if (/password must be a string|SASL/i.test(detail)) return NO_PASSWORD;
+    return undefined;
+  });
 }
