@@ -487,6 +487,13 @@ export function generateAccount(options: GenerateOptions): Account {
   const userEmbed = users.map((u) => freeze({ id: u.id, name: userName(u) }));
   const userIndex = new Map(users.map((u, i) => [u.id as number, i]));
   const projectIndex = new Map(projects.map((p, i) => [p.id as number, i]));
+  /** A user assignment drawn for a record (time entry, expense), with its project and that one's index. */
+  const drawAssignment = (r: Rng) => {
+    const uaI = intBelow(r, userAssignments.length);
+    const ua = userAssignments[uaI];
+    const p = projectIndex.get((ua.project as JsonObject).id as number) as number;
+    return { uaI, ua, p, project: projects[p] };
+  };
   const clientEmbed = new Map(
     clients.map((c) => [c.id as number, freeze({ id: c.id, name: c.name, currency: c.currency })]),
   );
@@ -600,10 +607,7 @@ export function generateAccount(options: GenerateOptions): Account {
     ...teShape,
     render(i) {
       const r = rng(seed, S.te, i);
-      const uaI = intBelow(r, userAssignments.length);
-      const ua = userAssignments[uaI];
-      const p = projectIndex.get((ua.project as JsonObject).id as number) as number;
-      const project = projects[p];
+      const { uaI, ua, p, project } = drawAssignment(r);
       const ta = pick(r, taByProject[p]);
       const user = userEmbed[userIndex.get((ua.user as JsonObject).id as number) as number];
       const userRecord = users[userIndex.get(user.id as number) as number];
@@ -677,10 +681,7 @@ export function generateAccount(options: GenerateOptions): Account {
     ...exShape,
     render(i) {
       const r = rng(seed, S.ex, i);
-      const uaI = intBelow(r, userAssignments.length);
-      const ua = userAssignments[uaI];
-      const p = projectIndex.get((ua.project as JsonObject).id as number) as number;
-      const project = projects[p];
+      const { uaI, ua, p, project } = drawAssignment(r);
       const category = pick(r, expenseCategories);
       const unitPrice = category.unit_price as number | null;
       const units = unitPrice === null ? 1 : 1 + intBelow(r, 300);
