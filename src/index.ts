@@ -13,19 +13,8 @@ export { SyncDataError } from './sync/errors.js';
 export { OBJECTS, OBJECT_NAMES, findObject } from './catalog/objects.js';
 export { childTable, flattenFields, objectTable, objectTables } from './catalog/schema.js';
 export { COLUMN_TYPES, META_COLUMNS } from './catalog/types.js';
-export type {
-  AccessLevel,
-  ChildSpec,
-  Column,
-  ColumnType,
-  FieldTree,
-  JsonObject,
-  JsonValue,
-  ObjectSpec,
-  Row,
-  SqlValue,
-  TableSchema,
-} from './catalog/types.js';
+// every type of the catalog: the object specs and the tables they become
+export type * from './catalog/types.js';
 
 // destinations
 export {
@@ -57,14 +46,8 @@ export type { HarvestErrorCode } from './harvest/errors.js';
 export { DEFAULT_RATE_LIMIT } from './harvest/rate-limiter.js';
 export type { RateLimit } from './harvest/rate-limiter.js';
 export type { RetryPolicy } from './harvest/retry.js';
-export type {
-  ClientEvent,
-  ConnectionCheck,
-  FirstPageQuery,
-  HarvestPage,
-  HarvestSource,
-  SourceStats,
-} from './harvest/types.js';
+// every type of the source seam: pages, queries, stats, events
+export type * from './harvest/types.js';
 
 // errors and time
 export {

@@ -563,14 +563,14 @@ class Bench {
               ]
             : [target(`429s < ${TARGETS.tooHigh429Share * 100}% of calls`, share < TARGETS.tooHigh429Share)];
         this.pushRateRow(
-          c.id,
-          `rate ${rate.requests}/${rate.windowMs / 1000}s: ${c.label} (client ${c.client.requests}/${c.client.windowMs / 1000}s)`,
-          report,
-          counters,
-          simCpu,
+          {
+            id: c.id,
+            scenario: `rate ${rate.requests}/${rate.windowMs / 1000}s: ${c.label} (client ${c.client.requests}/${c.client.windowMs / 1000}s)`,
+            targets,
+          },
+          { report, counters, simCpu },
           minimum,
           ratio,
-          targets,
         );
       }
       // Slow responses: time entries alone, so one long list is what the limit has to be reached with.
@@ -607,14 +607,14 @@ class Bench {
               ]
             : [];
         this.pushRateRow(
-          c.id,
-          `rate limit ${rate.requests}/${rate.windowMs / 1000}s, ${SLOW_RESPONSE_MS} ms responses, time entries: ${c.label}`,
-          report,
-          counters,
-          simCpu,
+          {
+            id: c.id,
+            scenario: `rate limit ${rate.requests}/${rate.windowMs / 1000}s, ${SLOW_RESPONSE_MS} ms responses, time entries: ${c.label}`,
+            targets,
+          },
+          { report, counters, simCpu },
           minimum,
           ratio,
-          targets,
         );
       }
       await sim.control('PUT', 'faults', null);
@@ -623,16 +623,15 @@ class Bench {
     }
   }
 
+  /** A rate-limit row: what was measured, against the least time the limit allows (`minimum`). */
   private pushRateRow(
-    id: string,
-    scenario: string,
-    report: ScenarioReport,
-    counters: Counters,
-    simCpu: number | null,
+    row: { id: string; scenario: string; targets: Target[] },
+    measured: { report: ScenarioReport; counters: Counters; simCpu: number | null },
     minimum: number,
     ratio: number,
-    targets: Target[],
   ): void {
+    const { id, scenario, targets } = row;
+    const { report, counters, simCpu } = measured;
     this.push({
       id,
       scenario,

@@ -45,6 +45,16 @@ const embeddedTaskAssignment = {
   budget: 'decimal',
 } as const satisfies FieldTree;
 
+/** Fields a user assignment has, listed on its own or under a user's project assignments. */
+const userAssignmentFields = {
+  is_active: 'boolean',
+  is_project_manager: 'boolean',
+  use_default_rates: 'boolean',
+  hourly_rate: 'decimal',
+  budget: 'decimal',
+  ...timestamps,
+} as const satisfies FieldTree;
+
 /** Fields invoices and estimates share: number, totals, taxes, discount, texts, currency, state. */
 const documentFields = {
   client_key: 'text',
@@ -63,22 +73,23 @@ const documentFields = {
   state: 'text',
 } as const satisfies FieldTree;
 
+/** Fields invoice and estimate line items share (invoice items also name their project). */
+const lineItemFields = {
+  kind: 'text',
+  description: 'text',
+  quantity: 'decimal',
+  unit_price: 'decimal',
+  amount: 'decimal',
+  taxed: 'boolean',
+  taxed2: 'boolean',
+} as const satisfies FieldTree;
+
 const invoiceLineItems: ChildSpec = {
   name: 'invoice_line_items',
   field: 'line_items',
   parentKey: 'invoice_id',
   description: 'Line items embedded in each invoice.',
-  fields: {
-    id: 'bigint',
-    project: idNameCode,
-    kind: 'text',
-    description: 'text',
-    quantity: 'decimal',
-    unit_price: 'decimal',
-    amount: 'decimal',
-    taxed: 'boolean',
-    taxed2: 'boolean',
-  },
+  fields: { id: 'bigint', project: idNameCode, ...lineItemFields },
 };
 
 const estimateLineItems: ChildSpec = {
@@ -86,24 +97,23 @@ const estimateLineItems: ChildSpec = {
   field: 'line_items',
   parentKey: 'estimate_id',
   description: 'Line items embedded in each estimate.',
-  fields: {
-    id: 'bigint',
-    kind: 'text',
-    description: 'text',
-    quantity: 'decimal',
-    unit_price: 'decimal',
-    amount: 'decimal',
-    taxed: 'boolean',
-    taxed2: 'boolean',
-  },
+  fields: { id: 'bigint', ...lineItemFields },
 };
 
-type ObjectInput = Omit<
-  ObjectSpec,
-  'primaryKey' | 'cursorField' | 'children' | 'defaultPerPage' | 'envelope' | 'group'
-> &
-  Partial<Pick<ObjectSpec, 'children' | 'defaultPerPage' | 'envelope' | 'group'>>;
+type Defaulted =
+  | 'primaryKey'
+  | 'cursorField'
+  | 'children'
+  | 'defaultPerPage'
+  | 'envelope'
+  | 'group'
+  | 'endpoint'
+  | 'paging'
+  | 'incremental';
+type ObjectInput = Omit<ObjectSpec, Defaulted> &
+  Partial<Pick<ObjectSpec, Exclude<Defaulted, 'primaryKey' | 'cursorField'>>>;
 
+/** Most objects are a top-level list at /v2/<name>, cursor-paged, read with updated_since. */
 function object(input: ObjectInput): ObjectSpec {
   return {
     primaryKey: 'id',
@@ -113,6 +123,9 @@ function object(input: ObjectInput): ObjectSpec {
     envelope: input.name,
     group: 'core',
     ...input,
+    endpoint: input.endpoint ?? `/v2/${input.name}`,
+    paging: input.paging ?? 'cursor',
+    incremental: input.incremental ?? true,
   };
 }
 
@@ -151,8 +164,6 @@ function rates(name: 'billable_rates' | 'cost_rates', access: ObjectSpec['access
   return object({
     name,
     endpoint: `/v2/users/{id}/${name}`,
-    paging: 'cursor',
-    incremental: true,
     noUpdatedSince: true,
     parent: { object: 'users', key: 'user_id' },
     group: 'rates',
@@ -194,6 +205,11 @@ function report(
   });
 }
 
+/** The member-visible reports: one row per key column and currency. */
+function memberReport(path: string, keyColumn: string, fields: FieldTree): ObjectSpec {
+  return report(path, { access: 'member', key: [keyColumn, 'currency'], fields });
+}
+
 const timeTotals = {
   total_hours: 'decimal',
   billable_hours: 'decimal',
@@ -225,8 +241,6 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
   object({
     name: 'invoice_payments',
     endpoint: '/v2/invoices/{id}/payments',
-    paging: 'cursor',
-    incremental: true,
     parent: { object: 'invoices', key: 'invoice_id' },
     group: 'billing',
     access: 'manager',
@@ -248,8 +262,6 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
   object({
     name: 'invoice_messages',
     endpoint: '/v2/invoices/{id}/messages',
-    paging: 'cursor',
-    incremental: true,
     parent: { object: 'invoices', key: 'invoice_id' },
     group: 'billing',
     access: 'manager',
@@ -269,8 +281,6 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
   object({
     name: 'estimate_messages',
     endpoint: '/v2/estimates/{id}/messages',
-    paging: 'cursor',
-    incremental: true,
     parent: { object: 'estimates', key: 'estimate_id' },
     group: 'billing',
     access: 'manager',
@@ -284,8 +294,6 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
   object({
     name: 'project_assignments',
     endpoint: '/v2/users/{id}/project_assignments',
-    paging: 'cursor',
-    incremental: true,
     parent: { object: 'users', key: 'user_id' },
     access: 'manager',
     description:
@@ -295,12 +303,7 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
       id: 'bigint',
       project: idNameCode,
       client: idName,
-      is_active: 'boolean',
-      is_project_manager: 'boolean',
-      use_default_rates: 'boolean',
-      hourly_rate: 'decimal',
-      budget: 'decimal',
-      ...timestamps,
+      ...userAssignmentFields,
     },
     children: [
       {
@@ -322,8 +325,6 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'company',
-    endpoint: '/v2/company',
-    paging: 'cursor',
     incremental: false,
     singleton: true,
     access: 'member',
@@ -353,46 +354,23 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
       team_feature: 'boolean',
     },
   }),
-  report('time/clients', {
-    access: 'member',
-    key: ['client_id', 'currency'],
-    fields: { ...clientCols, ...timeTotals },
+  memberReport('time/clients', 'client_id', { ...clientCols, ...timeTotals }),
+  memberReport('time/projects', 'project_id', { ...projectCols, ...timeTotals }),
+  memberReport('time/tasks', 'task_id', { task_id: 'bigint', task_name: 'text', ...timeTotals }),
+  memberReport('time/team', 'user_id', {
+    ...userCols,
+    weekly_capacity: 'integer',
+    avatar_url: 'text',
+    ...timeTotals,
   }),
-  report('time/projects', {
-    access: 'member',
-    key: ['project_id', 'currency'],
-    fields: { ...projectCols, ...timeTotals },
+  memberReport('expenses/clients', 'client_id', { ...clientCols, ...expenseTotals }),
+  memberReport('expenses/projects', 'project_id', { ...projectCols, ...expenseTotals }),
+  memberReport('expenses/categories', 'expense_category_id', {
+    expense_category_id: 'bigint',
+    expense_category_name: 'text',
+    ...expenseTotals,
   }),
-  report('time/tasks', {
-    access: 'member',
-    key: ['task_id', 'currency'],
-    fields: { task_id: 'bigint', task_name: 'text', ...timeTotals },
-  }),
-  report('time/team', {
-    access: 'member',
-    key: ['user_id', 'currency'],
-    fields: { ...userCols, weekly_capacity: 'integer', avatar_url: 'text', ...timeTotals },
-  }),
-  report('expenses/clients', {
-    access: 'member',
-    key: ['client_id', 'currency'],
-    fields: { ...clientCols, ...expenseTotals },
-  }),
-  report('expenses/projects', {
-    access: 'member',
-    key: ['project_id', 'currency'],
-    fields: { ...projectCols, ...expenseTotals },
-  }),
-  report('expenses/categories', {
-    access: 'member',
-    key: ['expense_category_id', 'currency'],
-    fields: { expense_category_id: 'bigint', expense_category_name: 'text', ...expenseTotals },
-  }),
-  report('expenses/team', {
-    access: 'member',
-    key: ['user_id', 'currency'],
-    fields: { ...userCols, ...expenseTotals },
-  }),
+  memberReport('expenses/team', 'user_id', { ...userCols, ...expenseTotals }),
   report('uninvoiced', {
     access: 'manager',
     key: ['project_id', 'currency'],
@@ -424,9 +402,6 @@ export const MORE_OBJECTS: readonly ObjectSpec[] = [
 export const OBJECTS: readonly ObjectSpec[] = [
   object({
     name: 'clients',
-    endpoint: '/v2/clients',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Clients of the account.',
     fields: {
@@ -441,9 +416,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'contacts',
-    endpoint: '/v2/contacts',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Client contacts.',
     fields: {
@@ -461,9 +433,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'invoices',
-    endpoint: '/v2/invoices',
     paging: 'page',
-    incremental: true,
     sinceField: 'issue_date',
     // Harvest's default without per_page (since March 2025); we send per_page=2000 like every list
     defaultPerPage: 100,
@@ -494,9 +464,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'invoice_item_categories',
-    endpoint: '/v2/invoice_item_categories',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Categories of invoice line items.',
     fields: {
@@ -509,9 +476,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'estimates',
-    endpoint: '/v2/estimates',
     paging: 'page',
-    incremental: true,
     sinceField: 'issue_date',
     access: 'manager',
     description: 'Estimates; their line items go to estimate_line_items.',
@@ -530,18 +495,13 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'estimate_item_categories',
-    endpoint: '/v2/estimate_item_categories',
-    paging: 'cursor',
-    incremental: true,
     access: 'admin',
     description: 'Categories of estimate line items.',
     fields: { id: 'bigint', name: 'text', ...timestamps },
   }),
   object({
     name: 'expenses',
-    endpoint: '/v2/expenses',
     paging: 'page',
-    incremental: true,
     sinceField: 'spent_date',
     windowField: 'spent_date',
     access: 'member',
@@ -570,9 +530,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'expense_categories',
-    endpoint: '/v2/expense_categories',
-    paging: 'cursor',
-    incremental: true,
     access: 'admin',
     description: 'Expense categories.',
     fields: {
@@ -586,9 +543,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'projects',
-    endpoint: '/v2/projects',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Projects, with budgets and billing settings.',
     fields: {
@@ -619,28 +573,17 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'user_assignments',
-    endpoint: '/v2/user_assignments',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Project user assignments, active and archived.',
     fields: {
       id: 'bigint',
       project: idNameCode,
       user: idName,
-      is_active: 'boolean',
-      is_project_manager: 'boolean',
-      use_default_rates: 'boolean',
-      hourly_rate: 'decimal',
-      budget: 'decimal',
-      ...timestamps,
+      ...userAssignmentFields,
     },
   }),
   object({
     name: 'task_assignments',
-    endpoint: '/v2/task_assignments',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Project task assignments.',
     fields: {
@@ -656,8 +599,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'roles',
-    endpoint: '/v2/roles',
-    paging: 'cursor',
     incremental: false,
     access: 'admin',
     description: 'Business roles and their users; no updated_since, so re-read in full every run.',
@@ -665,9 +606,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'tasks',
-    endpoint: '/v2/tasks',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Tasks that time is tracked against.',
     fields: {
@@ -682,9 +620,7 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'time_entries',
-    endpoint: '/v2/time_entries',
     paging: 'page',
-    incremental: true,
     sinceField: 'spent_date',
     windowField: 'spent_date',
     runningFilter: 'is_running',
@@ -730,9 +666,6 @@ export const OBJECTS: readonly ObjectSpec[] = [
   }),
   object({
     name: 'users',
-    endpoint: '/v2/users',
-    paging: 'cursor',
-    incremental: true,
     access: 'manager',
     description: 'Users of the account, with their roles and rates.',
     fields: {

@@ -11,6 +11,25 @@ const MIGRATION_LOCK_KEY = 7_264_021_551;
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+/** Runs `fn` in one transaction on one connection of `pool`. */
+export async function poolTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
   return {
     all: async (sql, params = []) => (await client.query(sql, [...params])).rows as SqlRow[],
@@ -38,19 +57,8 @@ class PostgresDriver implements SqlDriver {
     return this.#exec.run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(executor(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return poolTransaction(this.#pool, (client) => fn(executor(client)));
   }
 
   isUniqueViolation(error: unknown): boolean {

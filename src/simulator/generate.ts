@@ -152,6 +152,48 @@ function refTimes(r: Rng, start: number, end: number, seq: number, n: number, ep
   return { created_at: isoSeconds(created), updated_at: isoSeconds(updated) };
 }
 
+/** Invoice or estimate item categories: the names reused, numbered, past the end of the list. */
+function itemCategories(
+  list: {
+    seed: number;
+    stream: number;
+    base: number;
+    count: number;
+    names: readonly string[];
+    times: (r: Rng, seq: number, n: number) => { created_at: string; updated_at: string };
+  },
+  more: (i: number) => JsonObject = () => ({}),
+): JsonObject[] {
+  const { seed, stream, names } = list;
+  return Array.from({ length: list.count }, (_, i) => {
+    const t = list.times(rng(seed, stream, i), i, list.count);
+    return {
+      id: idAt(seed, stream, list.base, 3, i),
+      name: names[i % names.length] + (i >= names.length ? ` ${i}` : ''),
+      ...more(i),
+      created_at: t.created_at,
+      updated_at: t.updated_at,
+    };
+  });
+}
+
+/** The tax and discount fields invoices and estimates share, from their computed totals. */
+function taxAndDiscount(t: {
+  tax: number | null;
+  taxAmount: number;
+  discount: number | null;
+  discountAmount: number;
+}): JsonObject {
+  return {
+    tax: t.tax,
+    tax_amount: t.taxAmount,
+    tax2: null,
+    tax2_amount: 0,
+    discount: t.discount,
+    discount_amount: t.discountAmount,
+  };
+}
+
 function maybe<T>(r: Rng, p: number, value: () => T): T | null {
   return r() < p ? value() : null;
 }
@@ -420,42 +462,38 @@ export function generateAccount(options: GenerateOptions): Account {
       updated_at: t.updated_at,
     };
   });
-  const invoiceItemCategories: JsonObject[] = Array.from(
-    { length: counts.invoice_item_categories },
-    (_, i) => {
-      const r = rng(seed, S.iic, i);
-      const names = ['Service', 'Product', 'Hosting', 'Expense', 'Licence ©'];
-      const t = times(r, i, counts.invoice_item_categories);
-      return {
-        id: idAt(seed, S.iic, 2_700_000, 3, i),
-        name: names[i % names.length] + (i >= names.length ? ` ${i}` : ''),
-        use_as_service: i === 0,
-        use_as_expense: i === 3,
-        created_at: t.created_at,
-        updated_at: t.updated_at,
-      };
+  const invoiceItemCategories = itemCategories(
+    {
+      seed,
+      stream: S.iic,
+      base: 2_700_000,
+      count: counts.invoice_item_categories,
+      names: ['Service', 'Product', 'Hosting', 'Expense', 'Licence ©'],
+      times,
     },
+    (i) => ({ use_as_service: i === 0, use_as_expense: i === 3 }),
   );
-  const estimateItemCategories: JsonObject[] = Array.from(
-    { length: counts.estimate_item_categories },
-    (_, i) => {
-      const r = rng(seed, S.eic, i);
-      const names = ['Service', 'Product', 'Discovery', 'Maintenance'];
-      const t = times(r, i, counts.estimate_item_categories);
-      return {
-        id: idAt(seed, S.eic, 1_800_000, 3, i),
-        name: names[i % names.length] + (i >= names.length ? ` ${i}` : ''),
-        created_at: t.created_at,
-        updated_at: t.updated_at,
-      };
-    },
-  );
+  const estimateItemCategories = itemCategories({
+    seed,
+    stream: S.eic,
+    base: 1_800_000,
+    count: counts.estimate_item_categories,
+    names: ['Service', 'Product', 'Discovery', 'Maintenance'],
+    times,
+  });
 
   // --- embedded copies, shared by every generated record that points at them (frozen: never mutated)
   const freeze = <T extends JsonObject>(o: T): T => Object.freeze(o);
   const userEmbed = users.map((u) => freeze({ id: u.id, name: userName(u) }));
   const userIndex = new Map(users.map((u, i) => [u.id as number, i]));
   const projectIndex = new Map(projects.map((p, i) => [p.id as number, i]));
+  /** A user assignment drawn for a record (time entry, expense), with its project and that one's index. */
+  const drawAssignment = (r: Rng) => {
+    const uaI = intBelow(r, userAssignments.length);
+    const ua = userAssignments[uaI];
+    const p = projectIndex.get((ua.project as JsonObject).id as number) as number;
+    return { uaI, ua, p, project: projects[p] };
+  };
   const clientEmbed = new Map(
     clients.map((c) => [c.id as number, freeze({ id: c.id, name: c.name, currency: c.currency })]),
   );
@@ -569,10 +607,7 @@ export function generateAccount(options: GenerateOptions): Account {
     ...teShape,
     render(i) {
       const r = rng(seed, S.te, i);
-      const uaI = intBelow(r, userAssignments.length);
-      const ua = userAssignments[uaI];
-      const p = projectIndex.get((ua.project as JsonObject).id as number) as number;
-      const project = projects[p];
+      const { uaI, ua, p, project } = drawAssignment(r);
       const ta = pick(r, taByProject[p]);
       const user = userEmbed[userIndex.get((ua.user as JsonObject).id as number) as number];
       const userRecord = users[userIndex.get(user.id as number) as number];
@@ -646,10 +681,7 @@ export function generateAccount(options: GenerateOptions): Account {
     ...exShape,
     render(i) {
       const r = rng(seed, S.ex, i);
-      const uaI = intBelow(r, userAssignments.length);
-      const ua = userAssignments[uaI];
-      const p = projectIndex.get((ua.project as JsonObject).id as number) as number;
-      const project = projects[p];
+      const { uaI, ua, p, project } = drawAssignment(r);
       const category = pick(r, expenseCategories);
       const unitPrice = category.unit_price as number | null;
       const units = unitPrice === null ? 1 : 1 + intBelow(r, 300);
@@ -789,12 +821,7 @@ export function generateAccount(options: GenerateOptions): Account {
         purchase_order: r() < 0.7 ? '' : `PO-${intBelow(r, 99999)}`,
         amount: t.amount,
         due_amount: state === 'paid' || state === 'closed' ? 0 : t.amount,
-        tax: t.tax,
-        tax_amount: t.taxAmount,
-        tax2: null,
-        tax2_amount: 0,
-        discount: t.discount,
-        discount_amount: t.discountAmount,
+        ...taxAndDiscount(t),
         subject: x < 0.2 ? '' : x < 0.3 ? null : `Invoice for ${client.name as string}`,
         notes: notes(r, 300),
         state,
@@ -843,12 +870,7 @@ export function generateAccount(options: GenerateOptions): Account {
         number: `EST-${String(seq + 1).padStart(4, '0')}`,
         purchase_order: x < 0.5 ? null : x < 0.8 ? '' : `PO-${intBelow(r, 9999)}`,
         amount: t.amount,
-        tax: t.tax,
-        tax_amount: t.taxAmount,
-        tax2: null,
-        tax2_amount: 0,
-        discount: t.discount,
-        discount_amount: t.discountAmount,
+        ...taxAndDiscount(t),
         subject: r() < 0.2 ? null : `Estimate — ${client.name as string}`,
         notes: notes(r, 300),
         state,

@@ -304,73 +304,69 @@ function listCommand(): Command {
     );
 }
 
-function showCommand(): Command {
-  return new Command('show')
+/** A command on one pipeline named by `<pipeline>`, with --json: `fn` gets the pipeline found. */
+function onePipelineCommand(
+  name: string,
+  description: string,
+  fn: (pipeline: Pipeline, store: ControlStore, asJson: boolean) => Promise<void>,
+): Command {
+  return new Command(name)
     .argument('<pipeline>', 'name or id')
-    .description('Show a pipeline and its recent runs')
+    .description(description)
     .option('--json', 'print JSON')
     .action(
       action(async (ref: string, flags: { json?: boolean }, self: Command) =>
-        withControl(self, async ({ store }) => {
-          const pipeline = await findPipelineOrFail(store, ref);
-          const view = await present(store, pipeline);
-          const runs = await store.listRuns({ pipelineId: pipeline.id, limit: 5 });
-          if (flags.json) return json({ ...view, recentRuns: runs.map((r) => presentRun(r, pipeline.name)) });
-          write(describePipeline(view));
-          if (runs.length > 0) write('\nrecent runs:\n' + runsTable(runs));
-        }),
+        withControl(self, async ({ store }) =>
+          fn(await findPipelineOrFail(store, ref), store, flags.json === true),
+        ),
       ),
     );
+}
+
+function showCommand(): Command {
+  return onePipelineCommand(
+    'show',
+    'Show a pipeline and its recent runs',
+    async (pipeline, store, asJson) => {
+      const view = await present(store, pipeline);
+      const runs = await store.listRuns({ pipelineId: pipeline.id, limit: 5 });
+      if (asJson) return json({ ...view, recentRuns: runs.map((r) => presentRun(r, pipeline.name)) });
+      write(describePipeline(view));
+      if (runs.length > 0) write('\nrecent runs:\n' + runsTable(runs));
+    },
+  );
 }
 
 function setEnabledCommand(name: 'pause' | 'resume'): Command {
   const enabled = name === 'resume';
-  return new Command(name)
-    .argument('<pipeline>', 'name or id')
-    .description(
-      enabled
-        ? 'Let the scheduler run the pipeline again'
-        : 'Stop scheduling the pipeline (a run in progress finishes)',
-    )
-    .option('--json', 'print JSON')
-    .action(
-      action(async (ref: string, flags: { json?: boolean }, self: Command) =>
-        withControl(self, async ({ store }) => {
-          const pipeline = await findPipelineOrFail(store, ref);
-          const view = await present(store, await store.updatePipeline(pipeline.id, { enabled }));
-          if (flags.json) json(view);
-          else
-            write(
-              `${enabled ? 'resumed' : 'paused'} pipeline ${view.name}; next run: ${view.nextRunAt ?? 'none while paused'}`,
-            );
-        }),
-      ),
-    );
+  const description = enabled
+    ? 'Let the scheduler run the pipeline again'
+    : 'Stop scheduling the pipeline (a run in progress finishes)';
+  return onePipelineCommand(name, description, async (pipeline, store, asJson) => {
+    const view = await present(store, await store.updatePipeline(pipeline.id, { enabled }));
+    if (asJson) json(view);
+    else
+      write(
+        `${enabled ? 'resumed' : 'paused'} pipeline ${view.name}; next run: ${view.nextRunAt ?? 'none while paused'}`,
+      );
+  });
 }
 
 function deleteCommand(): Command {
-  return new Command('delete')
-    .argument('<pipeline>', 'name or id')
-    .description('Delete a pipeline and its run history (the replicated data stays in the destination)')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (ref: string, flags: { json?: boolean }, self: Command) =>
-        withControl(self, async ({ store }) => {
-          const pipeline = await findPipelineOrFail(store, ref);
-          const last = await store.lastRun(pipeline.id);
-          if (last?.status === 'running')
-            throw new ConfigError(
-              `pipeline "${pipeline.name}" is running (run ${last.id}); pause it and wait for the run to end first`,
-            );
-          await store.deletePipeline(pipeline.id);
-          if (flags.json) json({ deleted: true, id: pipeline.id, name: pipeline.name });
-          else
-            write(
-              `deleted pipeline ${pipeline.name} (${pipeline.id}); the data in ${pipeline.destination} is untouched`,
-            );
-        }),
-      ),
-    );
+  const description = 'Delete a pipeline and its run history (the replicated data stays in the destination)';
+  return onePipelineCommand('delete', description, async (pipeline, store, asJson) => {
+    const last = await store.lastRun(pipeline.id);
+    if (last?.status === 'running')
+      throw new ConfigError(
+        `pipeline "${pipeline.name}" is running (run ${last.id}); pause it and wait for the run to end first`,
+      );
+    await store.deletePipeline(pipeline.id);
+    if (asJson) json({ deleted: true, id: pipeline.id, name: pipeline.name });
+    else
+      write(
+        `deleted pipeline ${pipeline.name} (${pipeline.id}); the data in ${pipeline.destination} is untouched`,
+      );
+  });
 }
 
 function runCommand(): Command {

@@ -26,21 +26,7 @@ export function sqlOf(client: pg.Pool | pg.PoolClient): Sql {
   return { query: async (text, values = []) => (await client.query(text, [...values])).rows as Row[] };
 }
 
-/** Runs `fn` in one transaction on one connection of `pool`. */
-export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+export { poolTransaction as transaction } from '../postgres-store.js';
 
 export const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 export const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));

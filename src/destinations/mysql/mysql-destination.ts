@@ -5,6 +5,7 @@ import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { parsePassState, serializePassState } from '../pass-state.js';
+import { SerialQueue, asDestinationError, preparedTable } from '../session.js';
 import type {
   Batch,
   BatchResult,
@@ -112,7 +113,7 @@ export class MysqlDestination implements Destination {
   /** Set when a session broke: every later call fails with it. */
   private lost: DestinationError | null = null;
   private readonly tables = new Map<string, PreparedTable>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new SerialQueue();
   private maxStatementBytes = MAX_STATEMENT_BYTES;
 
   constructor(
@@ -541,9 +542,7 @@ export class MysqlDestination implements Destination {
 
   /** Runs calls one after another, in the order they were made. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.calls.run(fn);
   }
 
   private markLost(error: unknown): void {
@@ -557,9 +556,7 @@ export class MysqlDestination implements Destination {
   }
 
   private prepared(table: string): PreparedTable {
-    const prepared = this.tables.get(table);
-    if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
-    return prepared;
+    return preparedTable(this.tables, table);
   }
 
   /** Wraps an error of a call on the open destination, noting a lost session. */
@@ -569,9 +566,6 @@ export class MysqlDestination implements Destination {
   }
 
   private wrap(context: string, error: unknown): DestinationError {
-    const wrapped = toDestinationError(context, error, this.target.secrets);
-    return wrapped instanceof DestinationError
-      ? wrapped
-      : new DestinationError(wrapped.message, { cause: error });
+    return asDestinationError(toDestinationError(context, error, this.target.secrets), error);
   }
 }

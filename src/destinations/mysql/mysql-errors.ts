@@ -1,10 +1,6 @@
-import { DestinationError, HarvestSyncError } from '../../errors.js';
-import { redactSecrets } from '../../redact.js';
-
-interface Reason {
-  readonly reason: string;
-  readonly retryable: boolean;
-}
+import type { HarvestSyncError } from '../../errors.js';
+import { CONNECT_REASONS, codeOf, wrapDriverError } from '../driver-errors.js';
+import type { Reason } from '../driver-errors.js';
 
 const reason = (text: string, retryable: boolean): Reason => ({ reason: text, retryable });
 const LOST = reason('the connection was lost', true);
@@ -14,12 +10,7 @@ const LOST = reason('the connection was lost', true);
  * Codes not listed keep the driver's own one-line message.
  */
 const REASONS: Readonly<Record<string, Reason>> = {
-  ECONNREFUSED: reason('connection refused (is the server running and listening on TCP?)', true),
-  ENOTFOUND: reason('host not found', false),
-  EAI_AGAIN: reason('host name lookup failed', true),
-  ETIMEDOUT: reason('connection timed out', true),
-  EHOSTUNREACH: reason('host unreachable', true),
-  ENETUNREACH: reason('network unreachable', true),
+  ...CONNECT_REASONS,
   ECONNRESET: LOST,
   EPIPE: LOST,
   PROTOCOL_CONNECTION_LOST: LOST,
@@ -46,46 +37,19 @@ const REASONS: Readonly<Record<string, Reason>> = {
   ER_TOO_BIG_ROWSIZE: reason('the table has too many columns for a MySQL row', false),
 };
 
-function codeOf(error: unknown): string | undefined {
-  const e = error as { code?: unknown; errors?: unknown } | null;
-  if (typeof e?.code === 'string') return e.code;
-  // Node reports each address it tried (IPv6, then IPv4) in an AggregateError.
-  if (Array.isArray(e?.errors)) return codeOf(e.errors[0]);
-  return undefined;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0].trim();
-}
-
 /** Whether the connection can no longer be used after this error (mysql2 marks those `fatal`). */
 export function isConnectionLost(error: unknown): boolean {
   if ((error as { fatal?: unknown } | null)?.fatal === true) return true;
   return REASONS[codeOf(error) ?? ''] === LOST;
 }
 
-/**
- * Wraps a driver error into a one-line DestinationError, `context: reason (driver message)`, with
- * the password scrubbed out. Our own errors pass through unchanged.
- */
+/** A mysql2 error as a one-line DestinationError (see wrapDriverError). */
 export function toDestinationError(
   context: string,
   error: unknown,
   secrets: readonly string[],
 ): HarvestSyncError {
-  if (error instanceof HarvestSyncError) return error;
-  const known = REASONS[codeOf(error) ?? ''] ?? (isConnectionLost(error) ? LOST : undefined);
-  const detail = firstLine(error);
-  let message = `${context}: ${detail || 'unknown error'}`;
-  if (known) {
-    message =
-      detail && !detail.includes(known.reason)
-        ? `${context}: ${known.reason} (${detail})`
-        : `${context}: ${known.reason}`;
-  }
-  return new DestinationError(redactSecrets(message, secrets), {
-    retryable: known?.retryable ?? false,
-    cause: error,
+  return wrapDriverError(context, error, secrets, (e) => {
+    return REASONS[codeOf(e) ?? ''] ?? (isConnectionLost(e) ? LOST : undefined);
   });
 }

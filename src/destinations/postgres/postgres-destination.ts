@@ -7,6 +7,7 @@ import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { StateError, parsePassState, serializePassState } from '../pass-state.js';
+import { SerialQueue, asDestinationError, preparedTable } from '../session.js';
 import type {
   Batch,
   BatchResult,
@@ -115,7 +116,7 @@ export class PostgresDestination implements Destination {
   /** Set when the connection broke: every later call fails with it. */
   private lost: DestinationError | null = null;
   private readonly tables = new Map<string, PreparedTable>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new SerialQueue();
   private generation = 0;
 
   constructor(
@@ -638,9 +639,7 @@ export class PostgresDestination implements Destination {
 
   /** Runs calls one after another, in the order they were made. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.calls.run(fn);
   }
 
   private markLost(error: unknown): void {
@@ -659,9 +658,7 @@ export class PostgresDestination implements Destination {
   }
 
   private prepared(table: string): PreparedTable {
-    const prepared = this.tables.get(table);
-    if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
-    return prepared;
+    return preparedTable(this.tables, table);
   }
 
   private qualified(table: string): string {
@@ -669,9 +666,6 @@ export class PostgresDestination implements Destination {
   }
 
   private wrap(context: string, error: unknown): DestinationError {
-    const wrapped = toDestinationError(context, error, this.target.secrets);
-    return wrapped instanceof DestinationError
-      ? wrapped
-      : new DestinationError(wrapped.message, { cause: error });
+    return asDestinationError(toDestinationError(context, error, this.target.secrets), error);
   }
 }

@@ -1,22 +1,10 @@
-import { DestinationError, HarvestSyncError } from '../../errors.js';
-import { redactSecrets } from '../../redact.js';
-
-interface Reason {
-  readonly reason: string;
-  readonly retryable: boolean;
-}
+import type { HarvestSyncError } from '../../errors.js';
+import { CONNECT_REASONS, codeOf, firstLine, wrapDriverError } from '../driver-errors.js';
+import type { Reason } from '../driver-errors.js';
 
 /** Socket-level failures (Node's error codes): the server may come back. */
 const NETWORK: Readonly<Record<string, Reason>> = {
-  ECONNREFUSED: {
-    reason: 'connection refused (is the server running and listening on TCP?)',
-    retryable: true,
-  },
-  ENOTFOUND: { reason: 'host not found', retryable: false },
-  EAI_AGAIN: { reason: 'host name lookup failed', retryable: true },
-  ETIMEDOUT: { reason: 'connection timed out', retryable: true },
-  EHOSTUNREACH: { reason: 'host unreachable', retryable: true },
-  ENETUNREACH: { reason: 'network unreachable', retryable: true },
+  ...CONNECT_REASONS,
   ECONNRESET: { reason: 'connection reset by the server', retryable: true },
   EPIPE: { reason: 'connection closed by the server', retryable: true },
 };
@@ -42,19 +30,6 @@ const SQLSTATE: Readonly<Record<string, Reason>> = {
 /** pg's own messages when the socket goes away, which carry no code. */
 const LOST_CONNECTION = /Connection terminated|connection timeout|Client has encountered a connection error/i;
 
-function codeOf(error: unknown): string | undefined {
-  const e = error as { code?: unknown; errors?: unknown } | null;
-  if (typeof e?.code === 'string') return e.code;
-  // Node reports each address it tried (IPv6, then IPv4) in an AggregateError.
-  if (Array.isArray(e?.errors)) return codeOf(e.errors[0]);
-  return undefined;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0].trim();
-}
-
 /** Whether the connection can no longer be used after this error. */
 export function isConnectionLost(error: unknown): boolean {
   const code = codeOf(error);
@@ -62,37 +37,27 @@ export function isConnectionLost(error: unknown): boolean {
   return LOST_CONNECTION.test(firstLine(error));
 }
 
-/**
- * Wraps a driver error into a one-line DestinationError, `context: reason (driver message)`, with
- * the password scrubbed out. Our own errors pass through unchanged.
- */
+const LOST: Reason = { reason: 'the connection was lost', retryable: true };
+const NO_PASSWORD: Reason = {
+  reason: 'the server asks for a password and none was given',
+  retryable: false,
+  quiet: true,
+};
+
+/** A pg error as a one-line DestinationError (see wrapDriverError). */
 export function toDestinationError(
   context: string,
   error: unknown,
   secrets: readonly string[],
 ): HarvestSyncError {
-  if (error instanceof HarvestSyncError) return error;
-  const code = codeOf(error);
-  const known =
-    code === undefined ? undefined : (NETWORK[code] ?? SQLSTATE[code] ?? SQLSTATE[code.slice(0, 2)]);
-  const detail = firstLine(error);
-  let message: string;
-  let retryable: boolean;
-  if (known) {
-    message =
-      detail && !detail.includes(known.reason)
-        ? `${context}: ${known.reason} (${detail})`
-        : `${context}: ${known.reason}`;
-    retryable = known.retryable;
-  } else if (LOST_CONNECTION.test(detail)) {
-    message = `${context}: the connection was lost (${detail})`;
-    retryable = true;
-  } else if (/password must be a string|SASL/i.test(detail)) {
-    message = `${context}: the server asks for a password and none was given`;
-    retryable = false;
-  } else {
-    message = `${context}: ${detail || 'unknown error'}`;
-    retryable = false;
-  }
-  return new DestinationError(redactSecrets(message, secrets), { retryable, cause: error });
+  return wrapDriverError(context, error, secrets, (e, detail) => {
+    const code = codeOf(e);
+    if (code !== undefined) {
+      const known = NETWORK[code] ?? SQLSTATE[code] ?? SQLSTATE[code.slice(0, 2)];
+      if (known) return known;
+    }
+    if (LOST_CONNECTION.test(detail)) return LOST;
+    if (/password must be a string|SASL/i.test(detail)) return NO_PASSWORD;
+    return undefined;
+  });
 }

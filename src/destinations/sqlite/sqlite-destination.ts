@@ -9,6 +9,7 @@ import { DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { parsePassState, serializePassState } from '../pass-state.js';
+import { preparedTable } from '../session.js';
 import type {
   Batch,
   BatchResult,
@@ -436,9 +437,7 @@ export class SqliteDestination implements Destination {
   }
 
   private prepared(table: string): PreparedTable {
-    const prepared = this.tables.get(table);
-    if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
-    return prepared;
+    return preparedTable(this.tables, table);
   }
 
   private setTable(table: Omit<PreparedTable, 'idIndex' | 'upsert'>): void {

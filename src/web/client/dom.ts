@@ -71,6 +71,11 @@ export function tableWrap(label: string, table: HTMLTableElement): HTMLElement {
   return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: 0 }, table);
 }
 
+/** A labelled table: one header row of `head` cells, then the body's rows. */
+export function dataTable(label: string, head: readonly Child[], rows: Child): HTMLElement {
+  return tableWrap(label, h('table', {}, h('thead', {}, h('tr', {}, ...head)), h('tbody', {}, rows)));
+}
+
 export function statusBadge(status: string, text?: string): HTMLElement {
   return h('span', { class: `status status-${status}` }, text ?? status);
 }

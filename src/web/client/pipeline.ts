@@ -1,7 +1,7 @@
 import { ApiError, api, getCatalog, getDestination, getPipeline, getRuns } from './api.js';
 import type { DestinationReport, PipelineView, RunView } from './api.js';
 import { runsChart } from './chart.js';
-import { fill, h, statusBadge, tableWrap } from './dom.js';
+import { dataTable, fill, h, statusBadge } from './dom.js';
 import { setFlash } from './flash.js';
 import { busy, inputField, messageArea } from './forms.js';
 import {
@@ -57,38 +57,24 @@ function countCells(c: RunView['totals'] | undefined): HTMLElement[] {
 export function runsTable(runs: readonly RunView[]): HTMLElement {
   if (runs.length === 0)
     return h('p', { class: 'empty card' }, 'No runs yet. Use “Run now” or wait for the schedule.');
-  return tableWrap(
+  return dataTable(
     'Run history',
-    h(
-      'table',
-      {},
+    [
+      ['Run', 'Started', 'Trigger', 'Status', 'Duration'].map((t) => h('th', { scope: 'col' }, t)),
+      COUNT_HEADERS.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
+      h('th', { scope: 'col' }, 'Error'),
+    ],
+    runs.map((r) =>
       h(
-        'thead',
+        'tr',
         {},
-        h(
-          'tr',
-          {},
-          ['Run', 'Started', 'Trigger', 'Status', 'Duration'].map((t) => h('th', { scope: 'col' }, t)),
-          COUNT_HEADERS.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
-          h('th', { scope: 'col' }, 'Error'),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        runs.map((r) =>
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'row' }, h('a', { href: `/runs/${r.id}` }, `#${r.id}`)),
-            h('td', {}, dateTime(r.startedAt)),
-            h('td', {}, r.trigger, r.fullRefresh ? ' (full refresh)' : ''),
-            h('td', {}, statusBadge(r.status, RUN_STATUS_TEXT[r.status] ?? r.status)),
-            h('td', {}, durationMs(runDurationMs(r))),
-            countCells(r.totals),
-            h('td', { class: 'error-cell' }, r.error ?? ''),
-          ),
-        ),
+        h('th', { scope: 'row' }, h('a', { href: `/runs/${r.id}` }, `#${r.id}`)),
+        h('td', {}, dateTime(r.startedAt)),
+        h('td', {}, r.trigger, r.fullRefresh ? ' (full refresh)' : ''),
+        h('td', {}, statusBadge(r.status, RUN_STATUS_TEXT[r.status] ?? r.status)),
+        h('td', {}, durationMs(runDurationMs(r))),
+        countCells(r.totals),
+        h('td', { class: 'error-cell' }, r.error ?? ''),
       ),
     ),
   );
@@ -101,62 +87,48 @@ function objectsTable(
 ): HTMLElement {
   const stats = new Map((lastRun?.objects ?? []).map((o) => [o.object, o]));
   const tables = new Map((report?.objects ?? []).map((o) => [o.object, o]));
-  return tableWrap(
+  return dataTable(
     'Objects',
-    h(
-      'table',
-      {},
-      h(
-        'thead',
+    [
+      h('th', { scope: 'col' }, 'Object'),
+      h('th', { scope: 'col', class: 'num' }, 'Rows in destination'),
+      h('th', { scope: 'col' }, 'Last cursor'),
+      h('th', { scope: 'col' }, `Last run${lastRun ? ` (#${lastRun.id})` : ''}`),
+      COUNT_HEADERS.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
+    ],
+    p.objects.map((name) => {
+      const t = tables.get(name);
+      const s = stats.get(name);
+      return h(
+        'tr',
         {},
+        h('th', { scope: 'row' }, h('code', {}, name)),
         h(
-          'tr',
-          {},
-          h('th', { scope: 'col' }, 'Object'),
-          h('th', { scope: 'col', class: 'num' }, 'Rows in destination'),
-          h('th', { scope: 'col' }, 'Last cursor'),
-          h('th', { scope: 'col' }, `Last run${lastRun ? ` (#${lastRun.id})` : ''}`),
-          COUNT_HEADERS.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
+          'td',
+          { class: 'num' },
+          count(t?.rows),
+          t?.deletedRows ? h('br') : null,
+          t?.deletedRows ? h('span', { class: 'muted' }, `${count(t.deletedRows)} marked deleted`) : null,
+          (t?.children ?? []).map((c) => [
+            h('br'),
+            h('span', { class: 'muted' }, `+ ${count(c.rows)} ${c.table}`),
+          ]),
         ),
-      ),
-      h(
-        'tbody',
-        {},
-        p.objects.map((name) => {
-          const t = tables.get(name);
-          const s = stats.get(name);
-          return h(
-            'tr',
-            {},
-            h('th', { scope: 'row' }, h('code', {}, name)),
-            h(
-              'td',
-              { class: 'num' },
-              count(t?.rows),
-              t?.deletedRows ? h('br') : null,
-              t?.deletedRows ? h('span', { class: 'muted' }, `${count(t.deletedRows)} marked deleted`) : null,
-              (t?.children ?? []).map((c) => [
-                h('br'),
-                h('span', { class: 'muted' }, `+ ${count(c.rows)} ${c.table}`),
-              ]),
-            ),
-            h(
-              'td',
-              {},
-              t?.cursor ? h('span', { title: t.cursor }, dateTime(t.cursor)) : '—',
-              t?.passPending ? ' (a pass will resume)' : '',
-            ),
-            h(
-              'td',
-              {},
-              s ? statusBadge(s.status, RUN_STATUS_TEXT[s.status] ?? s.status) : '—',
-              s?.reason ? h('div', { class: 'muted' }, s.reason) : null,
-            ),
-            countCells(s),
-          );
-        }),
-      ),
-    ),
+        h(
+          'td',
+          {},
+          t?.cursor ? h('span', { title: t.cursor }, dateTime(t.cursor)) : '—',
+          t?.passPending ? ' (a pass will resume)' : '',
+        ),
+        h(
+          'td',
+          {},
+          s ? statusBadge(s.status, RUN_STATUS_TEXT[s.status] ?? s.status) : '—',
+          s?.reason ? h('div', { class: 'muted' }, s.reason) : null,
+        ),
+        countCells(s),
+      );
+    }),
   );
 }
 

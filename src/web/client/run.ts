@@ -1,6 +1,6 @@
 import { getRun } from './api.js';
 import type { RunView } from './api.js';
-import { fill, h, statusBadge, tableWrap } from './dom.js';
+import { dataTable, fill, h, statusBadge } from './dom.js';
 import { RUN_STATUS_TEXT, count, dateTime, durationMs, runDurationMs } from './format.js';
 
 const POLL_MS = 1000;
@@ -42,41 +42,27 @@ export function objectStatsTable(run: RunView): HTMLElement {
     '429 waits',
     'Time (s)',
   ];
-  return tableWrap(
+  return dataTable(
     'Objects of this run',
-    h(
-      'table',
-      {},
+    [
+      h('th', { scope: 'col' }, 'Object'),
+      h('th', { scope: 'col' }, 'Status'),
+      h('th', { scope: 'col' }, 'Mode'),
+      numbers.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
+      h('th', { scope: 'col' }, 'Reason'),
+    ],
+    run.objects.map((o) =>
       h(
-        'thead',
+        'tr',
         {},
-        h(
-          'tr',
-          {},
-          h('th', { scope: 'col' }, 'Object'),
-          h('th', { scope: 'col' }, 'Status'),
-          h('th', { scope: 'col' }, 'Mode'),
-          numbers.map((t) => h('th', { scope: 'col', class: 'num' }, t)),
-          h('th', { scope: 'col' }, 'Reason'),
+        h('th', { scope: 'row' }, h('code', {}, o.object)),
+        h('td', {}, statusBadge(o.status, RUN_STATUS_TEXT[o.status] ?? o.status)),
+        h('td', {}, o.mode),
+        [o.read, o.inserted, o.updated, o.unchanged, o.deleted, o.calls, o.retries, o.rateLimitWaits].map(
+          (n) => h('td', { class: 'num' }, count(n)),
         ),
-      ),
-      h(
-        'tbody',
-        {},
-        run.objects.map((o) =>
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'row' }, h('code', {}, o.object)),
-            h('td', {}, statusBadge(o.status, RUN_STATUS_TEXT[o.status] ?? o.status)),
-            h('td', {}, o.mode),
-            [o.read, o.inserted, o.updated, o.unchanged, o.deleted, o.calls, o.retries, o.rateLimitWaits].map(
-              (n) => h('td', { class: 'num' }, count(n)),
-            ),
-            h('td', { class: 'num' }, o.seconds.toFixed(1)),
-            h('td', { class: 'error-cell' }, o.reason ?? ''),
-          ),
-        ),
+        h('td', { class: 'num' }, o.seconds.toFixed(1)),
+        h('td', { class: 'error-cell' }, o.reason ?? ''),
       ),
     ),
   );

@@ -1,5 +1,5 @@
 import { ApiError, api } from './api.js';
-import { fill, h, tableWrap } from './dom.js';
+import { dataTable, fill, h } from './dom.js';
 import { busy, choiceGroup, inputField, messageArea } from './forms.js';
 import { dateTime } from './format.js';
 
@@ -21,43 +21,23 @@ const SCOPE_TEXT = { read: 'Read only', admin: 'Admin' } as const;
 const getTokens = () => api<{ tokens: ApiTokenView[] }>('GET', '/api/tokens');
 
 function tokensTable(tokens: readonly ApiTokenView[], revoke: (t: ApiTokenView) => void): HTMLElement {
-  return tableWrap(
+  return dataTable(
     'API tokens',
-    h(
-      'table',
-      {},
+    [['Name', 'Scope', 'Created', 'Origin', 'Action'].map((t) => h('th', { scope: 'col' }, t))],
+    tokens.map((t) =>
       h(
-        'thead',
+        'tr',
         {},
+        h('th', { scope: 'row' }, t.name),
+        h('td', {}, SCOPE_TEXT[t.scope]),
+        h('td', {}, t.createdAt ? dateTime(t.createdAt) : '—'),
+        h('td', {}, t.source),
         h(
-          'tr',
+          'td',
           {},
-          ['Name', 'Scope', 'Created', 'Origin', 'Action'].map((t) => h('th', { scope: 'col' }, t)),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        tokens.map((t) =>
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'row' }, t.name),
-            h('td', {}, SCOPE_TEXT[t.scope]),
-            h('td', {}, t.createdAt ? dateTime(t.createdAt) : '—'),
-            h('td', {}, t.source),
-            h(
-              'td',
-              {},
-              t.revocable
-                ? h(
-                    'button',
-                    { type: 'button', class: 'danger', onclick: () => revoke(t) },
-                    `Revoke ${t.name}`,
-                  )
-                : h('span', { class: 'muted' }, 'set by the environment'),
-            ),
-          ),
+          t.revocable
+            ? h('button', { type: 'button', class: 'danger', onclick: () => revoke(t) }, `Revoke ${t.name}`)
+            : h('span', { class: 'muted' }, 'set by the environment'),
         ),
       ),
     ),

@@ -6,7 +6,7 @@ import type {
   Limit,
   PipelineView,
 } from './api.js';
-import { fill, h, statusBadge, tableWrap } from './dom.js';
+import { dataTable, fill, h, statusBadge } from './dom.js';
 import { busy, choiceGroup, inputField, messageArea } from './forms.js';
 import type { Field } from './forms.js';
 
@@ -27,36 +27,20 @@ function sqlitePathFor(name: string): string {
 }
 
 export function objectResults(result: ConnectionTestResult): HTMLElement {
-  return tableWrap(
+  return dataTable(
     'Objects the token can read',
-    h(
-      'table',
-      {},
+    [['Object', 'Access', 'Reason'].map((t) => h('th', { scope: 'col' }, t))],
+    result.objects.map((o) =>
       h(
-        'thead',
+        'tr',
         {},
+        h('th', { scope: 'row' }, h('code', {}, o.name)),
         h(
-          'tr',
+          'td',
           {},
-          ['Object', 'Access', 'Reason'].map((t) => h('th', { scope: 'col' }, t)),
+          statusBadge(o.readable ? 'readable' : 'unreadable', o.readable ? 'Readable' : 'Not readable'),
         ),
-      ),
-      h(
-        'tbody',
-        {},
-        result.objects.map((o) =>
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'row' }, h('code', {}, o.name)),
-            h(
-              'td',
-              {},
-              statusBadge(o.readable ? 'readable' : 'unreadable', o.readable ? 'Readable' : 'Not readable'),
-            ),
-            h('td', { class: 'error-cell' }, o.reason ?? ''),
-          ),
-        ),
+        h('td', { class: 'error-cell' }, o.reason ?? ''),
       ),
     ),
   );

@@ -1,6 +1,6 @@
 import { getWorkers } from './api.js';
 import type { WorkerView } from './api.js';
-import { fill, h, statusBadge, tableWrap } from './dom.js';
+import { dataTable, fill, h, statusBadge } from './dom.js';
 import { dateTime, relative } from './format.js';
 
 /*
@@ -36,51 +36,35 @@ function workersTable(workers: readonly WorkerView[]): HTMLElement {
     'Last heartbeat',
     'Runs in progress',
   ];
-  return tableWrap(
+  return dataTable(
     'Workers',
-    h(
-      'table',
-      {},
+    [columns.map((t) => h('th', { scope: 'col' }, t))],
+    workers.map((w) =>
       h(
-        'thead',
+        'tr',
         {},
+        h('th', { scope: 'row' }, w.id),
         h(
-          'tr',
+          'td',
           {},
-          columns.map((t) => h('th', { scope: 'col' }, t)),
+          w.role === 'serve'
+            ? `serve (${w.maxRuns === 0 ? 'no runs' : `up to ${w.maxRuns} runs`})`
+            : `worker (up to ${w.maxRuns} runs)`,
         ),
-      ),
-      h(
-        'tbody',
-        {},
-        workers.map((w) =>
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'row' }, w.id),
-            h(
-              'td',
-              {},
-              w.role === 'serve'
-                ? `serve (${w.maxRuns === 0 ? 'no runs' : `up to ${w.maxRuns} runs`})`
-                : `worker (up to ${w.maxRuns} runs)`,
-            ),
-            h(
-              'td',
-              {},
-              statusBadge(
-                w.status === 'running' ? 'succeeded' : w.status === 'lost' ? 'failed' : 'interrupted',
-                w.status,
-              ),
-            ),
-            h('td', {}, w.host),
-            h('td', { class: 'num' }, String(w.pid)),
-            h('td', {}, w.version),
-            h('td', {}, dateTime(w.startedAt)),
-            h('td', {}, `${dateTime(w.lastHeartbeatAt)} (${relative(w.lastHeartbeatAt)})`),
-            runsCell(w),
+        h(
+          'td',
+          {},
+          statusBadge(
+            w.status === 'running' ? 'succeeded' : w.status === 'lost' ? 'failed' : 'interrupted',
+            w.status,
           ),
         ),
+        h('td', {}, w.host),
+        h('td', { class: 'num' }, String(w.pid)),
+        h('td', {}, w.version),
+        h('td', {}, dateTime(w.startedAt)),
+        h('td', {}, `${dateTime(w.lastHeartbeatAt)} (${relative(w.lastHeartbeatAt)})`),
+        runsCell(w),
       ),
     ),
   );

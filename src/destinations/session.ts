@@ -1,0 +1,30 @@
+import { DestinationError } from '../errors.js';
+import type { HarvestSyncError } from '../errors.js';
+
+/*
+ * What the destinations written through one connection share: calls run one at a time, tables
+ * prepared before they are written, and driver errors that always come out as DestinationError.
+ */
+
+/** Runs calls one after another, in the order they were made, whether the one before failed or not. */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The table ensureTable prepared; a table written before it was prepared is our bug, said so. */
+export function preparedTable<T>(tables: ReadonlyMap<string, T>, table: string): T {
+  const prepared = tables.get(table);
+  if (!prepared) throw new DestinationError(`table "${table}" was written before ensureTable prepared it`);
+  return prepared;
+}
+
+/** A wrapped driver error as a DestinationError (one of our other errors keeps its message). */
+export function asDestinationError(wrapped: HarvestSyncError, cause: unknown): DestinationError {
+  return wrapped instanceof DestinationError ? wrapped : new DestinationError(wrapped.message, { cause });
+}
