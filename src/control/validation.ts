@@ -179,6 +179,13 @@ export function errorLine(error: z.ZodError): string {
   return Object.values(fieldErrors(error)).join('; ');
 }
 
+/** Per-field messages on one line, `field: message; …`, for errors whose fields are kept apart too. */
+export function fieldsLine(fields: Readonly<Record<string, string>>): string {
+  return Object.entries(fields)
+    .map(([field, message]) => `${field}: ${message}`)
+    .join('; ');
+}
+
 /**
  * Bad pipeline input: a ConfigError (exit code 2, HTTP 400) that also carries the per-field messages,
  * from the schema or from a rule beyond it (pipeline-rules.ts: `{ field: message }`).
@@ -187,13 +194,7 @@ export class PipelineValidationError extends ConfigError {
   readonly fields: Readonly<Record<string, string>>;
   constructor(error: z.ZodError | Readonly<Record<string, string>>) {
     const zod = error instanceof z.ZodError;
-    super(
-      zod
-        ? errorLine(error)
-        : Object.entries(error)
-            .map(([field, message]) => `${field}: ${message}`)
-            .join('; '),
-    );
+    super(zod ? errorLine(error) : fieldsLine(error));
     this.fields = zod ? fieldErrors(error) : { ...error };
   }
 }

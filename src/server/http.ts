@@ -10,7 +10,7 @@ import {
   RunInProgressError,
   RunNotFoundError,
 } from '../control/store.js';
-import { PipelineValidationError } from '../control/validation.js';
+import { PipelineValidationError, fieldsLine } from '../control/validation.js';
 import { HttpError, errorBody } from './errors.js';
 import type { FieldErrors } from './errors.js';
 import type { Logger } from './logger.js';
@@ -36,13 +36,6 @@ export function zodFields(error: ZodError): FieldErrors {
     fields[key] ??= issue.message;
   }
   return fields;
-}
-
-/** Per-field messages on one line, `field: message; …`: the error's message says what is wrong. */
-function fieldsLine(fields: FieldErrors): string {
-  return Object.entries(fields)
-    .map(([field, message]) => `${field}: ${message}`)
-    .join('; ');
 }
 
 /** Parses input with a schema, turning failures into a 400 with per-field messages. */
