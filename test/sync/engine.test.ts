@@ -1,5 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import type { Destination } from '../../src/destinations/destination.js';
@@ -12,7 +11,7 @@ import {
   liveIds,
   readTable,
   syncSqlite,
-  tempDir,
+  scratchDatabase,
 } from './support/sqlite-helpers.js';
 
 const clients = spec('clients');
@@ -22,15 +21,7 @@ const roles = spec('roles');
 /** Longer than the cursor overlap, so records seeded before a sync are not read again after it. */
 const HOUR = 3600_000;
 
-let dir: string;
-let cleanup: () => void;
-let db: string;
-
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
-  db = join(dir, 'harvest.db');
-});
-afterEach(() => cleanup());
+const scratch = scratchDatabase();
 
 function expectTablesMatch(path: string, source: FakeHarvest, objects: readonly ObjectSpec[]): void {
   matchesSource(path, (object) => source.records(object), objects);
@@ -40,11 +31,11 @@ describe('first run', () => {
   it('loads every object of the catalog in full, page by page, matching the source exactly', async () => {
     const source = new FakeHarvest(DEFAULT_OBJECTS);
     for (const [i, object] of DEFAULT_OBJECTS.entries()) source.seed(object.name, 3 + (i % 4));
-    const { result, events } = await syncSqlite(db, source, { objects: DEFAULT_OBJECTS, perPage: 2 });
+    const { result, events } = await syncSqlite(scratch.db, source, { objects: DEFAULT_OBJECTS, perPage: 2 });
 
     expect(result.status).toBe('succeeded');
     expect(result.objects.map((o) => o.status)).toEqual(DEFAULT_OBJECTS.map(() => 'succeeded'));
-    expectTablesMatch(db, source, DEFAULT_OBJECTS);
+    expectTablesMatch(scratch.db, source, DEFAULT_OBJECTS);
     for (const [i, object] of DEFAULT_OBJECTS.entries()) {
       const r = result.objects[i];
       const count = 3 + (i % 4);
@@ -74,7 +65,7 @@ describe('first run', () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 57);
     const pages: number[] = [];
-    const { result } = await syncSqlite(db, source, {
+    const { result } = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 1, // one list, in order (no date windows)
@@ -84,16 +75,16 @@ describe('first run', () => {
     });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', read: 57, pages: 12 });
     expect(pages).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 57]);
-    expect(liveIds(db, 'time_entries')).toHaveLength(57);
-    expectTablesMatch(db, source, [timeEntries]);
+    expect(liveIds(scratch.db, 'time_entries')).toHaveLength(57);
+    expectTablesMatch(scratch.db, source, [timeEntries]);
   });
 
   it('completes the pass of an object with no records (one empty page)', async () => {
     const source = new FakeHarvest([clients]);
-    const { result } = await syncSqlite(db, source, { objects: [clients] });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [clients] });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', read: 0, pages: 1, calls: 1 });
     expect(result.objects[0].cursor).not.toBeNull();
-    expect(readTable(db, 'clients')).toEqual([]);
+    expect(readTable(scratch.db, 'clients')).toEqual([]);
   });
 });
 
@@ -103,14 +94,14 @@ describe('incremental runs', () => {
     const source = new FakeHarvest(objects);
     for (const o of objects) source.seed(o.name, 20);
     source.time += HOUR;
-    await syncSqlite(db, source, { objects, perPage: 5 });
+    await syncSqlite(scratch.db, source, { objects, perPage: 5 });
 
     source.time += HOUR;
     source.edit('clients', 4, (r) => (r.name = 'Renamed'));
     source.edit('time_entries', 17, (r) => (r.notes = 'edited'));
     source.put('time_entries', { ...source.get('time_entries', 1), id: 99 });
     const before = source.requests.length;
-    const { result } = await syncSqlite(db, source, { objects, perPage: 5 });
+    const { result } = await syncSqlite(scratch.db, source, { objects, perPage: 5 });
 
     expect(result.status).toBe('succeeded');
     const byName = Object.fromEntries(result.objects.map((o) => [o.object, o]));
@@ -130,7 +121,7 @@ describe('incremental runs', () => {
     expect(running.map((q) => q.get('updated_since'))).toEqual([null]);
     const changed = asked.filter((q) => q.get('is_running') === null);
     expect(changed.map((q) => q.get('updated_since'))).toEqual([firstCursor, firstCursor, firstCursor]);
-    expectTablesMatch(db, source, objects);
+    expectTablesMatch(scratch.db, source, objects);
   });
 
   it('do not skip a record edited while the previous pass was under way', async () => {
@@ -146,45 +137,45 @@ describe('incremental runs', () => {
       if (page === 4) source.edit('time_entries', onFirstPage, (r) => (r.notes = 'edited mid-pass'));
     };
     // one list (no date windows, whose newest one reads page 1 again)
-    await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
-    const stored = () => readTable(db, 'time_entries').find((r) => r.id === onFirstPage)?.notes;
+    await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    const stored = () => readTable(scratch.db, 'time_entries').find((r) => r.id === onFirstPage)?.notes;
     expect(stored()).toBe(`notes ${onFirstPage}`); // that page had been read before the edit
 
     source.beforePage = undefined;
     source.time += HOUR;
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5 });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 5 });
     expect(result.objects[0]).toMatchObject({ mode: 'incremental', read: 1, updated: 1 });
     expect(stored()).toBe('edited mid-pass');
-    expectTablesMatch(db, source, [timeEntries]);
+    expectTablesMatch(scratch.db, source, [timeEntries]);
   });
 
   it('re-read objects without updated_since in full and mark their deleted records every run', async () => {
     const source = new FakeHarvest([roles]);
     source.seed('roles', 6);
-    await syncSqlite(db, source, { objects: [roles], perPage: 4 });
+    await syncSqlite(scratch.db, source, { objects: [roles], perPage: 4 });
     source.remove('roles', 2);
     source.time += 60_000;
-    const { result } = await syncSqlite(db, source, { objects: [roles], perPage: 4 });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [roles], perPage: 4 });
     expect(result.objects[0]).toMatchObject({ mode: 'full', read: 5, deleted: 1 });
     expect(source.requests.at(-1)?.url).not.toContain('updated_since');
-    expect(deletedIds(db, 'roles')).toEqual([2]);
+    expect(deletedIds(scratch.db, 'roles')).toEqual([2]);
   });
 
   it('mark invoice line items removed from an invoice as deleted', async () => {
     const source = new FakeHarvest([invoices]);
     source.seed('invoices', 4);
     source.time += HOUR;
-    await syncSqlite(db, source, { objects: [invoices] });
-    expect(liveIds(db, 'invoice_line_items')).toEqual([11, 12, 21, 22, 31, 32, 41, 42]);
+    await syncSqlite(scratch.db, source, { objects: [invoices] });
+    expect(liveIds(scratch.db, 'invoice_line_items')).toEqual([11, 12, 21, 22, 31, 32, 41, 42]);
 
     source.time += HOUR;
     source.edit('invoices', 3, (r) => {
       r.line_items = (r.line_items as Array<{ id: number }>).filter((item) => item.id !== 32);
     });
-    const { result } = await syncSqlite(db, source, { objects: [invoices] });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [invoices] });
     expect(result.objects[0]).toMatchObject({ mode: 'incremental', read: 1, deleted: 1 });
-    expect(deletedIds(db, 'invoice_line_items')).toEqual([32]);
-    expect(liveIds(db, 'invoice_line_items')).toEqual([11, 12, 21, 22, 31, 41, 42]);
+    expect(deletedIds(scratch.db, 'invoice_line_items')).toEqual([32]);
+    expect(liveIds(scratch.db, 'invoice_line_items')).toEqual([11, 12, 21, 22, 31, 41, 42]);
   });
 });
 
@@ -193,13 +184,13 @@ describe('full refresh', () => {
     const source = new FakeHarvest([clients, invoices]);
     source.seed('clients', 8);
     source.seed('invoices', 5);
-    await syncSqlite(db, source, { objects: [clients, invoices], perPage: 3 });
+    await syncSqlite(scratch.db, source, { objects: [clients, invoices], perPage: 3 });
 
     const removed = source.get('clients', 5);
     source.remove('clients', 5);
     source.remove('invoices', 2);
     source.time += 60_000;
-    const first = await syncSqlite(db, source, {
+    const first = await syncSqlite(scratch.db, source, {
       objects: [clients, invoices],
       perPage: 3,
       fullRefresh: true,
@@ -208,31 +199,35 @@ describe('full refresh', () => {
       ['full', 1],
       ['full', 3], // the invoice and its two line items
     ]);
-    expect(deletedIds(db, 'clients')).toEqual([5]);
-    expect(deletedIds(db, 'invoice_line_items')).toEqual([21, 22]);
+    expect(deletedIds(scratch.db, 'clients')).toEqual([5]);
+    expect(deletedIds(scratch.db, 'invoice_line_items')).toEqual([21, 22]);
 
     source.time += 60_000;
     source.put('clients', removed);
-    const second = await syncSqlite(db, source, { objects: [clients], perPage: 3, fullRefresh: true });
+    const second = await syncSqlite(scratch.db, source, {
+      objects: [clients],
+      perPage: 3,
+      fullRefresh: true,
+    });
     // the one back (with a new updated_at) is updated, the seven read again as they were are not
     expect(second.result.objects[0]).toMatchObject({ deleted: 0, inserted: 0, updated: 1, unchanged: 7 });
-    expect(deletedIds(db, 'clients')).toEqual([]);
-    expect(liveIds(db, 'clients')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(deletedIds(scratch.db, 'clients')).toEqual([]);
+    expect(liveIds(scratch.db, 'clients')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('does not sweep records outside a since window', async () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 24);
-    await syncSqlite(db, source, { objects: [timeEntries], perPage: 5 });
+    await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 5 });
     source.time += 60_000;
-    const { result } = await syncSqlite(db, source, {
+    const { result } = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       fullRefresh: true,
       since: '2024-07-01',
     });
     expect(result.objects[0].deleted).toBe(0);
-    expect(liveIds(db, 'time_entries')).toHaveLength(24);
+    expect(liveIds(scratch.db, 'time_entries')).toHaveLength(24);
   });
 });
 
@@ -240,10 +235,10 @@ describe('counts', () => {
   it('counts every record read again as it was as unchanged, on every object, and pages add up to the result', async () => {
     const source = new FakeHarvest(DEFAULT_OBJECTS);
     for (const o of DEFAULT_OBJECTS) source.seed(o.name, 7);
-    await syncSqlite(db, source, { objects: DEFAULT_OBJECTS, perPage: 3 });
+    await syncSqlite(scratch.db, source, { objects: DEFAULT_OBJECTS, perPage: 3 });
     source.time += HOUR;
     const pages: Record<string, { read: number; unchanged: number; updated: number; last: unknown }> = {};
-    const { result } = await syncSqlite(db, source, {
+    const { result } = await syncSqlite(scratch.db, source, {
       objects: DEFAULT_OBJECTS,
       perPage: 3,
       fullRefresh: true,
@@ -273,14 +268,14 @@ describe('counts', () => {
     source.seed('roles', 5);
     source.seed('invoices', 4);
     source.time += HOUR;
-    await syncSqlite(db, source, { objects: [roles, invoices] });
+    await syncSqlite(scratch.db, source, { objects: [roles, invoices] });
     source.time += HOUR;
     source.edit('roles', 3, (r) => (r.name = 'Renamed role'));
     // a line item changes: Harvest gives its invoice a new updated_at, so the invoice is updated
     source.edit('invoices', 2, (r) => {
       (r.line_items as Array<{ description: string }>)[0].description = 'changed item';
     });
-    const { result } = await syncSqlite(db, source, { objects: [roles, invoices] });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [roles, invoices] });
     const byName = Object.fromEntries(result.objects.map((o) => [o.object, o]));
     expect(byName.roles).toMatchObject({ mode: 'full', read: 5, inserted: 0, updated: 1, unchanged: 4 });
     expect(byName.invoices).toMatchObject({
@@ -295,15 +290,15 @@ describe('counts', () => {
   it('counts a record that comes back exactly as it was before it was marked deleted as updated', async () => {
     const source = new FakeHarvest([clients]);
     source.seed('clients', 4);
-    await syncSqlite(db, source, { objects: [clients] });
+    await syncSqlite(scratch.db, source, { objects: [clients] });
     const gone = source.get('clients', 2);
     source.remove('clients', 2);
     source.time += HOUR;
-    const swept = await syncSqlite(db, source, { objects: [clients], fullRefresh: true });
+    const swept = await syncSqlite(scratch.db, source, { objects: [clients], fullRefresh: true });
     expect(swept.result.objects[0]).toMatchObject({ read: 3, unchanged: 3, deleted: 1 });
     source.restore('clients', gone); // the very record, updated_at and all
     source.time += HOUR;
-    const back = await syncSqlite(db, source, { objects: [clients], fullRefresh: true });
+    const back = await syncSqlite(scratch.db, source, { objects: [clients], fullRefresh: true });
     expect(back.result.objects[0]).toMatchObject({
       read: 4,
       inserted: 0,
@@ -311,7 +306,7 @@ describe('counts', () => {
       unchanged: 3,
       deleted: 0,
     });
-    expect(deletedIds(db, 'clients')).toEqual([]);
+    expect(deletedIds(scratch.db, 'clients')).toEqual([]);
   });
 });
 
@@ -320,19 +315,27 @@ describe('since', () => {
     const source = new FakeHarvest([timeEntries, clients]);
     source.seed('time_entries', 24);
     source.seed('clients', 3);
-    await syncSqlite(db, source, { objects: [timeEntries, clients], since: '2024-07-01', perPage: 4 });
+    await syncSqlite(scratch.db, source, {
+      objects: [timeEntries, clients],
+      since: '2024-07-01',
+      perPage: 4,
+    });
     const inWindow = source
       .records('time_entries')
       .filter((r) => (r.spent_date as string) >= '2024-07-01')
       .map((r) => r.id);
     expect(inWindow.length).toBeGreaterThan(0);
     expect(inWindow.length).toBeLessThan(24);
-    expect(liveIds(db, 'time_entries')).toEqual(inWindow);
-    expect(liveIds(db, 'clients')).toEqual([1, 2, 3]);
+    expect(liveIds(scratch.db, 'time_entries')).toEqual(inWindow);
+    expect(liveIds(scratch.db, 'clients')).toEqual([1, 2, 3]);
 
     source.time += 60_000;
     source.edit('time_entries', 1, (r) => (r.spent_date = '2023-01-01'));
-    await syncSqlite(db, source, { objects: [timeEntries, clients], since: '2024-07-01', perPage: 4 });
+    await syncSqlite(scratch.db, source, {
+      objects: [timeEntries, clients],
+      since: '2024-07-01',
+      perPage: 4,
+    });
     const last = (object: string) =>
       new URL(
         source.requests.filter((r) => r.object === object && !r.url.includes('is_running')).at(-1)?.url ?? '',
@@ -349,7 +352,7 @@ describe('resume', () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 40);
     const controller = new AbortController();
-    const first = await syncSqlite(db, source, {
+    const first = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 1,
@@ -365,13 +368,17 @@ describe('resume', () => {
       read: 15,
       cursor: null,
     });
-    expect(liveIds(db, 'time_entries')).toHaveLength(15);
+    expect(liveIds(scratch.db, 'time_entries')).toHaveLength(15);
     const startedAt = source.now().replace(/\.\d+Z$/, '.000Z');
 
     // Harvest's clock moves on: the resumed pass keeps its own start.
     source.time += HOUR;
     const seen = source.requests.length;
-    const second = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    const second = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 1,
+    });
     const resumedUrls = source.requests.slice(seen).map((r) => new URL(r.url).searchParams.get('page'));
     expect(resumedUrls).toEqual(['4', '5', '6', '7', '8']);
     expect(second.events.find((e) => e.type === 'object:start')).toMatchObject({
@@ -384,7 +391,7 @@ describe('resume', () => {
       inserted: 25,
       cursor: startedAt,
     });
-    expectTablesMatch(db, source, [timeEntries]);
+    expectTablesMatch(scratch.db, source, [timeEntries]);
   });
 
   it('lets the batch being written commit when aborted, then the next run completes exactly', async () => {
@@ -393,7 +400,7 @@ describe('resume', () => {
     for (const o of objects) source.seed(o.name, 12);
     const controller = new AbortController();
     let writes = 0;
-    const first = await syncSqlite(db, source, {
+    const first = await syncSqlite(scratch.db, source, {
       objects,
       perPage: 2,
       concurrency: 2,
@@ -413,12 +420,12 @@ describe('resume', () => {
     expect(writes).toBeLessThan(objects.length * 6);
     // Objects the signal stopped before they started have no table yet.
     const started = first.result.objects.filter((o) => o.pages > 0).map((o) => o.object);
-    const rows = started.reduce((n, name) => n + readTable(db, name).length, 0);
+    const rows = started.reduce((n, name) => n + readTable(scratch.db, name).length, 0);
     expect(rows).toBe(first.result.objects.reduce((n, o) => n + o.read, 0));
 
-    const second = await syncSqlite(db, source, { objects, perPage: 2, concurrency: 2 });
+    const second = await syncSqlite(scratch.db, source, { objects, perPage: 2, concurrency: 2 });
     expect(second.result.status).toBe('succeeded');
-    expectTablesMatch(db, source, objects);
+    expectTablesMatch(scratch.db, source, objects);
   });
 });
 
@@ -436,7 +443,10 @@ describe('schema drift', () => {
     source.edit('invoices', 2, (r) => {
       (r.line_items as Array<Record<string, unknown>>)[0].tax_code = 'VAT';
     });
-    const { result, events } = await syncSqlite(db, source, { objects: [clients, invoices], perPage: 4 });
+    const { result, events } = await syncSqlite(scratch.db, source, {
+      objects: [clients, invoices],
+      perPage: 4,
+    });
     expect(result.status).toBe('succeeded');
     const added = events.filter((e) => e.type === 'schema:column-added');
     expect(added).toEqual([
@@ -445,15 +455,15 @@ describe('schema drift', () => {
       { type: 'schema:column-added', table: 'clients', column: 'owner_email', columnType: 'text' },
       { type: 'schema:column-added', table: 'invoice_line_items', column: 'tax_code', columnType: 'text' },
     ]);
-    const rows = readTable(db, 'clients');
+    const rows = readTable(scratch.db, 'clients');
     expect(rows.map((r) => [r.id, r.tier, r.owner_id, r.owner_email])).toEqual(
       source.records('clients').map((r) => {
         const owner = r.owner as { id: number; email: string } | undefined;
         return [r.id, r.tier ?? null, owner?.id ?? null, owner?.email ?? null];
       }),
     );
-    expect(readTable(db, 'invoice_line_items').find((r) => r.id === 21)?.tax_code).toBe('VAT');
-    expectTablesMatch(db, source, [clients, invoices]);
+    expect(readTable(scratch.db, 'invoice_line_items').find((r) => r.id === 21)?.tax_code).toBe('VAT');
+    expectTablesMatch(scratch.db, source, [clients, invoices]);
   });
 });
 
@@ -463,19 +473,19 @@ describe('failures', () => {
     const source = new FakeHarvest(objects);
     for (const o of objects) source.seed(o.name, 3);
     source.failWith('roles', 403);
-    const { result } = await syncSqlite(db, source, { objects });
+    const { result } = await syncSqlite(scratch.db, source, { objects });
     expect(result.status).toBe('succeeded');
     expect(result.error).toBeUndefined();
     expect(result.objects.map((o) => o.status)).toEqual(['succeeded', 'skipped', 'succeeded']);
     expect(result.objects[1].reason).toMatch(/^roles: this token may not read roles \(403 Not authorized!\)/);
-    expect(liveIds(db, 'time_entries')).toEqual([1, 2, 3]);
+    expect(liveIds(scratch.db, 'time_entries')).toEqual([1, 2, 3]);
   });
 
   it('fails a run in which every object was skipped, with the reasons: nothing synced is no success', async () => {
     const objects = [clients, roles, invoices, spec('tasks'), spec('users')];
     const source = new FakeHarvest(objects);
     for (const o of objects) source.failWith(o.name, 403);
-    const { result } = await syncSqlite(db, source, { objects });
+    const { result } = await syncSqlite(scratch.db, source, { objects });
     expect(result.objects.map((o) => o.status)).toEqual(objects.map(() => 'skipped'));
     expect(result.status).toBe('failed');
     expect(result.error).toBe(
@@ -488,7 +498,7 @@ describe('failures', () => {
     const source = new FakeHarvest(objects);
     for (const o of objects) source.seed(o.name, 3);
     source.failWith('clients', 401);
-    const { result } = await syncSqlite(db, source, { objects, concurrency: 1 });
+    const { result } = await syncSqlite(scratch.db, source, { objects, concurrency: 1 });
     expect(result.status).toBe('failed');
     expect(result.error).toMatch(/^clients: Harvest rejected the access token \(401\)/);
     expect(result.objects.map((o) => o.status)).toEqual(['failed', 'failed', 'failed', 'failed']);
@@ -501,11 +511,11 @@ describe('failures', () => {
     const source = new FakeHarvest(objects);
     for (const o of objects) source.seed(o.name, 3);
     source.failWith('clients', 422);
-    const { result } = await syncSqlite(db, source, { objects });
+    const { result } = await syncSqlite(scratch.db, source, { objects });
     expect(result.status).toBe('failed');
     expect(result.error).toMatch(/^clients: Harvest rejected GET \/v2\/clients\?per_page=2000 \(422/);
     expect(result.objects.map((o) => o.status)).toEqual(['failed', 'succeeded']);
-    expect(liveIds(db, 'roles')).toEqual([1, 2, 3]);
+    expect(liveIds(scratch.db, 'roles')).toEqual([1, 2, 3]);
   });
 
   it('fails an object with a clear message when links.next loops', async () => {
@@ -513,7 +523,7 @@ describe('failures', () => {
     source.seed('clients', 9);
     source.rewriteNext = (_object, next, url) =>
       url.searchParams.get('page') === '3' ? url.toString().replace('page=3', 'page=2') : next;
-    const { result } = await syncSqlite(db, source, { objects: [clients], perPage: 2 });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [clients], perPage: 2 });
     expect(result.status).toBe('failed');
     expect(result.objects[0].reason).toBe(
       "clients: Harvest's links.next on page 3 (GET /v2/clients?per_page=2&page=3) points back to /v2/clients?per_page=2&page=2, already read in this pass: pagination loops, stopped reading clients",
@@ -526,12 +536,12 @@ describe('failures', () => {
     source.seed('clients', 6);
     source.rewriteRecords = (_object, records) =>
       records.map(({ id, ...rest }) => (id === 2 ? rest : { id, ...rest }));
-    const { result } = await syncSqlite(db, source, { objects: [clients], perPage: 3 });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [clients], perPage: 3 });
     expect(result.status).toBe('failed');
     expect(result.objects[0].reason).toBe(
       'clients: a record on page 2 (GET /v2/clients?per_page=3&page=2) has no numeric id (got none); nothing of this page was written',
     );
-    expect(liveIds(db, 'clients')).toEqual([4, 5, 6]);
+    expect(liveIds(scratch.db, 'clients')).toEqual([4, 5, 6]);
     expect(result.objects[0]).toMatchObject({ read: 3, pages: 1, cursor: null });
   });
 });
@@ -565,7 +575,7 @@ describe('concurrency', () => {
     let writing = 0;
     let overlap = false;
     try {
-      const { result } = await syncSqlite(db, source, {
+      const { result } = await syncSqlite(scratch.db, source, {
         objects,
         perPage: 2,
         concurrency: 3,
@@ -592,7 +602,7 @@ describe('concurrency', () => {
     expect(maxHeld).toBe(4);
     // An object read as one list has at most the page being written plus the one fetched ahead.
     for (const object of ['clients', 'invoices', 'roles']) expect(maxAhead.get(object), object).toBe(2);
-    expectTablesMatch(db, source, objects);
+    expectTablesMatch(scratch.db, source, objects);
   });
 });
 

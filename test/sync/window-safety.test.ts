@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/catalog/types.js';
 import type { PassState, StreamState } from '../../src/destinations/destination.js';
 import { startSimulator } from '../../src/simulator/index.js';
@@ -15,7 +14,7 @@ import {
   liveIds,
   readTable,
   syncSqlite,
-  tempDir,
+  scratchDatabase,
 } from './support/sqlite-helpers.js';
 
 /*
@@ -27,15 +26,7 @@ import {
 const timeEntries = spec('time_entries');
 const DAY = 86_400_000;
 
-let dir: string;
-let cleanup: () => void;
-let db: string;
-
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
-  db = join(dir, 'harvest.db');
-});
-afterEach(() => cleanup());
+const scratch = scratchDatabase();
 
 /** 200 entries over 2024, plus the account's first entry alone on its day, weeks before the rest. */
 function accountWithLoneFirstEntry(): { source: FakeHarvest; lone: number } {
@@ -53,7 +44,7 @@ const isProbe = (url: URL) => url.searchParams.get('per_page') === '1' && url.se
 const options = { objects: [timeEntries], perPage: 5, concurrency: 4 };
 
 function savedPass(): PassState | null {
-  const handle = new Database(db, { readonly: true });
+  const handle = new Database(scratch.db, { readonly: true });
   try {
     const row = handle.prepare(`SELECT pass FROM _harvest_sync_state WHERE object = 'time_entries'`).get() as
       { pass: string | null } | undefined;
@@ -64,7 +55,7 @@ function savedPass(): PassState | null {
 }
 
 function savePass(pass: PassState): void {
-  const handle = new Database(db);
+  const handle = new Database(scratch.db);
   try {
     handle
       .prepare(`UPDATE _harvest_sync_state SET pass = ? WHERE object = 'time_entries'`)
@@ -77,8 +68,8 @@ function savePass(pass: PassState): void {
 describe('a full refresh while Harvest changes between the first page and the probe', () => {
   it('never marks the lone oldest entry deleted when a record is created before the probe', async () => {
     const { source, lone } = accountWithLoneFirstEntry();
-    await syncSqlite(db, source, options);
-    expect(liveIds(db, 'time_entries')).toContain(lone);
+    await syncSqlite(scratch.db, source, options);
+    expect(liveIds(scratch.db, 'time_entries')).toContain(lone);
     source.time += 60_000;
     let created = false;
     source.beforePage = (_object, url) => {
@@ -91,13 +82,13 @@ describe('a full refresh while Harvest changes between the first page and the pr
         });
       }
     };
-    const { result } = await syncSqlite(db, source, { ...options, fullRefresh: true });
+    const { result } = await syncSqlite(scratch.db, source, { ...options, fullRefresh: true });
     expect(created).toBe(true);
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 0 });
-    expect(deletedIds(db, 'time_entries')).toEqual([]);
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([]);
     // the probe saw another list than the first page (one entry more): the rest was read as one list
     expect(result.objects[0].windows).toBeUndefined();
-    expectTablesMatch(db, (name) => source.records(name), [timeEntries]);
+    expectTablesMatch(scratch.db, (name) => source.records(name), [timeEntries]);
   });
 
   it('reads records older than the probe said in the oldest window, which has no lower bound', async () => {
@@ -105,18 +96,18 @@ describe('a full refresh while Harvest changes between the first page and the pr
     // a probe answered from another state of the list: a later date than the true oldest entry's
     source.rewriteRecords = (_object, records, url) =>
       isProbe(url) ? records.map((r) => ({ ...r, spent_date: '2024-01-20' })) : records;
-    const { result } = await syncSqlite(db, source, options);
+    const { result } = await syncSqlite(scratch.db, source, options);
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
-    expect(liveIds(db, 'time_entries')).toContain(lone);
+    expect(liveIds(scratch.db, 'time_entries')).toContain(lone);
     const windows = source.requests
       .map((r) => new URL(r.url).searchParams)
       .filter((q) => q.has('from') || q.has('to'));
     expect(windows.some((q) => q.has('to') && !q.has('from'))).toBe(true);
     expect(windows.some((q) => q.has('from') && !q.has('to'))).toBe(true);
     source.time += 60_000;
-    const refresh = await syncSqlite(db, source, { ...options, fullRefresh: true });
+    const refresh = await syncSqlite(scratch.db, source, { ...options, fullRefresh: true });
     expect(refresh.result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 0, windows: 8 });
-    expectTablesMatch(db, (name) => source.records(name), [timeEntries]);
+    expectTablesMatch(scratch.db, (name) => source.records(name), [timeEntries]);
   });
 });
 
@@ -124,7 +115,7 @@ describe('rows a full pass did not see', () => {
   it('are checked one by one with Harvest: a live one is written, only the 404s are marked deleted', async () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 30);
-    await syncSqlite(db, source, { ...options, concurrency: 1 });
+    await syncSqlite(scratch.db, source, { ...options, concurrency: 1 });
     source.time += 60_000;
     const listed = source.listed('time_entries');
     const gone = listed[20].id as number;
@@ -140,18 +131,22 @@ describe('rows a full pass did not see', () => {
       source.remove('time_entries', read);
       source.put('time_entries', { ...makeRecord(timeEntries, 900, source.now()), spent_date: '2023-01-01' });
     };
-    const { result } = await syncSqlite(db, source, { ...options, concurrency: 1, fullRefresh: true });
+    const { result } = await syncSqlite(scratch.db, source, {
+      ...options,
+      concurrency: 1,
+      fullRefresh: true,
+    });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 1 });
-    expect(deletedIds(db, 'time_entries')).toEqual([gone]);
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([gone]);
     const byId = source.requests.map((r) => new URL(r.url).pathname).filter((p) => /\/\d+$/.test(p));
     expect(byId.sort()).toEqual([`/v2/time_entries/${gone}`, `/v2/time_entries/${slides}`].sort());
-    expect(liveIds(db, 'time_entries')).toContain(slides);
+    expect(liveIds(scratch.db, 'time_entries')).toContain(slides);
     // `read` was read before it was deleted: the next full pass marks it
     source.beforePage = undefined;
     source.time += 60_000;
-    await syncSqlite(db, source, { ...options, fullRefresh: true });
-    expect(deletedIds(db, 'time_entries')).toEqual([read, gone].sort((a, b) => a - b));
-    expect(liveIds(db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
+    await syncSqlite(scratch.db, source, { ...options, fullRefresh: true });
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([read, gone].sort((a, b) => a - b));
+    expect(liveIds(scratch.db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
   });
 });
 
@@ -159,7 +154,7 @@ describe(`more than ${MAX_CHECKED_UNSEEN} rows a full pass did not see (a mass d
   async function massDeletion(): Promise<{ source: FakeHarvest; gone: number[] }> {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', MAX_CHECKED_UNSEEN + 300);
-    await syncSqlite(db, source, { ...options, perPage: 100 });
+    await syncSqlite(scratch.db, source, { ...options, perPage: 100 });
     source.time += 3_600_000;
     const gone = source
       .records('time_entries')
@@ -172,10 +167,10 @@ describe(`more than ${MAX_CHECKED_UNSEEN} rows a full pass did not see (a mass d
   it('are marked deleted without a call each when nothing changed during the read', async () => {
     const { source, gone } = await massDeletion();
     const before = source.requests.length;
-    const { result } = await syncSqlite(db, source, { ...options, perPage: 100, fullRefresh: true });
+    const { result } = await syncSqlite(scratch.db, source, { ...options, perPage: 100, fullRefresh: true });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: gone.length });
     expect(result.objects[0].notice).toBeUndefined();
-    expect(deletedIds(db, 'time_entries')).toEqual(gone);
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual(gone);
     const asked = source.requests.slice(before).map((r) => new URL(r.url));
     expect(asked.some((u) => /\/\d+$/.test(u.pathname))).toBe(false);
     // one call asks whether anything was updated since the pass began: nothing was
@@ -194,14 +189,14 @@ describe(`more than ${MAX_CHECKED_UNSEEN} rows a full pass did not see (a mass d
           (r) => (r.notes = 'mid-read'),
         );
     };
-    const { result } = await syncSqlite(db, source, { ...options, perPage: 100, fullRefresh: true });
+    const { result } = await syncSqlite(scratch.db, source, { ...options, perPage: 100, fullRefresh: true });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 0 });
     expect(result.objects[0].notice).toMatch(/too many to check one by one, so none was marked deleted/);
-    expect(deletedIds(db, 'time_entries')).toEqual([]);
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([]);
     // Harvest quiet again (the edit older than the pass): the next full refresh marks them
     source.beforePage = undefined;
     source.time += 10 * 60_000;
-    const next = await syncSqlite(db, source, { ...options, perPage: 100, fullRefresh: true });
+    const next = await syncSqlite(scratch.db, source, { ...options, perPage: 100, fullRefresh: true });
     expect(next.result.objects[0].deleted).toBe(MAX_CHECKED_UNSEEN + 20);
   });
 });
@@ -217,7 +212,7 @@ describe('an API that ignores from/to', () => {
     try {
       const perPage = 10;
       const total = simRecords(sim, 'time_entries').length;
-      const { result } = await syncSqlite(db, simulatorClient(sim), {
+      const { result } = await syncSqlite(scratch.db, simulatorClient(sim), {
         objects: [timeEntries],
         perPage,
         concurrency: 4,
@@ -232,7 +227,7 @@ describe('an API that ignores from/to', () => {
       // the list's pages, the first page and probe, and the windows' first pages that were asked for
       const onePass = Math.ceil(total / perPage);
       expect(object.calls).toBeLessThanOrEqual(onePass + 2 + 8);
-      const stored = new Set(liveIds(db, 'time_entries'));
+      const stored = new Set(liveIds(scratch.db, 'time_entries'));
       expect(simRecords(sim, 'time_entries').every((r) => stored.has(r.id as number))).toBe(true);
       expect(stored.size).toBe(total);
     } finally {
@@ -248,9 +243,9 @@ describe('an API that serves fewer records per page than asked', () => {
     source.beforePage = (_object, url) => {
       if (Number(url.searchParams.get('per_page')) > 10) url.searchParams.set('per_page', '10');
     };
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], concurrency: 4 });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [timeEntries], concurrency: 4 });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
-    expectTablesMatch(db, (name) => source.records(name), [timeEntries]);
+    expectTablesMatch(scratch.db, (name) => source.records(name), [timeEntries]);
   });
 });
 
@@ -270,13 +265,13 @@ describe('an API that ignores updated_since', () => {
     const source = new IgnoresUpdatedSince([timeEntries]);
     source.seed('time_entries', 12);
     source.time += 3_600_000;
-    await syncSqlite(db, source, { objects: [timeEntries], perPage: 50 });
+    await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 50 });
     source.time += 3_600_000;
     source.edit('time_entries', 3, (r) => (r.notes = 'edited'));
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 50 });
+    const { result } = await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 50 });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', mode: 'incremental', read: 12 });
     expect(result.objects[0].notice).toMatch(/does not honour updated_since/);
-    expectTablesMatch(db, (name) => source.records(name), [timeEntries]);
+    expectTablesMatch(scratch.db, (name) => source.records(name), [timeEntries]);
   });
 });
 
@@ -287,12 +282,12 @@ describe('running timers', () => {
     try {
       const running = () => simRecords(sim, 'time_entries').filter((r) => r.is_running === true);
       expect(running().length).toBeGreaterThan(0);
-      const run = () => syncSqlite(db, simulatorClient(sim), { objects: [timeEntries], perPage: 50 });
+      const run = () => syncSqlite(scratch.db, simulatorClient(sim), { objects: [timeEntries], perPage: 50 });
       await run();
       clock.advance(90 * 60_000);
       const second = await run();
       expect(second.result.objects[0].mode).toBe('incremental');
-      const stored = new Map(readTable(db, 'time_entries').map((row) => [Number(row.id), row]));
+      const stored = new Map(readTable(scratch.db, 'time_entries').map((row) => [Number(row.id), row]));
       for (const timer of running()) {
         expect(Number(stored.get(timer.id as number)?.hours), `timer ${String(timer.id)}`).toBe(timer.hours);
         expect(stored.get(timer.id as number)?.updated_at).toBe(timer.updated_at);
@@ -306,10 +301,10 @@ describe('running timers', () => {
 describe('windows saved by the release before open windows (both bounds)', () => {
   it('resume, and a record outside them is checked with Harvest, not marked deleted', async () => {
     const { source, lone } = accountWithLoneFirstEntry();
-    await syncSqlite(db, source, options);
+    await syncSqlite(scratch.db, source, options);
     source.time += 60_000;
     const controller = new AbortController();
-    const stopped = await syncSqlite(db, source, {
+    const stopped = await syncSqlite(scratch.db, source, {
       ...options,
       fullRefresh: true,
       signal: controller.signal,
@@ -341,13 +336,13 @@ describe('windows saved by the release before open windows (both bounds)', () =>
     );
     savePass({ ...saved, streams: legacy });
 
-    const resumed = await syncSqlite(db, source, { ...options, fullRefresh: true });
+    const resumed = await syncSqlite(scratch.db, source, { ...options, fullRefresh: true });
     expect(resumed.events.find((e) => e.type === 'object:start')).toMatchObject({ resumed: true });
     expect(resumed.result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 0, windows: 8 });
-    expect(liveIds(db, 'time_entries')).toContain(lone);
+    expect(liveIds(scratch.db, 'time_entries')).toContain(lone);
     expect(source.requests.some((r) => r.url.endsWith(`/time_entries/${lone}`))).toBe(true);
     expect(savedPass()).toBeNull();
-    expectTablesMatch(db, (name) => source.records(name), [timeEntries]);
+    expectTablesMatch(scratch.db, (name) => source.records(name), [timeEntries]);
     const records: JsonObject[] = source.records('time_entries');
     expect(Date.parse(String(records.find((r) => r.id === lone)?.spent_date))).toBeLessThan(
       Date.parse('2024-01-02') - 30 * DAY,

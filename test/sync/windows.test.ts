@@ -1,34 +1,31 @@
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import type { ObjectSpec } from '../../src/catalog/types.js';
 import type { Destination, PassState, WrittenQuery } from '../../src/destinations/destination.js';
 import { MAX_STREAM_RESTARTS } from '../../src/sync/engine.js';
 import { dateOf, inWindow, splitDates, tileDates, windowCount } from '../../src/sync/windows.js';
 import { spec } from '../harvest/helpers.js';
 import { FakeHarvest } from './support/fake-harvest.js';
-import { deletedIds, expectTablesMatch, liveIds, syncSqlite, tempDir } from './support/sqlite-helpers.js';
+import {
+  deletedIds,
+  expectTablesMatch,
+  liveIds,
+  syncSqlite,
+  scratchDatabase,
+} from './support/sqlite-helpers.js';
 
 const timeEntries = spec('time_entries');
 const invoices = spec('invoices');
 const DAY = 86_400_000;
 
-let dir: string;
-let cleanup: () => void;
-let db: string;
-
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
-  db = join(dir, 'harvest.db');
-});
-afterEach(() => cleanup());
+const scratch = scratchDatabase();
 
 function expectExact(source: FakeHarvest, object: ObjectSpec): void {
-  expectTablesMatch(db, (name) => source.records(name), [object]);
+  expectTablesMatch(scratch.db, (name) => source.records(name), [object]);
 }
 
 function savedPass(object: string): PassState | null {
-  const handle = new Database(db, { readonly: true });
+  const handle = new Database(scratch.db, { readonly: true });
   try {
     const row = handle.prepare('SELECT pass FROM _harvest_sync_state WHERE object = ?').get(object) as
       { pass: string | null } | undefined;
@@ -116,7 +113,11 @@ describe('a long full pass read as date windows', () => {
       await new Promise((resolve) => setTimeout(resolve, 2));
       inFlight -= 1;
     };
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 4 });
+    const { result } = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+    });
 
     // each record written once: the newest window (open above) reads the first page's records again
     expect(result.objects[0]).toMatchObject({
@@ -170,7 +171,11 @@ describe('a long full pass read as date windows', () => {
     }
     const source = new ById([timeEntries]);
     source.seed('time_entries', 60);
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 4 });
+    const { result } = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+    });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', read: 60 });
     expect(result.objects[0].windows).toBeUndefined();
     expect(source.requests.some((r) => new URL(r.url).searchParams.has('to'))).toBe(false);
@@ -181,7 +186,7 @@ describe('a long full pass read as date windows', () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 200);
     const controller = new AbortController();
-    const first = await syncSqlite(db, source, {
+    const first = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 4,
@@ -202,7 +207,11 @@ describe('a long full pass read as date windows', () => {
     expect(unfinished.length).toBeGreaterThan(0);
 
     const seen = source.requests.length;
-    const second = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 4 });
+    const second = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+    });
     expect(second.result.objects[0]).toMatchObject({ status: 'succeeded', windows: 8 });
     expect(second.events.find((e) => e.type === 'object:start')).toMatchObject({ resumed: true });
     const resumed = source.requests.slice(seen).map((r) => r.url);
@@ -223,12 +232,19 @@ describe('a long full pass read as date windows', () => {
     source.seed('time_entries', 60);
     source.seed('invoices', 60);
     source.time += 3_600_000; // past the cursor overlap, so the incremental pass reads only the edits
-    const serial = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    const serial = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 1,
+    });
     expect(serial.result.objects[0].windows).toBeUndefined();
     source.time += 3_600_000;
     for (let id = 1; id <= 40; id++) source.edit('time_entries', id, (r) => (r.notes = `edit ${id}`));
     const before = source.requests.length;
-    const incremental = await syncSqlite(db, source, { objects: [timeEntries, invoices], perPage: 5 });
+    const incremental = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries, invoices],
+      perPage: 5,
+    });
     // invoices (issue_date may be empty on a draft) are read as one list even in full
     expect(incremental.result.objects[0]).toMatchObject({ mode: 'incremental', read: 40 });
     expect(incremental.result.objects.every((o) => o.windows === undefined)).toBe(true);
@@ -257,7 +273,7 @@ describe('the end-of-list check', () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 200);
     const queries: WrittenQuery[] = [];
-    const { result } = await syncSqlite(db, source, {
+    const { result } = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 4,
@@ -276,7 +292,7 @@ describe('the end-of-list check', () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 200);
     const controller = new AbortController();
-    await syncSqlite(db, source, {
+    await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 4,
@@ -286,7 +302,7 @@ describe('the end-of-list check', () => {
       },
     });
     const queries: WrittenQuery[] = [];
-    const { result } = await syncSqlite(db, source, {
+    const { result } = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 4,
@@ -302,7 +318,7 @@ describe('a page-numbered list that shrinks under the read', () => {
   it('is read again from its top, so no record that slid past is marked deleted', async () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 30);
-    await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
     const listed = source.listed('time_entries');
     const gone = listed[2].id as number;
     // the first record of page 3 slides onto page 2 (already read) when a record of page 1 goes
@@ -314,12 +330,17 @@ describe('a page-numbered list that shrinks under the read', () => {
     };
     source.time += 60_000;
     const refresh = () =>
-      syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1, fullRefresh: true });
+      syncSqlite(scratch.db, source, {
+        objects: [timeEntries],
+        perPage: 5,
+        concurrency: 1,
+        fullRefresh: true,
+      });
     const { result } = await refresh();
     expect(result.objects[0]).toMatchObject({ status: 'succeeded', deleted: 0 });
     expect(result.objects[0].notice).toBeUndefined();
-    expect(deletedIds(db, 'time_entries')).not.toContain(slides);
-    expect(deletedIds(db, 'time_entries')).toEqual([]);
+    expect(deletedIds(scratch.db, 'time_entries')).not.toContain(slides);
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([]);
     // pages 1–3, then the whole list again: 29 records in 6 pages
     expect(result.objects[0].calls).toBe(3 + 6);
 
@@ -328,8 +349,8 @@ describe('a page-numbered list that shrinks under the read', () => {
     source.time += 60_000;
     const next = await refresh();
     expect(next.result.objects[0].deleted).toBe(1);
-    expect(deletedIds(db, 'time_entries')).toEqual([gone]);
-    expect(liveIds(db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([gone]);
+    expect(liveIds(scratch.db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
   });
 
   it('is read again when a record moves from behind the read to ahead of it (the total stays the same)', async () => {
@@ -346,9 +367,13 @@ describe('a page-numbered list that shrinks under the read', () => {
       call += 1;
       if (call === 3) source.edit('time_entries', moved, (r) => (r.spent_date = oldest));
     };
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    const { result } = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 1,
+    });
     expect(result.objects[0]).toMatchObject({ status: 'succeeded' });
-    expect(liveIds(db, 'time_entries')).toContain(slides);
+    expect(liveIds(scratch.db, 'time_entries')).toContain(slides);
     expectExact(source, timeEntries);
     // six pages, then the whole list again
     expect(result.objects[0].calls).toBe(6 + 6);
@@ -370,10 +395,14 @@ describe('a page-numbered list that shrinks under the read', () => {
         source.remove('time_entries', removed);
       }
     };
-    const { result } = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 4 });
+    const { result } = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      concurrency: 4,
+    });
     expect(result.objects[0].status).toBe('succeeded');
     expect(removed).toBeDefined();
-    const stored = new Set(liveIds(db, 'time_entries'));
+    const stored = new Set(liveIds(scratch.db, 'time_entries'));
     const missing = source.records('time_entries').filter((r) => !stored.has(r.id as number));
     expect(missing.map((r) => r.id)).toEqual([]);
   });
@@ -381,7 +410,7 @@ describe('a page-numbered list that shrinks under the read', () => {
   it(`stops re-reading after ${MAX_STREAM_RESTARTS} restarts and then marks no deletions, saying why`, async () => {
     const source = new FakeHarvest([timeEntries]);
     source.seed('time_entries', 40);
-    await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
+    await syncSqlite(scratch.db, source, { objects: [timeEntries], perPage: 5, concurrency: 1 });
     let call = 0;
     source.beforePage = () => {
       call += 1;
@@ -389,7 +418,7 @@ describe('a page-numbered list that shrinks under the read', () => {
       if (call > 1) source.remove('time_entries', source.listed('time_entries')[0].id as number);
     };
     source.time += 60_000;
-    const { result } = await syncSqlite(db, source, {
+    const { result } = await syncSqlite(scratch.db, source, {
       objects: [timeEntries],
       perPage: 5,
       concurrency: 1,
@@ -399,12 +428,16 @@ describe('a page-numbered list that shrinks under the read', () => {
     expect(result.objects[0].notice).toMatch(/marked no deletions/);
     expect(result.objects[0].calls).toBeLessThan(40);
     // nothing live was marked deleted (the deleted records are found by the next full refresh)
-    expect(deletedIds(db, 'time_entries')).toEqual([]);
+    expect(deletedIds(scratch.db, 'time_entries')).toEqual([]);
     source.beforePage = undefined;
     source.time += 60_000;
-    const next = await syncSqlite(db, source, { objects: [timeEntries], perPage: 5, fullRefresh: true });
+    const next = await syncSqlite(scratch.db, source, {
+      objects: [timeEntries],
+      perPage: 5,
+      fullRefresh: true,
+    });
     expect(next.result.objects[0].notice).toBeUndefined();
-    expect(liveIds(db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
-    expect(deletedIds(db, 'time_entries')).toHaveLength(40 - source.records('time_entries').length);
+    expect(liveIds(scratch.db, 'time_entries')).toEqual(source.records('time_entries').map((r) => r.id));
+    expect(deletedIds(scratch.db, 'time_entries')).toHaveLength(40 - source.records('time_entries').length);
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,19 @@ export type TableRow = Record<string, SqlValue>;
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'harvest-sync-engine-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A SQLite file path in a directory of its own, fresh for each test of the file that calls this. */
+export function scratchDatabase(): { readonly db: string } {
+  const scratch = { db: '' };
+  let cleanup = (): void => undefined;
+  beforeEach(() => {
+    const made = tempDir();
+    cleanup = made.cleanup;
+    scratch.db = join(made.dir, 'harvest.db');
+  });
+  afterEach(() => cleanup());
+  return scratch;
 }
 
 /** Every row of a table, ascending id, without `_synced_at` (which differs between any two runs). */
