@@ -9,6 +9,8 @@ import type { DestinationScope } from '../destinations/index.js';
 import type { Auth } from './auth.js';
 import { destinationRoutes } from './destination-routes.js';
 import { pipelineRoutes } from './pipeline-routes.js';
+import { runEventRoutes } from './run-events.js';
+import { RunWatch } from './run-watch.js';
 import type { ConnectionTester, DestinationTester } from './pipeline-routes.js';
 import { HttpError, errorBody } from './errors.js';
 import { errorResponse } from './http.js';
@@ -55,6 +57,13 @@ export interface AppDeps {
   readonly allowedHosts?: readonly string[];
   /** The workers sharing a PostgreSQL control store (GET /api/workers); none with SQLite. */
   readonly workers?: () => Promise<readonly WorkerInfo[]>;
+  /**
+   * The watch of runs behind the event streams (GET /api/runs/:id/events, /api/events). Given by
+   * `serve`, which nudges it on its runner's events and closes it on shutdown; default: one on `store`.
+   */
+  readonly runWatch?: RunWatch;
+  /** Comment lines on a quiet event stream, this often (default 15 s). */
+  readonly heartbeatMs?: number;
 }
 
 /** Paths reachable without credentials. Everything else under /api and /metrics needs them. */
@@ -137,6 +146,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   app.route('/api', sessionRoutes({ auth, logger, clientKey: deps.clientKey }));
   app.route('/api', pipelineRoutes({ ...deps, baseUrls }));
+  app.route(
+    '/api',
+    runEventRoutes({
+      store: deps.store,
+      runWatch: deps.runWatch ?? new RunWatch({ store: deps.store }),
+      ...(deps.heartbeatMs === undefined ? {} : { heartbeatMs: deps.heartbeatMs }),
+    }),
+  );
   app.route('/api', destinationRoutes(deps));
   app.route('/api', tokenRoutes({ auth, logger }));
   app.get('/api/workers', async (c) =>

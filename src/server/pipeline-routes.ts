@@ -33,7 +33,8 @@ const destinationTestSchema = pipelineCreateSchema.pick({ destination: true });
 const runsQuery = z.strictObject({
   limit: z.coerce.number().int('limit must be a whole number').min(1).max(1000).optional(),
 });
-const numericId = z.coerce
+/** A run's id in a path: a whole positive number (shared by the run routes). */
+export const numericId = z.coerce
   .number({ error: 'the id must be a whole number' })
   .int('the id must be a whole number')
   .positive('the id must be a whole number')

@@ -273,10 +273,8 @@ describe('serve never shows a secret', () => {
     const started = await call('POST /api/pipelines/:ref/run', `${path}/run`, { headers: session });
     expect(started.status, started.text).toBe(202);
     ids.run = started.body.run.id as number;
-    const readRun = (id: number) => async () =>
-      (await call('GET /api/runs/:id', `/api/runs/${id}`, { headers: bearer() })).body.run as {
-        status: string;
-      };
+    // awaited on its event stream; the stream of an ended run is swept with the other GETs below
+    const readRun = (id: number) => ({ url: serve.url, runId: id, headers: bearer() });
     expect((await runState(readRun(ids.run))).status).toBe('succeeded');
     // a run whose token Harvest revokes mid-way fails with a message, not the token
     sweep.sim.setFaults({ revokeAfterPages: 1 });
@@ -327,6 +325,8 @@ describe('serve never shows a secret', () => {
       ['GET /api/pipelines/:ref', `/api/pipelines/${id}`],
       ['GET /api/pipelines/:ref/runs', `/api/pipelines/${id}/runs`],
       ['GET /api/runs/:id', `/api/runs/${runId}`],
+      // the run has ended: its stream sends its state and end, then closes
+      ['GET /api/runs/:id/events', `/api/runs/${runId}/events`],
       ['GET /api/catalog', '/api/catalog'],
       ['GET /api/pipelines/:ref/destination', `/api/pipelines/${id}/destination`],
       ['GET /api/tokens', '/api/tokens'],
@@ -340,6 +340,13 @@ describe('serve never shows a secret', () => {
         route === 'GET /api/health' ? 200 : 401,
       );
     }
+    // the stream of every run stays open: its headers are checked, then it is left
+    for (const headers of [session, bearer()]) {
+      const stream = await fetch(`${serve.url}/api/events`, { headers });
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      await stream.body?.cancel();
+    }
+    expect((await call('GET /api/events', '/api/events')).status).toBe(401);
     const pages: Array<[string, string]> = [
       ['GET /', '/'],
       ['GET /login', '/login'],

@@ -82,14 +82,7 @@ describe('the data directory', () => {
       ).json()) as {
         run: { id: number };
       };
-      await runState(
-        async () =>
-          (
-            (await (await fetch(`${serve.url}/api/runs/${run.run.id}`, { headers })).json()) as {
-              run: { status: string };
-            }
-          ).run,
-      );
+      await runState({ url: serve.url, runId: run.run.id, headers });
       // the -wal and -shm files exist only while the databases are open
       whileRunning = modes(dataDir);
     } finally {

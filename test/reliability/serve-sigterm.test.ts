@@ -60,6 +60,13 @@ async function startServe(): Promise<Serve> {
   throw new Error('serve exited before listening');
 }
 
+/** A run of that serve process, for runState. */
+const runTarget = (serve: Serve, runId: number) => ({
+  url: serve.url,
+  runId,
+  headers: { authorization: `Bearer ${API_TOKEN}` },
+});
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API bodies are read freely here
 async function api(serve: Serve, method: string, path: string, json?: unknown): Promise<any> {
   const res = await fetch(`${serve.url}${path}`, {
@@ -116,9 +123,8 @@ it('SIGTERM to serve mid-run into PostgreSQL: exit 0, run interrupted, next run 
   // slow answers, so the signal lands with some objects done and others mid-pass
   sim.setFaults({ slowRate: 1, slowMs: 150 });
   const { run } = await api(first, 'POST', `/api/pipelines/${pipeline.id}/run`);
-  await runState(
-    async () => (await api(first, 'GET', `/api/runs/${run.id}`)).run as RunView,
-    (r) => r.objects.some((o) => o.status === 'succeeded'),
+  await runState<RunView>(runTarget(first, run.id as number), (r) =>
+    r.objects.some((o) => o.status === 'succeeded'),
   );
   const exited = once(first.child, 'exit');
   first.child.kill('SIGTERM');
@@ -133,9 +139,7 @@ it('SIGTERM to serve mid-run into PostgreSQL: exit 0, run interrupted, next run 
   expect(stopped.objects.some((o: { status: string }) => o.status !== 'succeeded')).toBe(true);
 
   const next = (await api(again, 'POST', `/api/pipelines/${pipeline.id}/run`)).run;
-  const finished = await runState(
-    async () => (await api(again, 'GET', `/api/runs/${next.id}`)).run as RunView,
-  );
+  const finished = await runState<RunView>(runTarget(again, next.id as number));
   expect(finished.status).toBe('succeeded');
   expect(
     snapshotDiff(await snapshot(schemaUrl(schema)), await snapshot(schemaUrl(referenceSchema))),

@@ -116,7 +116,10 @@ type RunBody = ReturnType<typeof presentRun>;
 
 /** The run in that serve process once `done` holds (test/support/waiting.ts: runState). */
 function waitForRun(serve: Serve, runId: number, done: (run: RunBody) => boolean) {
-  return runState(async () => (await api(serve, 'GET', `/api/runs/${runId}`)).body.run as RunBody, done);
+  return runState<RunBody>(
+    { url: serve.url, runId, headers: { authorization: `Bearer ${API_TOKEN}` } },
+    done,
+  );
 }
 
 /** Every live row of the destination equals the simulator's records, by id and updated_at. */

@@ -14,6 +14,7 @@ import { createLogger } from '../../server/logger.js';
 import { DEFAULT_ALLOWED_HOSTS, parseAllowedHost } from '../../server/hosts.js';
 import { createMetrics } from '../../server/metrics.js';
 import { SchedulerSeam } from '../../server/scheduler-adapter.js';
+import { RunWatch } from '../../server/run-watch.js';
 import type { AppScheduler } from '../../server/app.js';
 import { registerClusterMetrics } from '../../server/cluster-metrics.js';
 import type { Cluster } from '../../control/cluster/cluster.js';
@@ -289,6 +290,11 @@ async function serve(options: ServeOptions): Promise<number> {
     throw error;
   }
   if (firstStart.length > 0) process.stdout.write(`\nharvest-sync first start\n${firstStart.join('\n')}\n\n`);
+  // one watch of runs for every event stream; this process's own runs nudge it as they go
+  const runWatch = new RunWatch({
+    store,
+    onError: (message) => logger.warn({ error: message }, 'run events: reading the control store failed'),
+  });
   let scheduler: AppScheduler & { start(): Promise<void>; stop(): Promise<void> };
   let cluster: Cluster | null = null;
   if (control.controlStoreUrl !== null) {
@@ -299,7 +305,10 @@ async function serve(options: ServeOptions): Promise<number> {
         maxRuns: options.maxRuns === undefined ? undefined : parseMaxRuns(options.maxRuns),
         lostAfterMs: options.lostAfter === undefined ? undefined : parseLostAfter(options.lostAfter),
         logger,
-        onEvent: (event) => metrics.observe(event),
+        onEvent: (event) => {
+          metrics.observe(event);
+          runWatch.observe(event);
+        },
       });
     } catch (error) {
       await store.close();
@@ -318,6 +327,7 @@ async function serve(options: ServeOptions): Promise<number> {
         onEvent: (event) => {
           metrics.observe(event);
           logRunEvent(logger, event);
+          runWatch.observe(event);
         },
         onError: (message) => logger.error({ error: message }, 'scheduler problem'),
       }),
@@ -339,6 +349,7 @@ async function serve(options: ServeOptions): Promise<number> {
     testDestination: (url) => testDestination(url, control.destinations),
     destinations: control.destinations,
     ...(cluster ? { workers: () => (cluster as Cluster).listWorkers() } : {}),
+    runWatch,
   });
   // the web UI: pages and assets at /, a thin client of the API above (mounted after it, behind its middleware)
   app.route('/', createWebUi());
@@ -370,6 +381,8 @@ async function serve(options: ServeOptions): Promise<number> {
 
   const signal = await stopping;
   logger.info({ signal }, 'shutting down: running syncs stop after their current batch');
+  // event streams end now, or they would hold the server open until its grace period ends
+  runWatch.close();
   const closing = server.close();
   await scheduler.stop();
   await closing;
