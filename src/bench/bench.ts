@@ -5,7 +5,6 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { OBJECTS } from '../catalog/objects.js';
-import { FIRST_DATE_CALLS } from '../sync/reports.js';
 import { countsFor } from '../simulator/index.js';
 import type { Counters } from '../simulator/types.js';
 import { userMessage } from '../errors.js';
@@ -22,7 +21,7 @@ import { PER_PAGE as PAGE_SIZE, wholeNumberProblem } from '../limits.js';
  * Layout and formulas: docs/benchmarks.md.
  */
 
-const PARTS = ['sqlite', 'postgres', 'rate', 'incremental'] as const;
+const PARTS = ['sqlite', 'postgres', 'rate', 'incremental', 'limits'] as const;
 type Part = (typeof PARTS)[number];
 
 interface BenchOptions {
@@ -32,6 +31,8 @@ interface BenchOptions {
   readonly rate: RateLimitSpec;
   readonly rateScale: number;
   readonly ratePerPage: number;
+  readonly limitsScale: number;
+  readonly limitsLong: boolean;
   readonly pgUrl: string;
   readonly seed: number;
 }
@@ -51,6 +52,19 @@ const CHANGEABLE = OBJECTS.filter((o) => !o.parent && !o.singleton && !o.report)
  * requests side by side (date windows) can reach the limit.
  */
 const SLOW_RESPONSE_MS = 150;
+/**
+ * Harvest's documented limits (harvest-api-v2.md §4), each a budget of its own: the general API,
+ * and the reports. The client's defaults are the same, so the `limits` row runs with default settings.
+ */
+const HARVEST_LIMITS = {
+  general: { requests: 100, windowMs: 15_000 },
+  reports: { requests: 100, windowMs: 15 * 60_000 },
+} as const;
+/**
+ * `--limits-long`: report windows from this many years back (`--since`), so the reports need more
+ * than their 100 calls (9 dated reports × 12 or 13 year windows) and the run waits out one window.
+ */
+const LONG_REPORT_YEARS = 12;
 const TARGETS = {
   ratio: 0.85,
   sqliteRate: 20_000,
@@ -58,11 +72,12 @@ const TARGETS = {
   rssMb: 200,
   rateSlack: 1.05,
   tooHigh429Share: 0.01,
+  limitsSlack: 1.1,
 };
 
 const USAGE =
   'usage: npm run bench -- [--scale 100] [--only sqlite,postgres,rate,incremental] [--out bench-results/bench.json] ' +
-  '[--rate 20/1] [--rate-scale 7] [--rate-per-page 100] [--seed 1]';
+  '[--rate 20/1] [--rate-scale 7] [--rate-per-page 100] [--limits-scale 1] [--limits-long] [--seed 1]';
 
 function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -74,6 +89,8 @@ function parseOptions(argv: readonly string[]): BenchOptions {
       rate: { type: 'string', default: '20/1' },
       'rate-scale': { type: 'string' },
       'rate-per-page': { type: 'string', default: '100' },
+      'limits-scale': { type: 'string', default: '1' },
+      'limits-long': { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
     },
     strict: true,
@@ -95,6 +112,9 @@ function parseOptions(argv: readonly string[]): BenchOptions {
   const ratePerPage = Number(values['rate-per-page']);
   const perPageProblem = wholeNumberProblem(ratePerPage, PAGE_SIZE);
   if (perPageProblem !== null) throw new BenchError(`--rate-per-page ${perPageProblem}`);
+  const limitsScale = Number(values['limits-scale']);
+  if (!(limitsScale > 0 && limitsScale <= 1000))
+    throw new BenchError('--limits-scale must be a number above 0');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new BenchError('--seed must be a whole number');
   return {
@@ -104,6 +124,8 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     rate: { requests: Number(m[1]), windowMs: Math.round(Number(m[2]) * 1000) },
     rateScale,
     ratePerPage,
+    limitsScale,
+    limitsLong: values['limits-long'],
     pgUrl: process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', // the same default as the tests'
     seed,
   };
@@ -117,6 +139,14 @@ export function minimumSeconds(calls: number, limit: RateLimitSpec): number {
 }
 
 const target = (text: string, pass: boolean): Target => ({ text, pass });
+
+/** The date `years` years before today (YYYY-MM-DD). */
+function yearsAgo(years: number): string {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear() - years, now.getUTCMonth(), now.getUTCDate()))
+    .toISOString()
+    .slice(0, 10);
+}
 
 class Bench {
   readonly rows: BenchRow[] = [];
@@ -154,6 +184,7 @@ class Bench {
       }
     }
     if (only.has('rate')) await this.rateLimited();
+    if (only.has('limits')) await this.harvestLimits();
   }
 
   async cleanup(): Promise<void> {
@@ -461,10 +492,9 @@ class Bench {
       destination: url,
       rateLimit: UNLIMITED,
     });
-    // one call per object, plus one for the running timers an incremental pass reads again, plus the
-    // reports' probe of the account's first date (not yet kept between runs)
-    const reports = OBJECTS.some((o) => o.report !== undefined) ? FIRST_DATE_CALLS : 0;
-    const budget = OBJECTS.length + OBJECTS.filter((o) => o.runningFilter !== undefined).length + reports;
+    // one call per object, plus one for the running timers an incremental pass reads again (the
+    // reports' first date was found by the full load and kept in their state: no probe)
+    const budget = OBJECTS.length + OBJECTS.filter((o) => o.runningFilter !== undefined).length;
     this.push({
       id: `incremental-unchanged-${kind}`,
       scenario: `${kind}: incremental, nothing changed`,
@@ -623,6 +653,54 @@ class Bench {
     }
   }
 
+  /**
+   * A full load of every object and every report, at Harvest's real limits on both sides (the
+   * simulator refuses beyond them, the client is left at its defaults): no 429, and within 10 % of
+   * the least time the two budgets allow for the calls each took.
+   */
+  private async harvestLimits(): Promise<void> {
+    const { limitsScale, limitsLong, seed } = this.options;
+    const { general, reports } = HARVEST_LIMITS;
+    progress(
+      `starting the simulator: scale ${limitsScale}, Harvest's limits (100 per 15 s, reports 100 per 15 min)`,
+    );
+    const sim = await startSimulatorProcess(limitsScale, seed);
+    try {
+      await sim.control('PUT', 'rate-limit', { ...general, variant: 'retry-after' });
+      await sim.control('PUT', 'reports-rate-limit', { ...reports, variant: 'retry-after' });
+      const since = limitsLong ? yearsAgo(LONG_REPORT_YEARS) : undefined;
+      const measured = await this.measure(sim, `Harvest's limits: full load, every object and report`, {
+        kind: 'ours',
+        sim: sim.address,
+        destination: `sqlite:${this.newSqlite('harvest-limits')}`,
+        rateLimit: general,
+        ...(since !== undefined ? { since } : {}),
+      });
+      const { counters } = measured;
+      const reportCalls = Object.entries(counters.byPath)
+        .filter(([path]) => path.startsWith('/v2/reports/'))
+        .reduce((n, [, calls]) => n + calls, 0);
+      const generalCalls = counters.total - reportCalls;
+      const minimum = Math.max(minimumSeconds(generalCalls, general), minimumSeconds(reportCalls, reports));
+      const ratio = minimum > 0 ? measured.report.seconds / minimum : 0;
+      this.pushRateRow(
+        {
+          id: limitsLong ? 'harvest-limits-long' : 'harvest-limits',
+          scenario: `Harvest's limits, every object and report${since ? ` since ${since}` : ''}: ${generalCalls} general calls (100/15 s), ${reportCalls} report calls (100/15 min)`,
+          targets: [
+            target(`≤ ${TARGETS.limitsSlack} × minimum`, ratio <= TARGETS.limitsSlack),
+            target('no 429', counters.rateLimited === 0),
+          ],
+        },
+        measured,
+        minimum,
+        ratio,
+      );
+    } finally {
+      await sim.stop();
+    }
+  }
+
   /** A rate-limit row: what was measured, against the least time the limit allows (`minimum`). */
   private pushRateRow(
     row: { id: string; scenario: string; targets: Target[] },
@@ -720,6 +798,7 @@ async function main(): Promise<number> {
     rateLimit: options.rate,
     rateScale: options.rateScale,
     ratePerPage: options.ratePerPage,
+    limitsScale: options.limitsScale,
     startedAt: new Date(started).toISOString(),
     seconds: (Date.now() - started) / 1000,
     cores: cpus().length,

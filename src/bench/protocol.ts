@@ -28,6 +28,8 @@ export interface OursScenario {
   readonly fullRefresh?: boolean;
   /** Requests in flight (objects or date windows); default: the product's. */
   readonly concurrency?: number;
+  /** `--since` (YYYY-MM-DD): report windows start there rather than at the account's first date. */
+  readonly since?: string;
   /** The client's budget; an unthrottled simulator gets one that never holds a call back. */
   readonly rateLimit: RateLimitSpec;
 }

@@ -43,6 +43,7 @@ async function runOurs(spec: OursScenario): Promise<ScenarioReport> {
     ...(spec.perPage !== undefined ? { perPage: spec.perPage } : {}),
     ...(spec.fullRefresh ? { fullRefresh: true } : {}),
     ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
+    ...(spec.since !== undefined ? { since: spec.since } : {}),
     progress: false,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

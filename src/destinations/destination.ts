@@ -16,6 +16,11 @@ export interface ObjectState {
   readonly pass: PassState | null;
   /** When the last full pass (one that can mark deletions) completed. */
   readonly lastFullPassAt: string | null;
+  /**
+   * Reports only: the account's first business date (YYYY-MM-DD), where their year windows start
+   * (sync/reports.ts). Probed once and kept, so incremental runs do not spend calls finding it again.
+   */
+  readonly firstDate?: string;
 }
 
 export interface PassState {

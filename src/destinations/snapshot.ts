@@ -1,4 +1,5 @@
 import type { Destination } from './destination.js';
+import { isPassPending } from './pass-state.js';
 import type { DestinationSnapshot, StateSnapshot, TableSnapshot } from './engine.js';
 
 /** A row of an engine's `_harvest_sync_state` table, as its driver returns it. */
@@ -33,7 +34,7 @@ export async function readSnapshot(
     object: row.object,
     cursor: row.cursor,
     lastFullPassAt: row.last_full_pass_at,
-    passPending: row.pass !== null && row.pass !== undefined,
+    passPending: isPassPending(row.pass),
   }));
   return { tables: found, states };
 }

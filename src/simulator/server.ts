@@ -49,6 +49,7 @@ import type {
  *   POST   /_simulator/revoke   {"token"}                → {}
  *   PUT    /_simulator/faults   Faults | null            → {}
  *   PUT    /_simulator/rate-limit {"requests","windowMs","variant"?} | null → {}
+ *   PUT    /_simulator/reports-rate-limit {"requests","windowMs","variant"?} | null → {} (the reports' own budget)
  */
 
 const INVALID_TOKEN =
@@ -849,6 +850,11 @@ export class SimulatorServer implements Simulator {
     if (route === 'rate-limit' && method === 'PUT') {
       const b = await body();
       this.setRateLimit(b === null ? null : (object(b) as unknown as SimulatorRateLimit));
+      return json(200, {});
+    }
+    if (route === 'reports-rate-limit' && method === 'PUT') {
+      const b = await body();
+      this.setReportsRateLimit(b === null ? null : (object(b) as unknown as SimulatorRateLimit));
       return json(200, {});
     }
     throw notFound();

@@ -100,12 +100,15 @@ export class ObjectSync {
   private windows = 0;
   /** Things the user should know about a pass that succeeded, in the order they came up. */
   private readonly notices: string[] = [];
+  /** What a report's source keeps between runs (ReportContext.kept), saved with the object's state. */
+  private readonly kept: { firstDate?: string } = {};
 
   constructor(run: RunContext, spec: ObjectSpec) {
     this.run = run;
     this.spec = spec;
     this.started = run.clock.now();
-    this.source = sourceFor(run.source, spec, { since: run.options.since, now: () => run.clock.now() });
+    const { since } = run.options;
+    this.source = sourceFor(run.source, spec, { since, now: () => run.clock.now(), kept: this.kept });
     this.statsBefore = { ...run.source.stats(spec.name) };
     this.signal = AbortSignal.any([run.signal, this.controller.signal]);
     this.mode = spec.incremental && !run.options.fullRefresh ? 'incremental' : 'full';
@@ -504,6 +507,9 @@ export class ObjectSync {
       children.push({ field: child.field, mapper });
     }
     this.state = await destination.readState(this.spec.name);
+    // a full refresh finds the account's first date again (older records may have been added)
+    const firstDate = this.state?.firstDate;
+    if (firstDate !== undefined && !this.run.options.fullRefresh) this.kept.firstDate = firstDate;
     return { main, children };
   }
 
@@ -714,7 +720,16 @@ export class ObjectSync {
     done: boolean,
     serverTime: string,
   ): ObjectState {
-    return stateAfter({ object: this.spec.name, previous: this.state, pass, streams, done, serverTime });
+    const { firstDate } = this.kept;
+    return stateAfter({
+      object: this.spec.name,
+      previous: this.state,
+      pass,
+      streams,
+      done,
+      serverTime,
+      firstDate,
+    });
   }
 
   private failure(error: unknown): ObjectResult {

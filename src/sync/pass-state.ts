@@ -113,15 +113,20 @@ export function stateAfter(step: {
   streams: readonly StreamState[];
   done: boolean;
   serverTime: string;
+  /** A report's first date as this run knows it (probed, or kept); else the one kept before. */
+  firstDate?: string;
 }): ObjectState {
   const { object, previous, pass, serverTime } = step;
   const startedAt = pass.startedAt ?? serverTime;
+  const firstDate = step.firstDate ?? previous?.firstDate;
+  const kept = firstDate !== undefined ? { firstDate } : {};
   if (!step.done) {
     return {
       object,
       cursor: previous?.cursor ?? null,
       pass: savedPass(pass, step.streams, startedAt),
       lastFullPassAt: previous?.lastFullPassAt ?? null,
+      ...kept,
     };
   }
   const swept = pass.sweepSince !== undefined && !pass.noSweep;
@@ -130,6 +135,7 @@ export function stateAfter(step: {
     cursor: startedAt,
     pass: null,
     lastFullPassAt: swept ? serverTime : (previous?.lastFullPassAt ?? null),
+    ...kept,
   };
 }
 

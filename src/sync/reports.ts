@@ -11,7 +11,8 @@ import { SyncDataError } from './errors.js';
  * per 15 minutes, kept by the client's second rate limiter).
  *
  * A report is read as windows of at most a year, from the account's first date (the oldest time
- * entry or expense) or `--since`, to the window holding today. The engine reads them as one pass
+ * entry or expense; probed on a report's first run and on a full refresh, kept in its state
+ * between) or `--since`, to the window holding today. The engine reads them as one pass
  * over a "page" source whose pages are whole windows, chained by nextUrl: a full pass reads every
  * window, an incremental one only the window its cursor fell in and those after it (the current
  * period, and the one that just closed). Each row carries its window (`from`, `to`, `window_id`) and
@@ -29,6 +30,11 @@ export interface ReportContext {
   /** `--since` (YYYY-MM-DD): the first window starts there rather than at the account's first date. */
   readonly since?: string;
   readonly now: () => number;
+  /**
+   * Kept with the object's state between runs (ObjectState.firstDate): the account's first date
+   * once known, so only a report's first run (and a full refresh, which starts it empty) probes.
+   */
+  readonly kept?: { firstDate?: string };
 }
 
 /** The account's first business date, per source: probed once per run, shared by its reports. */
@@ -117,14 +123,18 @@ export class ReportSource implements HarvestSource {
     return from;
   }
 
-  private firstDate(signal?: AbortSignal): Promise<string | null> {
+  private async firstDate(signal?: AbortSignal): Promise<string | null> {
+    const kept = this.context.kept;
+    if (kept?.firstDate !== undefined) return kept.firstDate;
     let found = firstDates.get(this.source);
     if (!found) {
       found = oldestDate(this.source, this.spec.name, signal);
       firstDates.set(this.source, found);
       found.catch(() => firstDates.delete(this.source));
     }
-    return found;
+    const date = await found;
+    if (kept && date !== null) kept.firstDate = date;
+    return date;
   }
 
   /** A report row as stored: its window, and an id from the window and the report's key. */
@@ -137,7 +147,8 @@ export class ReportSource implements HarvestSource {
 
 /**
  * Calls a run that reads reports spends finding the account's first date (see oldestDate): two
- * lists, each its first page and its last record. Paid again by every run, incremental included.
+ * lists, each its first page and its last record. Paid by a report's first run and by a full
+ * refresh; other runs use the date kept in the report's state (ReportContext.kept).
  */
 export const FIRST_DATE_CALLS = 4;
 

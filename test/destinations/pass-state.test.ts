@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   PASS_STATE_VERSION,
   StateError,
+  isPassPending,
   parsePassState,
   serializePassState,
+  serializeStoredPass,
+  storedObjectState,
 } from '../../src/destinations/pass-state.js';
 import type { PassState } from '../../src/destinations/destination.js';
 import { readJsonFixture } from '../support/fixtures.js';
@@ -50,6 +53,32 @@ describe('saved pass states', () => {
     expect(parsePassState(text, where)).toEqual(pass);
   });
 
+  it('keeps a report’s first date with its state, with or without a pass under way', () => {
+    const base = { object: 'report_time_team', cursor: '2026-01-01T00:00:00Z', lastFullPassAt: null };
+    const pass: PassState = {
+      mode: 'incremental',
+      startedAt: '2026-02-01T00:00:00Z',
+      streams: [{ firstUrl: URL1, nextUrl: URL1 }],
+    };
+    for (const state of [
+      { ...base, pass: null, firstDate: '2023-04-05' },
+      { ...base, pass, firstDate: '2023-04-05' },
+      { ...base, pass },
+      { ...base, pass: null },
+    ]) {
+      const stored = serializeStoredPass(state);
+      const row = { cursor: state.cursor, pass: stored, last_full_pass_at: null };
+      expect(storedObjectState(state.object, row, 'db')).toEqual(state);
+      // a JSON column gives the value back parsed
+      const parsed = stored === null ? null : (JSON.parse(stored) as unknown);
+      expect(storedObjectState(state.object, { ...row, pass: parsed }, 'db')).toEqual(state);
+      expect(isPassPending(stored)).toBe(state.pass !== null);
+    }
+    expect(serializeStoredPass({ ...base, pass: null, firstDate: '2023-04-05' })).toBe(
+      '{"version":3,"firstDate":"2023-04-05"}',
+    );
+  });
+
   it.each([
     ['{"mode":', /is not valid JSON/],
     ['{"mode":"sideways","startedAt":"2025-01-01T00:00:00Z","nextUrl":"https://x.test/v2/a"}', /at mode/],
@@ -60,8 +89,8 @@ describe('saved pass states', () => {
       /at streams\.0\.nextUrl/,
     ],
     [
-      '{"version":3,"mode":"full","startedAt":"2025-01-01T00:00:00Z","streams":[{"firstUrl":"https://x.test/v2/a","nextUrl":null}]}',
-      /written by a newer harvest-sync \(state version 3/,
+      '{"version":4,"mode":"full","startedAt":"2025-01-01T00:00:00Z","streams":[{"firstUrl":"https://x.test/v2/a","nextUrl":null}]}',
+      /written by a newer harvest-sync \(state version 4/,
     ],
   ])('refuses %s with a message naming the object, the destination and what to do', (text, problem) => {
     let error: unknown;

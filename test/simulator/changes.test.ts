@@ -197,6 +197,14 @@ describe('/_simulator routes', () => {
     expect((await get(sim, '/v2/company')).status).toBe(200);
     expect((await get(sim, '/v2/company')).status).toBe(429);
     await call('PUT', '/rate-limit', null);
+    // the reports' budget is apart: a spent one refuses reports only
+    await call('PUT', '/reports-rate-limit', { requests: 1, windowMs: 60_000 });
+    const report = '/v2/reports/project_budget';
+    expect((await get(sim, report)).status).toBe(200);
+    expect((await get(sim, report)).status).toBe(429);
+    expect((await get(sim, '/v2/company')).status).toBe(200);
+    await call('PUT', '/reports-rate-limit', null);
+    expect((await get(sim, report)).status).toBe(200);
     await call('POST', '/revoke', { token: sim.memberToken });
     expect((await get(sim, '/v2/company', { token: sim.memberToken })).status).toBe(401);
     await call('POST', '/counters/reset');

@@ -1,9 +1,11 @@
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { OBJECTS, findObject } from '../../src/catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
 import { HarvestClient } from '../../src/harvest/client.js';
 import { startSimulator } from '../../src/simulator/index.js';
+import { FIRST_DATE_CALLS } from '../../src/sync/reports.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { simRecords, simulatorClient } from './support/simulator-helpers.js';
 import { readTable, syncSqlite, tempDir } from './support/sqlite-helpers.js';
@@ -140,6 +142,38 @@ describe('reports', () => {
     const deleted = readTable(db, 'report_time_clients').filter((r) => r._deleted_at !== null);
     expect(deleted.length).toBe(before.get(current)?.length);
     for (const spec of YEAR_REPORTS) await expectWindowsExact(spec);
+  });
+
+  it('finds the account’s first date once: later incremental runs keep it, a full refresh probes again', async () => {
+    const probes = () =>
+      (sim.counters.byPath['/v2/time_entries'] ?? 0) + (sim.counters.byPath['/v2/expenses'] ?? 0);
+    await syncSqlite(db, simulatorClient(sim), { objects: REPORTS });
+    // the run's reports share one probe
+    expect(probes()).toBe(FIRST_DATE_CALLS);
+    const first = readTable(db, 'report_time_clients')
+      .map((r) => r.from as string)
+      .sort()[0];
+    // kept with each report's state, though no pass is under way
+    const state = new Database(db, { readonly: true });
+    const kept = state.prepare('SELECT "object", "pass" FROM _harvest_sync_state').all() as JsonObject[];
+    state.close();
+    for (const row of kept) {
+      if (row.object === 'report_project_budget') continue;
+      expect(JSON.parse(row.pass as string), row.object as string).toEqual({ version: 3, firstDate: first });
+    }
+    const before = windowsOf('report_time_clients');
+
+    sim.resetCounters();
+    const { result } = await syncSqlite(db, simulatorClient(sim), { objects: REPORTS });
+    expect(result.status).toBe('succeeded');
+    expect(probes()).toBe(0);
+    expect(sim.counters.total).toBe(REPORTS.length);
+    // the windows keep their bounds: the current one replaced in place, no window of other dates
+    expect([...windowsOf('report_time_clients').keys()]).toEqual([...before.keys()]);
+
+    sim.resetCounters();
+    await syncSqlite(db, simulatorClient(sim), { objects: REPORTS, fullRefresh: true });
+    expect(probes()).toBe(FIRST_DATE_CALLS);
   });
 
   it('starts the windows at --since when it is given', async () => {

@@ -4,7 +4,7 @@ import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js'
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
-import { parsePassState, serializePassState } from '../pass-state.js';
+import { serializeStoredPass, storedObjectState } from '../pass-state.js';
 import { SerialQueue, asDestinationError, preparedTable } from '../session.js';
 import type {
   Batch,
@@ -294,9 +294,7 @@ export class MysqlDestination implements Destination {
         throw this.fail(`cannot read the state of ${object} from ${this.description}`, error);
       }
       if (!row) return null;
-      const where = { object, destination: this.description };
-      const pass = row.pass === null ? null : parsePassState(row.pass, where);
-      return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
+      return storedObjectState(object, row, this.description);
     });
   }
 
@@ -314,7 +312,7 @@ export class MysqlDestination implements Destination {
         await connection.query(WRITE_STATE_SQL, [
           state.object,
           state.cursor,
-          state.pass === null ? null : serializePassState(state.pass),
+          serializeStoredPass(state),
           state.lastFullPassAt,
         ]);
         if (batch.sweep) {

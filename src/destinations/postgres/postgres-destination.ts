@@ -6,7 +6,7 @@ import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js'
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
-import { StateError, parsePassState, serializePassState } from '../pass-state.js';
+import { StateError, serializeStoredPass, storedObjectState } from '../pass-state.js';
 import { SerialQueue, asDestinationError, preparedTable } from '../session.js';
 import type {
   Batch,
@@ -305,9 +305,7 @@ export class PostgresDestination implements Destination {
         );
         const row = rows[0];
         if (!row) return null;
-        const where = { object, destination: this.description };
-        const pass = row.pass === null ? null : parsePassState(row.pass, where);
-        return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
+        return storedObjectState(object, row, this.description);
       } catch (error) {
         if (error instanceof StateError) throw error;
         throw this.wrap(`cannot read the state of ${object} from ${this.description}`, error);
@@ -330,12 +328,7 @@ export class PostgresDestination implements Destination {
         await client.query({
           name: 'hs_state',
           text: writeStateSql(this.schema),
-          values: [
-            state.object,
-            state.cursor,
-            state.pass === null ? null : serializePassState(state.pass),
-            state.lastFullPassAt,
-          ],
+          values: [state.object, state.cursor, serializeStoredPass(state), state.lastFullPassAt],
         });
         if (batch.sweep) {
           for (const table of batch.sweep.tables) {

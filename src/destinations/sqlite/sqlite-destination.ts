@@ -8,7 +8,7 @@ import type { Clock } from '../../clock.js';
 import { DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
-import { parsePassState, serializePassState } from '../pass-state.js';
+import { serializeStoredPass, storedObjectState } from '../pass-state.js';
 import { preparedTable } from '../session.js';
 import type {
   Batch,
@@ -254,8 +254,7 @@ export class SqliteDestination implements Destination {
     ).get(object) as
       { cursor: string | null; pass: string | null; last_full_pass_at: string | null } | undefined;
     if (!row) return null;
-    const pass = row.pass === null ? null : parsePassState(row.pass, { object, destination: this.path });
-    return { object, cursor: row.cursor, pass, lastFullPassAt: row.last_full_pass_at };
+    return storedObjectState(object, row, this.path);
   }
 
   async writeBatch(batch: Batch): Promise<BatchResult> {
@@ -405,13 +404,7 @@ export class SqliteDestination implements Destination {
        VALUES (?, ?, ?, ?, ?)
        ON CONFLICT ("object") DO UPDATE SET "cursor" = excluded."cursor", "pass" = excluded."pass",
          "last_full_pass_at" = excluded."last_full_pass_at", "updated_at" = excluded."updated_at"`,
-    ).run(
-      state.object,
-      state.cursor,
-      state.pass === null ? null : serializePassState(state.pass),
-      state.lastFullPassAt,
-      stamp,
-    );
+    ).run(state.object, state.cursor, serializeStoredPass(state), state.lastFullPassAt, stamp);
   }
 
   /** A write's stamp: never earlier than any stamp or `now()` already given out. */
