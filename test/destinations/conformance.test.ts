@@ -8,13 +8,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_OBJECTS } from '../../src/catalog/objects.js';
 import { objectTables } from '../../src/catalog/schema.js';
 import type { Column, JsonObject, TableSchema } from '../../src/catalog/types.js';
-import type { Destination } from '../../src/destinations/destination.js';
+import type { Destination, ObjectState } from '../../src/destinations/destination.js';
+import { hashId } from '../../src/sync/reports.js';
+import { readJsonFixture } from '../support/fixtures.js';
 import { DestinationBusyError, DestinationError } from '../../src/errors.js';
 import { FACTORIES } from './factories.js';
 import type { DestinationFactory, DestinationHandle } from './factories.js';
 import {
   CHILD_BATCH_SIZE,
   canonical,
+  catalogObject,
   countOf,
   ident,
   invoice,
@@ -904,6 +907,193 @@ describe.each(FACTORIES)('destination conformance: $name', (factory) => {
     expect(results.map((r) => Object.values(r.tables)[0].inserted)).toEqual([1, 1, 1, 1, 1, 1]);
     expect((await dest.readState('time_entries'))?.cursor).toBe('c4');
     expect((await dest.readState('invoices'))?.cursor).toBe('c5');
+  });
+
+  describe('objects listed per parent, the company and reports', () => {
+    const [messagesTable, recipientsTable] = objectTables(catalogObject('invoice_messages'));
+    const [companyTable] = objectTables(catalogObject('company'));
+    const [reportTable] = objectTables(catalogObject('report_time_clients'));
+    const example = readJsonFixture<{ invoice_messages: JsonObject[] }>(
+      'harvest-examples/invoice_messages.json',
+    ).invoice_messages[0];
+
+    /** A message of invoice `invoiceId` as the engine maps it: its invoice's id, recipients by position. */
+    const message = (id: number, invoiceId: number, recipients: number) => ({
+      ...example,
+      id,
+      invoice_id: invoiceId,
+      recipients: Array.from({ length: recipients }, (_, i) => ({
+        id: id * 1000 + i,
+        name: `Recipient ${i}`,
+        email: `r${i}@example.com`,
+      })),
+    });
+
+    /** One page of the per-parent object: the messages of `invoiceIds`, written as their invoices' records. */
+    async function writeMessages(
+      columns: { messages: readonly Column[]; recipients: readonly Column[] },
+      invoiceIds: number[],
+      messages: JsonObject[],
+    ) {
+      const recipients = messages.flatMap((m) =>
+        toChildRows(
+          dest,
+          columns.recipients,
+          'invoice_message_id',
+          m.id as number,
+          m.recipients as JsonObject[],
+        ),
+      );
+      return dest.writeBatch({
+        table: 'invoice_messages',
+        rows: [],
+        children: [
+          {
+            table: 'invoice_messages',
+            parentIds: invoiceIds,
+            rows: toRows(dest, columns.messages, messages),
+          },
+          {
+            table: 'invoice_message_recipients',
+            parentIds: messages.map((m) => m.id as number),
+            rows: recipients,
+          },
+        ],
+        state: state('invoice_messages', null),
+      });
+    }
+
+    it('keeps a per-parent object’s rows with their parent’s id, and marks those gone when the parent is read', async () => {
+      await dest.open();
+      const columns = {
+        messages: await dest.ensureTable(messagesTable),
+        recipients: await dest.ensureTable(recipientsTable),
+      };
+      const first = await writeMessages(
+        columns,
+        [10, 20],
+        [message(1, 10, 2), message(2, 10, 1), message(3, 20, 1)],
+      );
+      expect(first.tables.invoice_messages).toEqual(counts({ inserted: 3 }));
+      expect(first.tables.invoice_message_recipients).toEqual(counts({ inserted: 4 }));
+      expect(canonical('bigint', (await rowById('invoice_messages', 3)).invoice_id)).toBe('20');
+
+      // invoice 10 read again: message 2 is gone, message 1 lost a recipient; invoice 20 not read
+      const second = await writeMessages(columns, [10], [message(1, 10, 1)]);
+      expect(second.tables.invoice_messages).toEqual(counts({ unchanged: 1, deleted: 1 }));
+      expect(second.tables.invoice_message_recipients).toEqual(counts({ unchanged: 1, deleted: 1 }));
+      expect((await rowById('invoice_messages', 2))._deleted_at).not.toBeNull();
+      expect((await rowById('invoice_message_recipients', 1001))._deleted_at).not.toBeNull();
+      for (const id of [1, 3]) expect((await rowById('invoice_messages', id))._deleted_at).toBeNull();
+      // the recipients of a message that went are left to the sweep of the next full pass
+      expect((await rowById('invoice_message_recipients', 2000))._deleted_at).toBeNull();
+      expect((await rowById('invoice_message_recipients', 3000))._deleted_at).toBeNull();
+
+      // an invoice read with no messages at all has every message marked
+      const third = await writeMessages(columns, [20], []);
+      expect(third.tables.invoice_messages).toEqual(counts({ deleted: 1 }));
+      expect(await count('invoice_messages', '"_deleted_at" IS NULL')).toBe(1);
+    });
+
+    it('keeps the company as one row, replaced when it changes', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(companyTable);
+      const company = { id: 1000001, ...readJsonFixture<JsonObject>('harvest-examples/company.json') };
+      const write = (record: JsonObject) =>
+        dest.writeBatch({
+          table: 'company',
+          rows: toRows(dest, columns, [record]),
+          children: [],
+          state: state('company', null),
+        });
+      expect((await write(company)).tables.company).toEqual(counts({ inserted: 1 }));
+      expect((await write(company)).tables.company).toEqual(counts({ unchanged: 1 }));
+      expect((await write({ ...company, name: 'Renamed Ltd' })).tables.company).toEqual(
+        counts({ updated: 1 }),
+      );
+      const rows = await handle.query(`SELECT "id", "name" FROM ${ident('company')}`);
+      expect(rows.map((r) => [canonical('bigint', r.id), r.name])).toEqual([['1000001', 'Renamed Ltd']]);
+    });
+
+    it('replaces a report’s window exactly by its rows’ keys, and leaves other windows alone', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(reportTable);
+      const results = readJsonFixture<{ results: JsonObject[] }>(
+        'harvest-examples/report_time_clients.json',
+      ).results;
+      /** A window's rows as the engine builds them: the window's bounds and an id from them and the key. */
+      const windowRows = (from: string, to: string, rows: JsonObject[]) =>
+        rows.map((row) => ({
+          id: hashId([from, to, row.client_id, row.currency]),
+          window_id: Number(from.replaceAll('-', '')),
+          from,
+          to,
+          ...row,
+        }));
+      const write = (from: string, to: string, rows: JsonObject[]) => {
+        const records = windowRows(from, to, rows);
+        return dest.writeBatch({
+          table: 'report_time_clients',
+          rows: [],
+          children: [
+            {
+              table: 'report_time_clients',
+              parentIds: [Number(from.replaceAll('-', ''))],
+              rows: toRows(dest, columns, records),
+            },
+          ],
+          state: state('report_time_clients', null),
+        });
+      };
+      expect((await write('2024-03-01', '2025-02-28', results)).tables.report_time_clients).toEqual(
+        counts({ inserted: 2 }),
+      );
+      expect((await write('2025-03-01', '2026-02-28', results)).tables.report_time_clients).toEqual(
+        counts({ inserted: 2 }),
+      );
+      // the current window again: one client's hours moved, the other client no longer in it
+      const again = await write('2025-03-01', '2026-02-28', [{ ...results[0], total_hours: 70.5 }]);
+      expect(again.tables.report_time_clients).toEqual(counts({ updated: 1, deleted: 1 }));
+      const live = await handle.query(
+        `SELECT "from", "total_hours" FROM ${ident('report_time_clients')} WHERE "_deleted_at" IS NULL ORDER BY "id"`,
+      );
+      expect(live.map((r) => canonical('date', r.from)).sort()).toEqual([
+        '2024-03-01',
+        '2024-03-01',
+        '2025-03-01',
+      ]);
+      const [current] = windowRows('2025-03-01', '2026-02-28', [results[0]]);
+      const row = await rowById('report_time_clients', current.id);
+      expect([canonical('decimal', row.total_hours), row._deleted_at]).toEqual([70.5, null]);
+    });
+
+    it('keeps a report’s first date with its state, with and without a pass under way', async () => {
+      await dest.open();
+      const columns = await dest.ensureTable(reportTable);
+      const url = 'https://api.harvestapp.com/v2/reports/time/clients?from=20250301&to=20260228';
+      const write = (extra: Partial<ObjectState>) =>
+        dest.writeBatch({
+          table: 'report_time_clients',
+          rows: toRows(dest, columns, []),
+          children: [],
+          state: state('report_time_clients', 'c1', extra),
+        });
+      const pass = {
+        mode: 'full' as const,
+        startedAt: '2026-02-01T00:00:00Z',
+        streams: [{ firstUrl: url, nextUrl: url }],
+      };
+      await write({ pass, firstDate: '2023-04-05' });
+      expect(await dest.readState('report_time_clients')).toEqual(
+        state('report_time_clients', 'c1', { pass, firstDate: '2023-04-05' }),
+      );
+      await write({ firstDate: '2023-04-05' });
+      expect(await dest.readState('report_time_clients')).toEqual(
+        state('report_time_clients', 'c1', { firstDate: '2023-04-05' }),
+      );
+      await write({});
+      expect(await dest.readState('report_time_clients')).toEqual(state('report_time_clients', 'c1'));
+    });
   });
 
   it('reports zero counts for an empty batch and writes its state', async () => {

@@ -9,7 +9,8 @@
  *   a thread of its own, because a SQLite batch is one synchronous call the main thread cannot leave.
  */
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_OBJECTS } from '../../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS, findObject } from '../../../src/catalog/objects.js';
+import type { ObjectSpec } from '../../../src/catalog/types.js';
 import type { Batch, BatchResult, Destination } from '../../../src/destinations/destination.js';
 import { openDestination } from '../../../src/destinations/index.js';
 import { HarvestClient } from '../../../src/harvest/client.js';
@@ -27,6 +28,8 @@ export interface CrashChildSpec {
   readonly killAfter: number;
   readonly phase: 'after-commit' | 'mid-write';
   readonly delayUs: number;
+  /** The objects to sync, by name; default: the default set. */
+  readonly objects?: readonly string[];
 }
 
 const spec = JSON.parse(process.argv[2]) as CrashChildSpec;
@@ -86,7 +89,7 @@ const result = await runSync({
     rateLimit: { requests: 100_000, windowMs: 1_000 },
   }),
   destination,
-  objects: DEFAULT_OBJECTS,
+  objects: spec.objects ? spec.objects.map((name) => findObject(name) as ObjectSpec) : DEFAULT_OBJECTS,
   perPage: spec.perPage,
   concurrency: spec.concurrency,
   fullRefresh: spec.fullRefresh,

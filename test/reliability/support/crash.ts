@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_OBJECTS } from '../../../src/catalog/objects.js';
+import { DEFAULT_OBJECTS, findObject } from '../../../src/catalog/objects.js';
+import type { ObjectSpec } from '../../../src/catalog/types.js';
 import { openDestination } from '../../../src/destinations/index.js';
 import { startSimulator } from '../../../src/simulator/index.js';
 import type { Simulator } from '../../../src/simulator/index.js';
@@ -61,6 +62,8 @@ export interface CrashLabOptions {
   readonly scale?: number;
   readonly perPage?: number;
   readonly concurrency?: number;
+  /** The objects every run syncs, by name; default: the default set. */
+  readonly objects?: readonly string[];
 }
 
 const T0 = Date.parse('2026-02-01T09:00:00Z');
@@ -75,7 +78,7 @@ const T1 = Date.parse('2026-02-02T09:00:00Z');
  * cursor is the same in every run and the state table can be compared byte for byte too.
  */
 export class CrashLab {
-  private readonly references = new Map<CrashMode, { snap: Snapshot; batches: number }>();
+  private readonly references = new Map<CrashMode, { snap: Snapshot; batches: number; order: string[] }>();
   private readonly cleanups: Array<() => Promise<void>> = [];
   private sqliteBase: string | null = null;
   private count = 0;
@@ -87,7 +90,12 @@ export class CrashLab {
     private readonly dir: string,
     private readonly perPage: number,
     private readonly concurrency: number,
+    private readonly names: readonly string[] | undefined,
   ) {}
+
+  private get objects(): readonly ObjectSpec[] {
+    return this.names ? this.names.map((name) => findObject(name) as ObjectSpec) : DEFAULT_OBJECTS;
+  }
 
   static async start(kind: DestinationKind, options: CrashLabOptions = {}): Promise<CrashLab> {
     const seed = options.seed ?? 7;
@@ -106,12 +114,18 @@ export class CrashLab {
     });
     changeAccount(after, seed, 1, 2);
     const dir = mkdtempSync(join(tmpdir(), 'hs-crash-'));
-    return new CrashLab(kind, before, after, dir, options.perPage ?? 5, options.concurrency ?? 4);
+    const { perPage = 5, concurrency = 4, objects } = options;
+    return new CrashLab(kind, before, after, dir, perPage, concurrency, objects);
   }
 
   /** Batches an uninterrupted run of this mode writes (the range of kill points). */
   async batches(mode: CrashMode): Promise<number> {
     return (await this.reference(mode)).batches;
+  }
+
+  /** The object each batch of an uninterrupted run of this mode wrote, in order (batch k at k − 1). */
+  async batchObjects(mode: CrashMode): Promise<string[]> {
+    return (await this.reference(mode)).order;
   }
 
   /** What an uninterrupted run of this mode leaves. */
@@ -148,14 +162,14 @@ export class CrashLab {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async reference(mode: CrashMode): Promise<{ snap: Snapshot; batches: number }> {
+  private async reference(mode: CrashMode): Promise<{ snap: Snapshot; batches: number; order: string[] }> {
     let ref = this.references.get(mode);
     if (!ref) {
       const url = await this.prepare(mode);
-      const { result, batches } = await this.sync(url, mode);
+      const { result, batches, order } = await this.sync(url, mode);
       if (result.status !== 'succeeded')
         throw new Error(`reference ${mode} run ${result.status}: ${result.error}`);
-      ref = { snap: await snapshot(url), batches };
+      ref = { snap: await snapshot(url), batches, order };
       this.references.set(mode, ref);
       await this.discard(url);
     }
@@ -200,7 +214,7 @@ export class CrashLab {
       const result = await runSync({
         source: clientFor(sim),
         destination,
-        objects: DEFAULT_OBJECTS,
+        objects: this.objects,
         perPage: 2000,
       });
       if (result.status !== 'succeeded') throw new Error(`base load ${result.status}: ${result.error}`);
@@ -212,25 +226,26 @@ export class CrashLab {
   private async sync(
     url: string,
     mode: CrashMode,
-  ): Promise<{ result: SyncResult; batches: number; resumedPass: boolean }> {
+  ): Promise<{ result: SyncResult; batches: number; resumedPass: boolean; order: string[] }> {
     const destination = openDestination(url);
     await destination.open();
     let batches = 0;
     let resumedPass = false;
+    const order: string[] = [];
     try {
       const result = await runSync({
         source: clientFor(this.after),
         destination,
-        objects: DEFAULT_OBJECTS,
+        objects: this.objects,
         perPage: this.perPage,
         concurrency: this.concurrency,
         fullRefresh: mode === 'full-refresh',
         onEvent: (event) => {
-          if (event.type === 'object:page') batches++;
+          if (event.type === 'object:page') batches = order.push(event.object);
           if (event.type === 'object:start' && event.resumed) resumedPass = true;
         },
       });
-      return { result, batches, resumedPass };
+      return { result, batches, resumedPass, order };
     } finally {
       await destination.close();
     }
@@ -251,6 +266,7 @@ export class CrashLab {
       killAfter: point.killAfter,
       phase: point.phase,
       delayUs: point.delayUs ?? 0,
+      ...(this.names ? { objects: this.names } : {}),
     };
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
