@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { redactUrl } from '../destinations/index.js';
+import { inTransaction } from '../destinations/session.js';
 import type { SqlDriver, SqlExecutor, SqlParam, SqlRow } from './store.js';
 import { ControlStoreError, SqlControlStore, controlMigrations, migrate } from './store.js';
 import type { SecretBox } from './secrets.js';
@@ -18,13 +19,7 @@ export async function poolTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return await inTransaction(client, () => fn(client));
   } finally {
     client.release();
   }

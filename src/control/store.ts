@@ -125,6 +125,13 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
 
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
+/** What `lookup` found, or the error `missing` makes when it found nothing. */
+async function found<T>(lookup: Promise<T | null>, missing: () => Error): Promise<T> {
+  const value = await lookup;
+  if (value === null) throw missing();
+  return value;
+}
+
 function totalsOf(objects: readonly RunObjectStats[]): RunTotals {
   const sum = (key: Exclude<keyof RunTotals, 'unchanged'>) => objects.reduce((n, o) => n + o[key], 0);
   const unchanged = objects.map((o) => o.unchanged);
@@ -261,10 +268,8 @@ export class SqlControlStore implements ControlStore {
     });
   }
 
-  async #mustGetPipeline(id: number): Promise<Pipeline> {
-    const pipeline = await this.getPipeline(id);
-    if (!pipeline) throw new PipelineNotFoundError(id);
-    return pipeline;
+  #mustGetPipeline(id: number): Promise<Pipeline> {
+    return found(this.getPipeline(id), () => new PipelineNotFoundError(id));
   }
 
   findPipeline(ref: string): Promise<Pipeline | null> {
@@ -466,10 +471,8 @@ export class SqlControlStore implements ControlStore {
     });
   }
 
-  async #mustGetRun(id: number): Promise<Run> {
-    const run = await this.getRun(id);
-    if (!run) throw new RunNotFoundError(id);
-    return run;
+  #mustGetRun(id: number): Promise<Run> {
+    return found(this.getRun(id), () => new RunNotFoundError(id));
   }
 
   getRun(id: number): Promise<Run | null> {
@@ -581,18 +584,26 @@ function toPipeline(row: SqlRow): Pipeline {
   };
 }
 
+/** The counts of a run (its `total_*` columns) or of one of its objects, as stored. */
+function countsOf(row: SqlRow, columns: { prefix: string; read: string }): RunTotals {
+  const count = (name: string) => num(row[columns.prefix + name]);
+  return {
+    read: num(row[columns.read]),
+    inserted: count('inserted'),
+    updated: count('updated'),
+    unchanged: numOrNull(row[`${columns.prefix}unchanged`]),
+    deleted: count('deleted'),
+    calls: count('calls'),
+    rateLimitWaits: count('rate_limit_waits'),
+  };
+}
+
 function toRunObject(row: SqlRow): RunObjectStats {
   return {
     object: String(row.object),
     status: String(row.status) as RunObjectStats['status'],
     mode: String(row.mode) as RunObjectStats['mode'],
-    read: num(row.records_read),
-    inserted: num(row.inserted),
-    updated: num(row.updated),
-    unchanged: numOrNull(row.unchanged),
-    deleted: num(row.deleted),
-    calls: num(row.calls),
-    rateLimitWaits: num(row.rate_limit_waits),
+    ...countsOf(row, { prefix: '', read: 'records_read' }),
     retries: num(row.retries),
     seconds: num(row.seconds),
     reason: str(row.reason),
@@ -613,15 +624,7 @@ function toRun(row: SqlRow, objectRows: readonly SqlRow[]): Run {
     finishedAt: str(row.finished_at),
     error: str(row.error),
     fullRefresh: Boolean(row.full_refresh),
-    totals: {
-      read: num(row.total_read),
-      inserted: num(row.total_inserted),
-      updated: num(row.total_updated),
-      unchanged: numOrNull(row.total_unchanged),
-      deleted: num(row.total_deleted),
-      calls: num(row.total_calls),
-      rateLimitWaits: num(row.total_rate_limit_waits),
-    },
+    totals: countsOf(row, { prefix: 'total_', read: 'total_read' }),
     objects: objectRows.map(toRunObject).sort((a, b) => order(a.object) - order(b.object)),
     owner: str(row.owner),
     jobId: str(row.job_id),

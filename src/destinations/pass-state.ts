@@ -72,11 +72,7 @@ export function serializeStoredPass(state: ObjectState): string | null {
 }
 
 /** The state-table row of an object as each engine reads it back (the inverse of serializeStoredPass). */
-export function storedObjectState(
-  object: string,
-  row: { cursor: string | null; pass: unknown; last_full_pass_at: string | null },
-  destination: string,
-): ObjectState {
+export function storedObjectState(object: string, row: StoredState, destination: string): ObjectState {
   const base = { object, cursor: row.cursor, lastFullPassAt: row.last_full_pass_at };
   if (row.pass === null || row.pass === undefined) return { ...base, pass: null };
   const json = typeof row.pass === 'string' && row.pass.startsWith('{') ? safeJson(row.pass) : row.pass;
@@ -142,4 +138,16 @@ function parseStoredPass(
     streams: streams ?? [{ firstUrl: nextUrl as string, nextUrl: nextUrl as string }],
   };
   return { pass: resumed, ...(firstDate !== undefined ? { firstDate } : {}) };
+}
+
+/** An object's row of `_harvest_sync_state` as read back (`pass` as the driver gives it). */
+export interface StoredState {
+  readonly cursor: string | null;
+  readonly pass: unknown;
+  readonly last_full_pass_at: string | null;
+}
+
+/** The values of a state row, in the order object, cursor, pass, last_full_pass_at. */
+export function stateRowValues(state: ObjectState): [string, string | null, string | null, string | null] {
+  return [state.object, state.cursor, serializeStoredPass(state), state.lastFullPassAt];
 }

@@ -28,3 +28,39 @@ export function preparedTable<T>(tables: ReadonlyMap<string, T>, table: string):
 export function asDestinationError(wrapped: HarvestSyncError, cause: unknown): DestinationError {
   return wrapped instanceof DestinationError ? wrapped : new DestinationError(wrapped.message, { cause });
 }
+
+/** A connection that takes SQL text: pg's clients and mysql2's connections alike. */
+export interface SqlSession {
+  query(sql: string): Promise<unknown>;
+}
+
+export interface TransactionOptions {
+  /** The statement that starts it. Default `BEGIN`. */
+  readonly begin?: string;
+  /** False when the session is gone: the server rolls back on its own, and ROLLBACK would only fail. */
+  readonly canRollBack?: (error: unknown) => boolean;
+  /** Told of a ROLLBACK that failed (the session is likely gone). */
+  readonly rollbackFailed?: (error: unknown) => void;
+}
+
+/**
+ * Runs `fn` in one transaction of `session`: on any failure it is rolled back, so nothing of it is
+ * kept, and the error goes on unchanged.
+ */
+export async function inTransaction<T>(
+  session: SqlSession,
+  fn: () => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  try {
+    await session.query(options.begin ?? 'BEGIN');
+    const result = await fn();
+    await session.query('COMMIT');
+    return result;
+  } catch (error) {
+    if (options.canRollBack?.(error) ?? true) {
+      await session.query('ROLLBACK').catch(options.rollbackFailed ?? (() => undefined));
+    }
+    throw error;
+  }
+}

@@ -1,21 +1,14 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
+import { META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
+import type { Batch, BatchResult, ChildRows, Destination, TableCounts } from '../destination.js';
+import type { TableInfo, WrittenQuery } from '../destination.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
-import { serializeStoredPass, storedObjectState } from '../pass-state.js';
-import { SerialQueue, asDestinationError, preparedTable } from '../session.js';
-import type {
-  Batch,
-  BatchResult,
-  ChildRows,
-  Destination,
-  ObjectState,
-  TableCounts,
-  TableInfo,
-  WrittenQuery,
-} from '../destination.js';
+import { stateRowValues } from '../pass-state.js';
+import type { StoredState } from '../pass-state.js';
+import { ServerDestination } from '../server-destination.js';
 import { connectCreating, connectMysql } from './mysql-connection.js';
 import type { MysqlConnection } from './mysql-connection.js';
 import { isConnectionLost, toDestinationError } from './mysql-errors.js';
@@ -27,7 +20,7 @@ import {
   rowCount,
   stateRows,
 } from './mysql-introspect.js';
-import type { PhysicalColumn, StateRow } from './mysql-introspect.js';
+import type { PhysicalColumn } from './mysql-introspect.js';
 import { getLock, lockName, releaseLock } from './mysql-lock.js';
 import { upsertStatements } from './mysql-rows.js';
 import {
@@ -80,6 +73,14 @@ const lower = (name: string): string => name.toLowerCase();
 /** Largest statement sent even when the server would take more: bigger ones gain nothing measurable. */
 const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
 
+const MYSQL_DIALECT = {
+  name: 'MySQL',
+  begin: 'START TRANSACTION',
+  quoteIdent,
+  isConnectionLost,
+  toDestinationError,
+};
+
 /**
  * A MySQL or MariaDB database as a destination (InnoDB tables), written through one connection.
  *
@@ -101,62 +102,50 @@ const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
  * Table changes (CREATE, ALTER) commit on their own in MySQL: each is idempotent, and a column is
  * added before it is recorded, so a run killed between the two finds the column and adopts it.
  */
-export class MysqlDestination implements Destination {
+export class MysqlDestination
+  extends ServerDestination<MysqlConnection, PreparedTable, MysqlTarget>
+  implements Destination
+{
   readonly kind = 'mysql' as const;
-  readonly description: string;
   readonly encoders = mysqlEncoders;
   readonly database: string;
 
-  private readonly target: MysqlTarget;
-  private connection: MysqlConnection | null = null;
   private lockConnection: MysqlConnection | null = null;
-  /** Set when a session broke: every later call fails with it. */
-  private lost: DestinationError | null = null;
-  private readonly tables = new Map<string, PreparedTable>();
-  private readonly calls = new SerialQueue();
   private maxStatementBytes = MAX_STATEMENT_BYTES;
 
   constructor(
     url: string,
     private readonly options: MysqlDestinationOptions = {},
   ) {
-    this.target = parseMysqlUrl(url);
+    super(parseMysqlUrl(url), MYSQL_DIALECT);
     this.database = this.target.database;
-    this.description = this.target.description;
   }
 
-  open(): Promise<void> {
-    return this.exclusive(async () => {
-      if (this.connection) return;
-      const { host, port, database, user } = this.target;
-      const connect = { connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000 };
-      let lockConnection: MysqlConnection;
-      try {
-        lockConnection = await connectCreating(this.target, connect);
-      } catch (error) {
-        throw this.wrap(
-          `cannot connect to MySQL at ${host}:${port} (database "${database}", user "${user}")`,
-          error,
-        );
-      }
-      let connection: MysqlConnection | null = null;
-      try {
-        lockConnection.on('error', (error: unknown) => this.markLost(error));
-        await this.takeLock(lockConnection, 'run', this.options.lockWaitMs ?? 2000);
-        connection = await connectMysql(this.target, connect);
-        connection.on('error', (error: unknown) => this.markLost(error));
-        await this.takeLock(connection, 'writer', this.options.writerWaitMs ?? 30_000);
-        await this.migrate(connection);
-        this.maxStatementBytes = await this.statementLimit(connection);
-      } catch (error) {
-        connection?.destroy();
-        lockConnection.destroy();
-        throw this.wrap(`cannot open ${this.description}`, error);
-      }
-      this.lost = null;
-      this.connection = connection;
-      this.lockConnection = lockConnection;
-    });
+  /** The lock session first (creating the database if need be), then the writing one. */
+  protected async connect(): Promise<MysqlConnection> {
+    const connect = { connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000 };
+    let lockConnection: MysqlConnection;
+    try {
+      lockConnection = await connectCreating(this.target, connect);
+    } catch (error) {
+      throw this.wrap(this.connectContext(), error);
+    }
+    let connection: MysqlConnection | null = null;
+    try {
+      lockConnection.on('error', (error: unknown) => this.markLost(error));
+      await this.takeLock(lockConnection, 'run', this.options.lockWaitMs ?? 2000);
+      connection = await connectMysql(this.target, connect);
+      connection.on('error', (error: unknown) => this.markLost(error));
+      await this.takeLock(connection, 'writer', this.options.writerWaitMs ?? 30_000);
+      await this.migrate(connection);
+      this.maxStatementBytes = await this.statementLimit(connection);
+    } catch (error) {
+      connection?.destroy();
+      lockConnection.destroy();
+      throw this.wrap(`cannot open ${this.description}`, error);
+    }
+    this.lockConnection = lockConnection;
+    return connection;
   }
 
   private async takeLock(connection: MysqlConnection, role: 'run' | 'writer', waitMs: number): Promise<void> {
@@ -177,32 +166,27 @@ export class MysqlDestination implements Destination {
   }
 
   ensureTable(table: TableSchema): Promise<Column[]> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      try {
-        for (const column of table.columns) this.checkColumn(table.name, column);
-        const catalogNames = new Set(table.columns.map((c) => lower(c.name)));
-        let physical = await physicalColumns(connection, table.name);
-        if (physical.size === 0) {
-          await connection.query(createTableSql(table.name, table.columns, table.parentKey));
-          physical = await physicalColumns(connection, table.name);
-        } else {
-          await this.upgradeTable(connection, table, physical);
-        }
-        const extras = (await recordedColumns(connection, table.name)).filter(
-          (c) => !catalogNames.has(lower(c.name)),
-        );
-        await this.addPhysicalColumns(
-          connection,
-          table.name,
-          extras.filter((c) => !physical.has(lower(c.name))),
-        );
-        const columns = [...table.columns, ...extras];
-        this.prepare(table.name, table.parentKey, columns);
-        return [...columns];
-      } catch (error) {
-        throw this.fail(`cannot create table "${table.name}" in ${this.description}`, error);
+    return this.call(`cannot create table "${table.name}" in ${this.description}`, async (connection) => {
+      for (const column of table.columns) this.checkColumn(table.name, column);
+      const catalogNames = new Set(table.columns.map((c) => lower(c.name)));
+      let physical = await physicalColumns(connection, table.name);
+      if (physical.size === 0) {
+        await connection.query(createTableSql(table.name, table.columns, table.parentKey));
+        physical = await physicalColumns(connection, table.name);
+      } else {
+        await this.upgradeTable(connection, table, physical);
       }
+      const extras = (await recordedColumns(connection, table.name)).filter(
+        (c) => !catalogNames.has(lower(c.name)),
+      );
+      await this.addPhysicalColumns(
+        connection,
+        table.name,
+        extras.filter((c) => !physical.has(lower(c.name))),
+      );
+      const columns = [...table.columns, ...extras];
+      this.prepare(table.name, table.parentKey, columns);
+      return [...columns];
     });
   }
 
@@ -234,35 +218,30 @@ export class MysqlDestination implements Destination {
   }
 
   addColumns(table: string, columns: readonly Column[]): Promise<Column[]> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      try {
-        const prepared = this.prepared(table);
-        const physical = await physicalColumns(connection, table);
-        const next = [...prepared.columns];
-        const added: Column[] = [];
-        for (const column of columns) {
-          if (next.some((c) => c.name === column.name)) continue;
-          this.checkNewColumn(table, column, next, physical);
-          next.push(column);
-          added.push(column);
-        }
-        // All checked before any is added, then one ALTER: it happens whole or not at all (a table
-        // change cannot be rolled back in MySQL). A column of that name made by hand is adopted.
-        await this.addPhysicalColumns(
-          connection,
-          table,
-          added.filter((c) => !physical.has(lower(c.name))),
-        );
-        for (const column of added) {
-          const values = [table, column.name, JSON.stringify(column.path), column.type];
-          await connection.query(RECORD_COLUMN_SQL, values);
-        }
-        this.prepare(table, prepared.parentKey, next);
-        return [...next];
-      } catch (error) {
-        throw this.fail(`cannot add columns to "${table}" in ${this.description}`, error);
+    return this.call(`cannot add columns to "${table}" in ${this.description}`, async (connection) => {
+      const prepared = this.prepared(table);
+      const physical = await physicalColumns(connection, table);
+      const next = [...prepared.columns];
+      const added: Column[] = [];
+      for (const column of columns) {
+        if (next.some((c) => c.name === column.name)) continue;
+        this.checkNewColumn(table, column, next, physical);
+        next.push(column);
+        added.push(column);
       }
+      // All checked before any is added, then one ALTER: it happens whole or not at all (a table
+      // change cannot be rolled back in MySQL). A column of that name made by hand is adopted.
+      await this.addPhysicalColumns(
+        connection,
+        table,
+        added.filter((c) => !physical.has(lower(c.name))),
+      );
+      for (const column of added) {
+        const values = [table, column.name, JSON.stringify(column.path), column.type];
+        await connection.query(RECORD_COLUMN_SQL, values);
+      }
+      this.prepare(table, prepared.parentKey, next);
+      return [...next];
     });
   }
 
@@ -284,18 +263,8 @@ export class MysqlDestination implements Destination {
     }
   }
 
-  readState(object: string): Promise<ObjectState | null> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      let row: StateRow | undefined;
-      try {
-        [row] = await stateRows(connection, object);
-      } catch (error) {
-        throw this.fail(`cannot read the state of ${object} from ${this.description}`, error);
-      }
-      if (!row) return null;
-      return storedObjectState(object, row, this.description);
-    });
+  protected async stateRow(connection: MysqlConnection, object: string): Promise<StoredState | undefined> {
+    return (await stateRows(connection, object))[0];
   }
 
   writeBatch(batch: Batch): Promise<BatchResult> {
@@ -308,13 +277,7 @@ export class MysqlDestination implements Destination {
           tally.add(child.table, await this.upsert(connection, table, child.rows));
           tally.add(child.table, { deleted: await this.markOrphans(connection, table, child) });
         }
-        const { state } = batch;
-        await connection.query(WRITE_STATE_SQL, [
-          state.object,
-          state.cursor,
-          serializeStoredPass(state),
-          state.lastFullPassAt,
-        ]);
+        await connection.query(WRITE_STATE_SQL, stateRowValues(batch.state));
         if (batch.sweep) {
           const since = boundDatetime(batch.sweep.since);
           for (const table of batch.sweep.tables) {
@@ -328,16 +291,11 @@ export class MysqlDestination implements Destination {
   }
 
   now(): Promise<string> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      try {
-        const [rows] = await connection.query<Rows<{ now: string }>>(
-          "SELECT DATE_FORMAT(NOW(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now",
-        );
-        return rows[0].now;
-      } catch (error) {
-        throw this.fail(`cannot read the clock of ${this.description}`, error);
-      }
+    return this.call(`cannot read the clock of ${this.description}`, async (connection) => {
+      const [rows] = await connection.query<Rows<{ now: string }>>(
+        "SELECT DATE_FORMAT(NOW(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now",
+      );
+      return rows[0].now;
     });
   }
 
@@ -366,54 +324,39 @@ export class MysqlDestination implements Destination {
   }
 
   unwrittenIds(table: string, since: string, limit: number): Promise<number[]> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      try {
-        const [rows] = await connection.query<Rows<{ id: string | number }>>(
-          `SELECT \`id\` FROM ${quoteIdent(table)} WHERE ${quoteIdent(syncedAt)} < ? AND ${quoteIdent(deletedAt)} IS NULL ORDER BY \`id\` LIMIT ?`,
-          [boundDatetime(since), limit],
-        );
-        return rows.map((row) => Number(row.id));
-      } catch (error) {
-        throw this.fail(`cannot read the rows of "${table}" in ${this.description}`, error);
-      }
+    return this.call(`cannot read the rows of "${table}" in ${this.description}`, async (connection) => {
+      const [rows] = await connection.query<Rows<{ id: string | number }>>(
+        `SELECT \`id\` FROM ${quoteIdent(table)} WHERE ${quoteIdent(syncedAt)} < ? AND ${quoteIdent(deletedAt)} IS NULL ORDER BY \`id\` LIMIT ?`,
+        [boundDatetime(since), limit],
+      );
+      return rows.map((row) => Number(row.id));
     });
   }
 
   countWritten(table: string, query: WrittenQuery): Promise<number> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      try {
-        const where = [`${quoteIdent(syncedAt)} >= ?`];
-        const params: SqlValue[] = [boundDatetime(query.since)];
-        rangeConditions(query.range, quoteIdent, { where, params });
-        if (query.exceptIds && query.exceptIds.length > 0)
-          where.push(`\`id\` NOT IN ${sqlList(query.exceptIds)}`);
-        if (query.ids) {
-          if (query.ids.length === 0) return 0;
-          where.push(`\`id\` IN ${sqlList(query.ids)}`);
-        }
-        const [rows] = await connection.query<Rows<{ n: string | number }>>(
-          `SELECT COUNT(*) AS n FROM ${quoteIdent(table)} WHERE ${where.join(' AND ')}`,
-          params,
-        );
-        return Number(rows[0].n);
-      } catch (error) {
-        throw this.fail(`cannot count the rows of "${table}" in ${this.description}`, error);
+    return this.call(`cannot count the rows of "${table}" in ${this.description}`, async (connection) => {
+      const where = [`${quoteIdent(syncedAt)} >= ?`];
+      const params: SqlValue[] = [boundDatetime(query.since)];
+      rangeConditions(query.range, quoteIdent, { where, params });
+      if (query.exceptIds && query.exceptIds.length > 0)
+        where.push(`\`id\` NOT IN ${sqlList(query.exceptIds)}`);
+      if (query.ids) {
+        if (query.ids.length === 0) return 0;
+        where.push(`\`id\` IN ${sqlList(query.ids)}`);
       }
+      const [rows] = await connection.query<Rows<{ n: string | number }>>(
+        `SELECT COUNT(*) AS n FROM ${quoteIdent(table)} WHERE ${where.join(' AND ')}`,
+        params,
+      );
+      return Number(rows[0].n);
     });
   }
 
   tableInfo(table: string): Promise<TableInfo | null> {
-    return this.exclusive(async () => {
-      const connection = this.requireOpen();
-      try {
-        const columns = [...(await physicalColumns(connection, table)).values()].map((c) => c.name);
-        if (columns.length === 0) return null;
-        return { columns, rowCount: await rowCount(connection, table) };
-      } catch (error) {
-        throw this.fail(`cannot describe table "${table}" in ${this.description}`, error);
-      }
+    return this.call(`cannot describe table "${table}" in ${this.description}`, async (connection) => {
+      const columns = [...(await physicalColumns(connection, table)).values()].map((c) => c.name);
+      if (columns.length === 0) return null;
+      return { columns, rowCount: await rowCount(connection, table) };
     });
   }
 
@@ -441,7 +384,6 @@ export class MysqlDestination implements Destination {
     });
   }
 
-  /** Upserts rows with multi-row INSERT … ON DUPLICATE KEY UPDATE, counting the ids that were new. */
   /**
    * Upserts rows with multi-row INSERT … ON DUPLICATE KEY UPDATE and tells new, changed and unchanged
    * rows apart from what the server reports (sessions have CLIENT_FOUND_ROWS): the stamp UPDATE
@@ -502,13 +444,6 @@ export class MysqlDestination implements Destination {
     });
   }
 
-  private checkColumn(table: string, column: Column): void {
-    quoteIdent(column.name);
-    if (!COLUMN_TYPES.includes(column.type)) {
-      throw new DestinationError(`cannot add column "${column.name}" to "${table}": unknown type`);
-    }
-  }
-
   private async addPhysicalColumns(
     connection: MysqlConnection,
     table: string,
@@ -517,53 +452,5 @@ export class MysqlDestination implements Destination {
     if (columns.length === 0) return;
     const adds = columns.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${MYSQL_TYPES[c.type]} NULL`);
     await connection.query(`ALTER TABLE ${quoteIdent(table)} ${adds.join(', ')}`);
-  }
-
-  /**
-   * Runs `fn` in a transaction: on any failure it is rolled back (or died with the connection), so
-   * nothing of it is kept, and the error comes out as a one-line DestinationError.
-   */
-  private async transaction<T>(context: string, fn: (connection: MysqlConnection) => Promise<T>): Promise<T> {
-    const connection = this.requireOpen();
-    try {
-      await connection.query('START TRANSACTION');
-      const result = await fn(connection);
-      await connection.query('COMMIT');
-      return result;
-    } catch (error) {
-      if (!this.lost && !isConnectionLost(error)) {
-        await connection.query('ROLLBACK').catch((rollbackError: unknown) => this.markLost(rollbackError));
-      }
-      throw this.fail(context, error);
-    }
-  }
-
-  /** Runs calls one after another, in the order they were made. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.calls.run(fn);
-  }
-
-  private markLost(error: unknown): void {
-    this.lost ??= this.wrap(`lost the connection to ${this.description}`, error);
-  }
-
-  private requireOpen(): MysqlConnection {
-    if (this.lost) throw this.lost;
-    if (!this.connection) throw new DestinationError(`${this.description} is not open`);
-    return this.connection;
-  }
-
-  private prepared(table: string): PreparedTable {
-    return preparedTable(this.tables, table);
-  }
-
-  /** Wraps an error of a call on the open destination, noting a lost session. */
-  private fail(context: string, error: unknown): DestinationError {
-    if (isConnectionLost(error)) this.markLost(error);
-    return this.wrap(context, error);
-  }
-
-  private wrap(context: string, error: unknown): DestinationError {
-    return asDestinationError(toDestinationError(context, error, this.target.secrets), error);
   }
 }

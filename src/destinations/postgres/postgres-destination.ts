@@ -5,19 +5,12 @@ import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId } from '../batch.js';
+import type { Batch, BatchResult, ChildRows, Destination, TableCounts } from '../destination.js';
+import type { TableInfo, WrittenQuery } from '../destination.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
-import { StateError, serializeStoredPass, storedObjectState } from '../pass-state.js';
-import { SerialQueue, asDestinationError, preparedTable } from '../session.js';
-import type {
-  Batch,
-  BatchResult,
-  ChildRows,
-  Destination,
-  ObjectState,
-  TableCounts,
-  TableInfo,
-  WrittenQuery,
-} from '../destination.js';
+import { stateRowValues } from '../pass-state.js';
+import type { StoredState } from '../pass-state.js';
+import { ServerDestination } from '../server-destination.js';
 import { copyChunks, copyField, postgresEncoders } from './postgres-copy.js';
 import { loadPgDriver } from './pg-driver.js';
 import type { PgDriver } from './pg-driver.js';
@@ -89,6 +82,14 @@ const LOCK_SQL = "SELECT pg_advisory_lock(hashtext('harvest-sync'), hashtext($1)
 const LOCK_NOT_AVAILABLE = '55P03';
 const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('harvest-sync'), hashtext($1))";
 
+const POSTGRES_DIALECT = {
+  name: 'PostgreSQL',
+  begin: 'BEGIN',
+  quoteIdent,
+  isConnectionLost,
+  toDestinationError,
+};
+
 /**
  * A PostgreSQL schema as a destination, written through one dedicated connection.
  *
@@ -103,63 +104,52 @@ const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('harvest-sync'), hashtext
  * A transaction that starts after `now()` answered stamps a time at or after it, so a sweep with
  * `_synced_at < since` never catches a row the pass wrote — even one stamped at exactly `since`.
  */
-export class PostgresDestination implements Destination {
+export class PostgresDestination
+  extends ServerDestination<pg.Client, PreparedTable, PostgresTarget>
+  implements Destination
+{
   readonly kind = 'postgres' as const;
-  readonly description: string;
   readonly encoders = postgresEncoders;
   readonly schema: string;
 
-  private readonly target: PostgresTarget;
-  private client: pg.Client | null = null;
   /** Loaded by open(). */
   private driver: PgDriver | null = null;
-  /** Set when the connection broke: every later call fails with it. */
-  private lost: DestinationError | null = null;
-  private readonly tables = new Map<string, PreparedTable>();
-  private readonly calls = new SerialQueue();
   private generation = 0;
 
   constructor(
     url: string,
     private readonly options: PostgresDestinationOptions = {},
   ) {
-    this.target = parsePostgresUrl(url);
+    super(parsePostgresUrl(url), POSTGRES_DIALECT);
     this.schema = this.target.schema;
-    this.description = this.target.description;
   }
 
-  open(): Promise<void> {
-    return this.exclusive(async () => {
-      if (this.client) return;
-      const { host, port, database, user } = this.target;
-      const context = `cannot connect to PostgreSQL at ${host}:${port} (database "${database}", user "${user}")`;
-      const driver = await loadPgDriver();
-      this.driver = driver;
-      const client = new driver.pg.Client({
-        connectionString: this.target.connectionString,
-        connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
-        application_name: 'harvest-sync',
-        keepAlive: true,
-      });
-      // Without a listener, a connection dropped while idle would crash the process.
-      client.on('error', (error) => this.markLost(error));
-      try {
-        await client.connect();
-      } catch (error) {
-        await client.end().catch(() => undefined);
-        throw this.wrap(context, error);
-      }
-      try {
-        await this.takeLock(client);
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
-        await this.migrate(client);
-      } catch (error) {
-        await client.end().catch(() => undefined);
-        throw this.wrap(`cannot open ${this.description}`, error);
-      }
-      this.lost = null;
-      this.client = client;
+  protected async connect(): Promise<pg.Client> {
+    const driver = await loadPgDriver();
+    this.driver = driver;
+    const client = new driver.pg.Client({
+      connectionString: this.target.connectionString,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
+      application_name: 'harvest-sync',
+      keepAlive: true,
     });
+    // Without a listener, a connection dropped while idle would crash the process.
+    client.on('error', (error) => this.markLost(error));
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw this.wrap(this.connectContext(), error);
+    }
+    try {
+      await this.takeLock(client);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+      await this.migrate(client);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw this.wrap(`cannot open ${this.description}`, error);
+    }
+    return client;
   }
 
   /**
@@ -291,26 +281,12 @@ export class PostgresDestination implements Destination {
     );
   }
 
-  readState(object: string): Promise<ObjectState | null> {
-    return this.exclusive(async () => {
-      const client = this.requireOpen();
-      try {
-        const { rows } = await client.query<{
-          cursor: string | null;
-          pass: unknown;
-          last_full_pass_at: string | null;
-        }>(
-          `SELECT "cursor", "pass", "last_full_pass_at" FROM ${this.qualified(STATE_TABLE)} WHERE "object" = $1`,
-          [object],
-        );
-        const row = rows[0];
-        if (!row) return null;
-        return storedObjectState(object, row, this.description);
-      } catch (error) {
-        if (error instanceof StateError) throw error;
-        throw this.wrap(`cannot read the state of ${object} from ${this.description}`, error);
-      }
-    });
+  protected async stateRow(client: pg.Client, object: string): Promise<StoredState | undefined> {
+    const { rows } = await client.query<StoredState>(
+      `SELECT "cursor", "pass", "last_full_pass_at" FROM ${this.qualified(STATE_TABLE)} WHERE "object" = $1`,
+      [object],
+    );
+    return rows[0];
   }
 
   writeBatch(batch: Batch): Promise<BatchResult> {
@@ -324,11 +300,10 @@ export class PostgresDestination implements Destination {
           counts.add(child.table, await this.merge(client, table, child.rows));
           counts.add(child.table, { deleted: await this.markOrphans(client, table, child) });
         }
-        const { state } = batch;
         await client.query({
           name: 'hs_state',
           text: writeStateSql(this.schema),
-          values: [state.object, state.cursor, serializeStoredPass(state), state.lastFullPassAt],
+          values: stateRowValues(batch.state),
         });
         if (batch.sweep) {
           for (const table of batch.sweep.tables) {
@@ -348,37 +323,26 @@ export class PostgresDestination implements Destination {
   }
 
   now(): Promise<string> {
-    return this.exclusive(async () => {
-      const client = this.requireOpen();
-      try {
-        const { rows } = await client.query<{ now: string }>(
-          `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`,
-        );
-        return rows[0].now;
-      } catch (error) {
-        throw this.wrap(`cannot read the clock of ${this.description}`, error);
-      }
+    return this.call(`cannot read the clock of ${this.description}`, async (client) => {
+      const { rows } = await client.query<{ now: string }>(
+        `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`,
+      );
+      return rows[0].now;
     });
   }
 
   unwrittenIds(table: string, since: string, limit: number): Promise<number[]> {
-    return this.exclusive(async () => {
-      const client = this.requireOpen();
-      try {
-        const { rows } = await client.query<{ id: string }>(
-          `SELECT "id" FROM ${this.qualified(table)} WHERE ${quoteIdent(syncedAt)} < $1::timestamptz AND ${quoteIdent(deletedAt)} IS NULL ORDER BY "id" LIMIT $2`,
-          [since, limit],
-        );
-        return rows.map((row) => Number(row.id));
-      } catch (error) {
-        throw this.wrap(`cannot read the rows of "${table}" in ${this.description}`, error);
-      }
+    return this.call(`cannot read the rows of "${table}" in ${this.description}`, async (client) => {
+      const { rows } = await client.query<{ id: string }>(
+        `SELECT "id" FROM ${this.qualified(table)} WHERE ${quoteIdent(syncedAt)} < $1::timestamptz AND ${quoteIdent(deletedAt)} IS NULL ORDER BY "id" LIMIT $2`,
+        [since, limit],
+      );
+      return rows.map((row) => Number(row.id));
     });
   }
 
   countWritten(table: string, query: WrittenQuery): Promise<number> {
-    return this.exclusive(async () => {
-      const client = this.requireOpen();
+    return this.call(`cannot count the rows of "${table}" in ${this.description}`, async (client) => {
       const where = [`${quoteIdent(syncedAt)} >= $1::timestamptz`];
       const params: SqlValue[] = [query.since];
       const { range } = query;
@@ -398,38 +362,29 @@ export class PostgresDestination implements Destination {
         params.push(`{${query.ids.join(',')}}`);
         where.push(`"id" = ANY($${params.length}::bigint[])`);
       }
-      try {
-        const { rows } = await client.query<{ count: string }>(
-          `SELECT count(*) AS count FROM ${this.qualified(table)} WHERE ${where.join(' AND ')}`,
-          params,
-        );
-        return Number(rows[0].count);
-      } catch (error) {
-        throw this.wrap(`cannot count the rows of "${table}" in ${this.description}`, error);
-      }
+      const { rows } = await client.query<{ count: string }>(
+        `SELECT count(*) AS count FROM ${this.qualified(table)} WHERE ${where.join(' AND ')}`,
+        params,
+      );
+      return Number(rows[0].count);
     });
   }
 
   tableInfo(table: string): Promise<TableInfo | null> {
-    return this.exclusive(async () => {
-      const client = this.requireOpen();
-      try {
-        const columns = [...(await this.physicalColumns(client, table)).keys()];
-        if (columns.length === 0) return null;
-        const { rows } = await client.query<{ count: string }>(
-          `SELECT count(*) AS count FROM ${this.qualified(table)}`,
-        );
-        return { columns, rowCount: Number(rows[0].count) };
-      } catch (error) {
-        throw this.wrap(`cannot describe table "${table}" in ${this.description}`, error);
-      }
+    return this.call(`cannot describe table "${table}" in ${this.description}`, async (client) => {
+      const columns = [...(await this.physicalColumns(client, table)).keys()];
+      if (columns.length === 0) return null;
+      const { rows } = await client.query<{ count: string }>(
+        `SELECT count(*) AS count FROM ${this.qualified(table)}`,
+      );
+      return { columns, rowCount: Number(rows[0].count) };
     });
   }
 
   close(): Promise<void> {
     return this.exclusive(async () => {
-      const client = this.client;
-      this.client = null;
+      const client = this.connection;
+      this.connection = null;
       this.tables.clear();
       if (!client) return;
       try {
@@ -544,13 +499,6 @@ export class PostgresDestination implements Destination {
     });
   }
 
-  private checkColumn(table: string, column: Column): void {
-    quoteIdent(column.name);
-    if (!COLUMN_TYPES.includes(column.type)) {
-      throw new DestinationError(`cannot add column "${column.name}" to "${table}": unknown type`);
-    }
-  }
-
   private async addPhysicalColumn(client: pg.Client, target: string, column: Column): Promise<void> {
     await client.query(
       `ALTER TABLE ${target} ADD COLUMN IF NOT EXISTS ${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}`,
@@ -606,59 +554,12 @@ export class PostgresDestination implements Destination {
     });
   }
 
-  /**
-   * Runs `fn` in a transaction: on any failure it is rolled back (or died with the connection), so
-   * nothing of it is kept, and the error comes out as a one-line DestinationError.
-   */
-  private async transaction<T>(context: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = this.requireOpen();
-    const tables = new Map(this.tables);
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      // DDL inside the transaction (staging tables) is undone too: forget what it prepared.
-      this.tables.clear();
-      for (const [name, table] of tables) this.tables.set(name, table);
-      if (!this.lost && !isConnectionLost(error)) {
-        await client.query('ROLLBACK').catch((rollbackError: unknown) => this.markLost(rollbackError));
-      }
-      if (isConnectionLost(error)) this.markLost(error);
-      throw this.wrap(context, error);
-    }
-  }
-
-  /** Runs calls one after another, in the order they were made. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.calls.run(fn);
-  }
-
-  private markLost(error: unknown): void {
-    this.lost ??= this.wrap(`lost the connection to ${this.description}`, error) as DestinationError;
-  }
-
   private copyFrom(sql: string): ReturnType<PgDriver['copyFrom']> {
     if (!this.driver) throw new DestinationError(`${this.description} is not open`);
     return this.driver.copyFrom(sql);
   }
 
-  private requireOpen(): pg.Client {
-    if (this.lost) throw this.lost;
-    if (!this.client) throw new DestinationError(`${this.description} is not open`);
-    return this.client;
-  }
-
-  private prepared(table: string): PreparedTable {
-    return preparedTable(this.tables, table);
-  }
-
   private qualified(table: string): string {
     return `${quoteIdent(this.schema)}.${quoteIdent(table)}`;
-  }
-
-  private wrap(context: string, error: unknown): DestinationError {
-    return asDestinationError(toDestinationError(context, error, this.target.secrets), error);
   }
 }

@@ -50,6 +50,11 @@ export function runDurationMs(
   return (run.finishedAt === null ? now : Date.parse(run.finishedAt)) - Date.parse(run.startedAt);
 }
 
+/** How long a run took, or has been running so far, as text. */
+export function runDuration(run: { startedAt: string; finishedAt: string | null }): string {
+  return durationMs(runDurationMs(run));
+}
+
 export function every(hours: number): string {
   return hours === 1 ? 'every hour' : `every ${hours} hours`;
 }

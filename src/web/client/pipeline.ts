@@ -9,10 +9,9 @@ import {
   RUN_STATUS_TEXT,
   count,
   dateTime,
-  durationMs,
   every,
   relative,
-  runDurationMs,
+  runDuration,
 } from './format.js';
 import { frequencyInput, objectChoices } from './wizard.js';
 
@@ -72,7 +71,7 @@ export function runsTable(runs: readonly RunView[]): HTMLElement {
         h('td', {}, dateTime(r.startedAt)),
         h('td', {}, r.trigger, r.fullRefresh ? ' (full refresh)' : ''),
         h('td', {}, statusBadge(r.status, RUN_STATUS_TEXT[r.status] ?? r.status)),
-        h('td', {}, durationMs(runDurationMs(r))),
+        h('td', {}, runDuration(r)),
         countCells(r.totals),
         h('td', { class: 'error-cell' }, r.error ?? ''),
       ),

@@ -1,15 +1,7 @@
 import { getPipelines } from './api.js';
 import type { PipelineView } from './api.js';
 import { fill, h, statusBadge, tableWrap } from './dom.js';
-import {
-  PIPELINE_STATUS_TEXT,
-  count,
-  dateTime,
-  durationMs,
-  every,
-  relative,
-  runDurationMs,
-} from './format.js';
+import { PIPELINE_STATUS_TEXT, count, dateTime, every, relative, runDuration } from './format.js';
 import { takeFlash } from './flash.js';
 
 const REFRESH_MS = 5000;
@@ -32,7 +24,7 @@ function row(p: PipelineView): HTMLTableRowElement {
               'span',
               { class: 'muted' },
               last.status === 'running' ? 'running for ' : 'took ',
-              durationMs(runDurationMs(last)),
+              runDuration(last),
             ),
           ]
         : h('span', { class: 'muted' }, 'never'),

@@ -188,17 +188,17 @@ export async function renderWizard(main: HTMLElement): Promise<void> {
     name: 'sqlitePath',
     hint: 'Relative to the server’s data directory, or absolute inside it (or inside --sqlite-root).',
   });
-  const postgresUrl = inputField({
-    label: 'PostgreSQL URL',
+  const postgresUrl = serverUrlField({
+    label: 'PostgreSQL',
     name: 'postgresUrl',
-    placeholder: 'postgres://user:password@host:5432/database',
-    hint: 'The password is stored encrypted and never shown again.',
+    scheme: 'postgres',
+    port: 5432,
   });
-  const mysqlUrl = inputField({
-    label: 'MySQL / MariaDB URL',
+  const mysqlUrl = serverUrlField({
+    label: 'MySQL / MariaDB',
     name: 'mysqlUrl',
-    placeholder: 'mysql://user:password@host:3306/database',
-    hint: 'The password is stored encrypted and never shown again.',
+    scheme: 'mysql',
+    port: 3306,
   });
   const destFields: Record<string, Field> = { sqlite: sqlitePath, postgres: postgresUrl, mysql: mysqlUrl };
   const destKind = (): string => destType.values()[0] ?? 'sqlite';
@@ -478,5 +478,15 @@ export function frequencyInput(limit: Limit, value: number, more = '') {
     max: limit.max,
     inputmode: 'numeric',
     hint: `Whole hours from ${limit.min} to ${limit.max}.${more}`,
+  });
+}
+
+/** A server database's URL field: its password, like the token, is kept encrypted. */
+function serverUrlField(engine: { label: string; name: string; scheme: string; port: number }) {
+  return inputField({
+    label: `${engine.label} URL`,
+    name: engine.name,
+    placeholder: `${engine.scheme}://user:password@host:${engine.port}/database`,
+    hint: 'The password is stored encrypted and never shown again.',
   });
 }
