@@ -12,11 +12,21 @@ import type { CountKey } from '../destinations/sqlite/written-ledger.js';
  * - `activeVersion`: the table version of the last full pass whose ACTIVATE_VERSION was emitted (Singer).
  */
 export interface Bookmark {
+  /** Set on the bookmarks this release emits (BOOKMARK_VERSION); parseBookmark leaves it out. */
+  readonly version?: number;
   readonly cursor: string | null;
   readonly lastFullPassAt: string | null;
   readonly pass: PassState | null;
   readonly activeVersion?: number;
 }
+
+/**
+ * The version of the bookmarks this release writes, so that a state handed back is read as it was
+ * written, and one from a newer harvest-sync is refused rather than misread. Versions:
+ * - 1 (no `version` field): written before bookmarks were versioned; read as it was written.
+ * - 2: as 1, carrying `version`.
+ */
+export const BOOKMARK_VERSION = 2;
 
 const stamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
 
@@ -43,6 +53,7 @@ const passSchema = z.object({
 });
 
 const bookmarkSchema = z.object({
+  version: z.number().int().min(1).optional(),
   cursor: stamp.nullable().default(null),
   lastFullPassAt: stamp.nullable().default(null),
   pass: passSchema.nullable().default(null),
@@ -51,6 +62,13 @@ const bookmarkSchema = z.object({
 
 /** Validates one stream's saved position; a ConfigError names the stream and the problem. */
 export function parseBookmark(stream: string, value: unknown): Bookmark {
+  // checked first: a newer release may have changed the rest of the shape too
+  const version = typeof value === 'object' && value !== null ? (value as { version?: unknown }).version : 1;
+  if (typeof version === 'number' && version > BOOKMARK_VERSION) {
+    throw new ConfigError(
+      `the state of stream ${stream} was written by a newer harvest-sync (state version ${version}, this one reads up to ${BOOKMARK_VERSION}); upgrade harvest-sync, or reset the stream's state to read it from the start`,
+    );
+  }
   const parsed = bookmarkSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -59,7 +77,8 @@ export function parseBookmark(stream: string, value: unknown): Bookmark {
       `the state of stream ${stream} is not one this connector wrote${where}: ${issue?.message ?? 'invalid'}`,
     );
   }
-  return parsed.data as Bookmark;
+  const { version: _version, ...bookmark } = parsed.data;
+  return bookmark as Bookmark;
 }
 
 /** The stream attempt a stream of a pass counts for (see Destination.countWritten). */
@@ -101,6 +120,7 @@ export function bookmarkOf(
     return n === undefined ? s : { ...s, written: n };
   });
   return {
+    version: BOOKMARK_VERSION,
     cursor: state.cursor,
     lastFullPassAt: state.lastFullPassAt,
     pass: pass && (streams ? { ...pass, streams } : pass),

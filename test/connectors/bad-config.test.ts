@@ -88,7 +88,24 @@ const CASES: readonly Case[] = [
     says: /state of stream clients is not one this connector wrote at pass\.mode/,
     failure: 'config_error',
   },
+  {
+    name: 'a state written by a newer harvest-sync (a future state version)',
+    files: () => ({ config: good(), state: world.files.file('state-future.json', versionedState(99)) }),
+    says: /state of stream clients was written by a newer harvest-sync \(state version 99, this one reads up to 2\)/,
+    failure: 'config_error',
+  },
+  {
+    name: 'a state whose version is not a version',
+    files: () => ({ config: good(), state: world.files.file('state-bad-version.json', versionedState('2')) }),
+    says: /state of stream clients is not one this connector wrote at version/,
+    failure: 'config_error',
+  },
 ];
+
+/** A clients position in today's shape but for its version, as either protocol passes it. */
+function versionedState(version: unknown): unknown {
+  return { bookmarks: { clients: { version, cursor: null, lastFullPassAt: null, pass: null } } };
+}
 
 /** A catalog selecting `stream`: a Singer catalog, or an Airbyte configured catalog. */
 function catalogOf(stream: string, mode: Mode): JsonObject {
