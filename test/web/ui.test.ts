@@ -227,15 +227,28 @@ async function walk(session: Session, name: string, options: { checkWrongPasswor
 
   // Run now, slowed down so the run page shows it live before it ends
   sim.setFaults({ slowRate: 1, slowMs: 300 });
+  // the run page reads the run once, then follows its event stream: no polling, no reload
+  const runRequests: string[] = [];
+  page.on('request', (request) => {
+    const path = new URL(request.url()).pathname;
+    if (/^\/api\/runs\/\d+(\/events)?$/.test(path)) runRequests.push(`${request.resourceType()} ${path}`);
+  });
+  let loads = 0;
+  page.on('load', () => loads++);
+  let runId = '';
   try {
     await page.getByRole('button', { name: 'Run now' }).click();
     await page.getByRole('link', { name: 'Follow it' }).click();
     await page.getByRole('heading', { name: /^Run #\d+$/ }).waitFor();
+    runId = /\/runs\/(\d+)$/.exec(page.url())![1];
     await shown(page.getByText(/Running: [\d,]+ rows read so far/));
     await shown(page.locator('.title-row').getByText('Succeeded'), 30_000);
   } finally {
     sim.setFaults(null);
   }
+  // from running to its end without a reload or a second read: each change came on the stream
+  expect(loads).toBe(1);
+  expect(runRequests).toEqual([`fetch /api/runs/${runId}`, `eventsource /api/runs/${runId}/events`]);
   await gone(page.getByText(/Running: /));
   const runObjects = page.getByRole('region', { name: 'Objects of this run' });
   await poll(() => runObjects.locator('tbody tr').count()).toBe(DEFAULT_OBJECTS.length);

@@ -14,6 +14,7 @@ import {
   runDuration,
 } from './format.js';
 import { frequencyInput, objectChoices } from './wizard.js';
+import { followRuns } from './events.js';
 
 const RUNNING_REFRESH_MS = 1500;
 const IDLE_REFRESH_MS = 15_000;
@@ -172,6 +173,14 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
       reportKey = key;
       report = (await getDestination(ref)).destination;
     }
+    draw();
+    // without the event stream: poll fast while a run is live (progress), slowly otherwise
+    clearTimeout(timer);
+    if (!streaming)
+      timer = setTimeout(tick, pipeline.status === 'running' ? RUNNING_REFRESH_MS : IDLE_REFRESH_MS);
+  };
+  const draw = () => {
+    const last = runs[0] ?? null;
     document.title = `${pipeline.name} · harvest-sync`;
     fill(title, pipeline.name);
     fill(status, statusBadge(pipeline.status, PIPELINE_STATUS_TEXT[pipeline.status] ?? pipeline.status));
@@ -198,15 +207,30 @@ export async function renderPipeline(main: HTMLElement, ref: string): Promise<vo
         : null,
     );
     fill(runsHost, runsTable(runs));
-    // poll fast while a run is live (progress), slowly otherwise (scheduled runs start on their own)
-    clearTimeout(timer);
-    timer = setTimeout(tick, pipeline.status === 'running' ? RUNNING_REFRESH_MS : IDLE_REFRESH_MS);
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tick = () => {
     if (document.visibilityState === 'visible') refresh().catch(() => undefined);
     else timer = setTimeout(tick, IDLE_REFRESH_MS);
   };
+  // Runs of every pipeline as they change (scheduled runs start on their own): a run's progress is
+  // drawn as it comes; a new run or an end reloads the page's data (status, history, destination).
+  let streaming = true;
+  followRuns('/api/events', {
+    onRun: (run, event) => {
+      if (run.pipelineId !== pipeline.id) return;
+      if (event === 'end' || !runs.some((r) => r.id === run.id)) {
+        refresh().catch(() => undefined);
+        return;
+      }
+      runs = runs.map((r) => (r.id === run.id ? run : r));
+      draw();
+    },
+    onFail: () => {
+      streaming = false;
+      refresh().catch(() => undefined);
+    },
+  });
 
   runNow.addEventListener('click', () =>
     busy(runNow, 'Starting…', async () => {

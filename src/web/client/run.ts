@@ -1,8 +1,10 @@
 import { getRun } from './api.js';
 import type { RunView } from './api.js';
 import { dataTable, fill, h, statusBadge } from './dom.js';
+import { followRuns } from './events.js';
 import { RUN_STATUS_TEXT, count, dateTime, durationMs, runDurationMs } from './format.js';
 
+/** Only when the browser cannot follow the run's event stream. */
 const POLL_MS = 1000;
 
 function summary(run: RunView): HTMLElement {
@@ -108,8 +110,22 @@ export async function renderRun(main: HTMLElement, id: string): Promise<void> {
     fill(error, run.error ? [h('h2', {}, 'Error'), h('pre', { class: 'error-text' }, run.error)] : null);
     fill(objects, objectStatsTable(run));
   };
-  let run = (await getRun(id)).run;
-  draw(run);
+  const first = (await getRun(id)).run;
+  draw(first);
+  if (first.status !== 'running') return;
+  // the server sends each change and the end: no polling while the stream holds
+  const stop = followRuns(`/api/runs/${encodeURIComponent(id)}/events`, {
+    onRun: (run, event) => {
+      draw(run);
+      if (event === 'end') stop();
+    },
+    onFail: () => void poll(id, first, draw),
+  });
+}
+
+/** The fallback: reads the run every POLL_MS until it ends. */
+async function poll(id: string, first: RunView, draw: (run: RunView) => void): Promise<void> {
+  let run = first;
   while (run.status === 'running') {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     try {
