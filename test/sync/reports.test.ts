@@ -5,7 +5,9 @@ import { OBJECTS, findObject } from '../../src/catalog/objects.js';
 import type { JsonObject, ObjectSpec } from '../../src/catalog/types.js';
 import { HarvestClient } from '../../src/harvest/client.js';
 import { startSimulator } from '../../src/simulator/index.js';
-import { FIRST_DATE_CALLS } from '../../src/sync/reports.js';
+import { FIRST_DATE_CALLS, ReportSource } from '../../src/sync/reports.js';
+import { SyncDataError } from '../../src/sync/errors.js';
+import type { HarvestSource } from '../../src/harvest/types.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { simRecords, simulatorClient } from './support/simulator-helpers.js';
 import { readTable, syncSqlite, tempDir } from './support/sqlite-helpers.js';
@@ -210,5 +212,42 @@ describe('reports', () => {
     const waits = (name: string) => result.objects.find((o) => o.object === name)?.rateLimitWaits ?? 0;
     expect(waits('clients')).toBe(0);
     expect(waits('report_time_clients') + waits('report_time_tasks')).toBeGreaterThan(0);
+  });
+});
+
+describe('report ids', () => {
+  /** Harvest answering a window with `rows` (the one response the simulator cannot give: keys repeated). */
+  const harvestWith = (rows: JsonObject[]): HarvestSource => ({
+    firstPageUrl: (spec, q) =>
+      `https://api.harvestapp.com${spec.endpoint}?from=${q.from ?? ''}&to=${q.to ?? ''}`,
+    fetchPage: async () => ({
+      records: rows,
+      nextUrl: null,
+      serverTime: new Date().toISOString(),
+      totalEntries: null,
+    }),
+    fetchRecord: async () => null,
+    stats: () => ({ calls: 0, rateLimitWaits: 0, retries: 0 }),
+  });
+  const spec = findObject('report_time_clients') as ObjectSpec;
+  const row = (client_id: number, currency: string) => ({ client_id, currency, total_hours: 1 });
+  const read = (rows: JsonObject[]) => {
+    const source = new ReportSource(harvestWith(rows), spec, {
+      now: () => Date.parse('2026-06-01T00:00:00Z'),
+    });
+    return source.fetchPage(spec, 'https://api.harvestapp.com/v2/reports/time/clients?from=20260101');
+  };
+
+  it('gives each row of a window its own id, from the window and the key', async () => {
+    const page = await read([row(1, 'EUR'), row(1, 'USD'), row(2, 'EUR')]);
+    expect(new Set(page.records.map((r) => r.id)).size).toBe(3);
+    expect(page.records.every((r) => Number.isSafeInteger(r.id) && (r.id as number) < 2 ** 52)).toBe(true);
+  });
+
+  it('fails the read, naming both rows, rather than store two rows under one id', async () => {
+    await expect(read([row(1, 'EUR'), row(2, 'EUR'), row(1, 'EUR')])).rejects.toThrow(SyncDataError);
+    await expect(read([row(1, 'EUR'), row(1, 'EUR')])).rejects.toThrow(
+      /^report_time_clients: two rows of the window 2026-01-01\.\.2026-12-31 have the same id \d+ \(keys \[1,"EUR"\] and \[1,"EUR"\]\)/,
+    );
   });
 });
