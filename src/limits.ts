@@ -1,10 +1,8 @@
-import { z } from 'zod';
-
 /*
  * The defaults and limits of every setting a user gives, and the one check of each. The CLI, the
  * engine's options, the control store, the HTTP API (and through /api/catalog the UI), the Singer
  * tap and the Airbyte source all use these, so a limit changes in one place. A leaf module: it
- * imports nothing of ours. The Harvest API root's default and check are in harvest/base-url.ts.
+ * imports nothing of ours, nor zod (the CLI's start-up path loads it; see test/cli/start-path.test.ts). The Harvest API root's default and check are in harvest/base-url.ts.
  */
 
 export interface Range {
@@ -70,48 +68,70 @@ export function sinceProblem(value: string, now?: number): string | null {
 }
 
 /**
- * A whole number within `range`, given as JSON (6) or as text ("6", " 6 "); anything else (1.5,
- * "abc", "") fails with `<field> must be a whole number …`. `missing` is the message when absent.
+ * A checked input: its normalised value, or the one line that says what is wrong with it (the field
+ * named first). The checks below are the rules themselves, free of zod so that the CLI starts fast;
+ * src/schema-fields.ts wraps each in a zod field for the schemas of the API, the control store and
+ * the connectors, so every surface applies the same rule with the same message.
  */
-export function wholeNumberField(
-  field: string,
-  range: Range,
-  options: { unit?: string; missing?: string } = {},
-) {
-  const message = `${field} ${wholeNumberRule(range, options.unit)}`;
-  const missing = options.missing ?? message;
-  return z
-    .union([z.number(), z.string()], {
-      error: (issue) => (issue.input === undefined || issue.input === null ? missing : message),
-    })
-    .transform((v, ctx) => {
-      const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : Number.NaN;
-      if (wholeNumberProblem(n, range) === null) return n;
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    });
+export type Checked<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+
+function ok<T>(value: T): Checked<T> {
+  return { ok: true, value };
 }
 
-/** A `since` date (YYYY-MM-DD, not in the future), trimmed; `<field> must be a date like …` otherwise. */
-export function sinceField(field: string) {
-  return z
-    .string({ error: `${field} ${SINCE_RULE}, not in the future` })
-    .trim()
-    .superRefine((d, ctx) => {
-      const problem = sinceProblem(d, Date.now());
-      if (problem !== null) ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
-    });
+function refused<T>(message: string): Checked<T> {
+  return { ok: false, message };
+}
+
+export interface WholeNumberOptions {
+  readonly unit?: string;
+  /** The message when the input is absent (undefined or null); the rule otherwise. */
+  readonly missing?: string;
+}
+
+/**
+ * A whole number within `range`, given as JSON (6) or as text ("6", " 6 "); anything else (1.5,
+ * "abc", "") is refused with `<field> must be a whole number …`.
+ */
+export function checkWholeNumber(
+  field: string,
+  range: Range,
+  input: unknown,
+  options: WholeNumberOptions = {},
+): Checked<number> {
+  const message = `${field} ${wholeNumberRule(range, options.unit)}`;
+  if (input === undefined || input === null) return refused(options.missing ?? message);
+  const n =
+    typeof input === 'number'
+      ? input
+      : typeof input === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(input)
+        ? Number(input)
+        : Number.NaN;
+  return wholeNumberProblem(n, range) === null ? ok(n) : refused(message);
+}
+
+/** A `since` date (YYYY-MM-DD, not after `now`), trimmed; `<field> must be a date like …` otherwise. */
+export function checkSince(field: string, input: unknown, now: number): Checked<string> {
+  if (typeof input !== 'string') return refused(`${field} ${SINCE_RULE}, not in the future`);
+  const date = input.trim();
+  const problem = sinceProblem(date, now);
+  return problem === null ? ok(date) : refused(`${field} ${problem}`);
+}
+
+/** A client-side request budget: `requests` per window of `windowMs`. */
+export interface RateLimitSetting {
+  readonly requests: number;
+  readonly windowMs: number;
 }
 
 /** Requests per window, as REQUESTS/SECONDS ("100/15"); `field` starts every message. */
-export function rateLimitField(field: string) {
+export function checkRateLimit(field: string, input: unknown): Checked<RateLimitSetting> {
   const shape = `${field} must look like REQUESTS/SECONDS, e.g. 100/15`;
-  return z
-    .string({ error: shape })
-    .regex(/^\d+\/\d+(\.\d+)?$/, shape)
-    .transform((v) => {
-      const [requests, seconds] = v.split('/').map(Number);
-      return { requests, windowMs: Math.round(seconds * 1000) };
-    })
-    .refine((r) => r.requests >= 1 && r.windowMs >= 1, `${field} must allow at least 1 request per window`);
+  if (typeof input !== 'string' || !/^\d+\/\d+(\.\d+)?$/.test(input)) return refused(shape);
+  const [requests, seconds] = input.split('/').map(Number);
+  const windowMs = Math.round(seconds * 1000);
+  return requests >= 1 && windowMs >= 1
+    ? ok({ requests, windowMs })
+    : refused(`${field} must allow at least 1 request per window`);
 }

@@ -57,6 +57,7 @@ const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
   redact: ['*'],
   catalog: ['harvest', 'sync', 'destinations', 'simulator', 'control', ...CONNECTORS, ...FRONT],
   harvest: ['sync', 'destinations', 'simulator', 'control', ...CONNECTORS, ...FRONT],
+  'schema-fields': ['catalog', 'sync', 'destinations', 'simulator', 'control', ...CONNECTORS, ...FRONT],
   destinations: ['sync', 'harvest', 'simulator', 'control', ...CONNECTORS, ...FRONT],
   simulator: ['harvest', 'sync', 'destinations', 'control', ...CONNECTORS, ...FRONT],
   sync: ['simulator', 'control', ...CONNECTORS, ...FRONT],

@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
-import { rateLimitField } from '../limits.js';
+import { DEFAULT_BASE_URL, checkBaseUrl } from '../harvest/base-url.js';
+import { checkRateLimit, type Checked, type RateLimitSetting } from '../limits.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
+
+/*
+ * The flags every Harvest command takes, checked without zod: `run` and `check` start with these
+ * checks, and loading zod alone took longer than the rest of the start (issue 16). The rules come
+ * from limits.ts and harvest/base-url.ts, as the schemas' zod fields do (src/schema-fields.ts).
+ */
 
 /** Flags shared by every command that talks to Harvest; each also reads its environment variable. */
 export function addHarvestOptions(command: Command): Command {
@@ -27,42 +32,62 @@ export interface HarvestFlags {
   rateLimit?: string;
 }
 
-const connectionSchema = z.object({
-  token: z
-    .string({ error: 'a Harvest access token is required: pass --token or set HARVEST_ACCESS_TOKEN' })
-    .trim()
-    .min(1, 'a Harvest access token is required: pass --token or set HARVEST_ACCESS_TOKEN')
-    .max(TOKEN_MAX_LENGTH, `the access token is too long (more than ${TOKEN_MAX_LENGTH} characters)`)
-    .refine((t) => TOKEN_PATTERN.test(t), 'the access token may only hold letters, digits and . _ - ~ + / ='),
-  accountId: z
-    .string({ error: 'a Harvest account id is required: pass --account-id or set HARVEST_ACCOUNT_ID' })
-    .trim()
-    .regex(
-      /^\d{1,19}$/,
-      'the account id must be a number (Harvest shows it next to your personal access token)',
-    ),
-  baseUrl: baseUrlField('the base URL'),
-  rateLimit: rateLimitField('the rate limit').optional(),
-});
+export interface HarvestConnection {
+  readonly token: string;
+  readonly accountId: string;
+  /** Normalised (see normaliseBaseUrl). */
+  readonly baseUrl: string;
+  readonly rateLimit?: RateLimitSetting;
+}
 
-export type HarvestConnection = z.output<typeof connectionSchema>;
+const TOKEN_REQUIRED = 'a Harvest access token is required: pass --token or set HARVEST_ACCESS_TOKEN';
+const ACCOUNT_REQUIRED = 'a Harvest account id is required: pass --account-id or set HARVEST_ACCOUNT_ID';
+
+function checkToken(input: string | undefined): Checked<string> {
+  const token = input?.trim() ?? '';
+  if (token === '') return { ok: false, message: TOKEN_REQUIRED };
+  if (token.length > TOKEN_MAX_LENGTH)
+    return { ok: false, message: `the access token is too long (more than ${TOKEN_MAX_LENGTH} characters)` };
+  if (!TOKEN_PATTERN.test(token))
+    return { ok: false, message: 'the access token may only hold letters, digits and . _ - ~ + / =' };
+  return { ok: true, value: token };
+}
+
+function checkAccountId(input: string | undefined): Checked<string> {
+  if (input === undefined) return { ok: false, message: ACCOUNT_REQUIRED };
+  const id = input.trim();
+  return /^\d{1,19}$/.test(id)
+    ? { ok: true, value: id }
+    : {
+        ok: false,
+        message: 'the account id must be a number (Harvest shows it next to your personal access token)',
+      };
+}
 
 /** Validates the Harvest flags (falling back to the environment); a ConfigError names the first problem. */
 export function parseHarvestFlags(
   flags: HarvestFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): HarvestConnection {
-  return parseOrThrow(connectionSchema, {
-    token: flags.token ?? env.HARVEST_ACCESS_TOKEN,
-    accountId: flags.accountId ?? env.HARVEST_ACCOUNT_ID,
-    baseUrl: flags.baseUrl ?? env.HARVEST_BASE_URL ?? DEFAULT_BASE_URL,
-    rateLimit: flags.rateLimit,
-  });
+  const token = valueOrThrow(checkToken(flags.token ?? env.HARVEST_ACCESS_TOKEN));
+  const accountId = valueOrThrow(checkAccountId(flags.accountId ?? env.HARVEST_ACCOUNT_ID));
+  const baseUrl = valueOrThrow(
+    checkBaseUrl('the base URL', flags.baseUrl ?? env.HARVEST_BASE_URL ?? DEFAULT_BASE_URL),
+  );
+  const rateLimit = givenOrThrow(flags.rateLimit, (v) => checkRateLimit('the rate limit', v));
+  return { token, accountId, baseUrl, ...(rateLimit === undefined ? {} : { rateLimit }) };
 }
 
-/** Parses with a zod schema; on failure throws a ConfigError carrying the first issue's message. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues[0]?.message ?? 'invalid input');
-  return parsed.data;
+/** The checked value; a ConfigError with the check's message when it was refused. */
+export function valueOrThrow<T>(checked: Checked<T>): T {
+  if (!checked.ok) throw new ConfigError(checked.message);
+  return checked.value;
+}
+
+/** undefined when the flag was not given; else its checked value (a ConfigError when refused). */
+export function givenOrThrow<T>(
+  flag: string | undefined,
+  check: (input: string) => Checked<T>,
+): T | undefined {
+  return flag === undefined ? undefined : valueOrThrow(check(flag));
 }

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { RateLimit } from '../harvest/rate-limiter.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
-import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
-import { CONCURRENCY, PER_PAGE, rateLimitField, sinceProblem, wholeNumberField } from '../limits.js';
+import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
+import { CONCURRENCY, PER_PAGE, sinceProblem } from '../limits.js';
+import { baseUrlField, rateLimitField, wholeNumberField } from '../schema-fields.js';
 
 /**
  * The configuration the Singer tap (`--config`) and the Airbyte source (`--config`, described by

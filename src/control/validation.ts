@@ -3,16 +3,10 @@ import { DEFAULT_OBJECT_NAMES, OBJECTS, OBJECT_NAMES } from '../catalog/objects.
 import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
-import { DEFAULT_BASE_URL, baseUrlField } from '../harvest/base-url.js';
-import {
-  FREQUENCY_HOURS,
-  FULL_REFRESH_HOURS,
-  PATH_MAX_BYTES,
-  URL_MAX_LENGTH,
-  sinceField,
-  wholeNumberField,
-} from '../limits.js';
+import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
+import { FREQUENCY_HOURS, FULL_REFRESH_HOURS, PATH_MAX_BYTES, URL_MAX_LENGTH } from '../limits.js';
 import type { Range } from '../limits.js';
+import { baseUrlField, sinceField, wholeNumberField } from '../schema-fields.js';
 import type { PipelineInput, PipelineUpdate } from './types.js';
 
 /*

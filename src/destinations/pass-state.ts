@@ -1,6 +1,5 @@
-import { z } from 'zod';
 import { DestinationError } from '../errors.js';
-import type { ObjectState, PassState } from './destination.js';
+import type { ObjectState, PassState, StreamState } from './destination.js';
 
 /**
  * How a pass under way is stored in a destination's `_harvest_sync_state.pass`: JSON carrying
@@ -22,37 +21,122 @@ export class StateError extends DestinationError {
   }
 }
 
-const stamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
-const count = z.number().int().nonnegative();
+/*
+ * The saved pass is read with plain checks rather than zod: every `harvest-sync run` reads its
+ * objects' states before its first request, and loading zod cost more than the rest of the start
+ * (issue 16; test/cli/start-path.test.ts). Unknown keys are dropped, as a schema would.
+ */
 
-const streamSchema = z.object({
-  from: day.optional(),
-  to: day.optional(),
-  firstUrl: z.url(),
-  nextUrl: z.url().nullable(),
-  totalEntries: count.optional(),
-  restarts: count.optional(),
-  writtenSince: stamp.optional(),
-});
+/** A value that is not what a pass of this release holds: what it must be, and where. */
+class Unreadable extends Error {
+  constructor(
+    message: string,
+    readonly at: string,
+  ) {
+    super(message);
+  }
+}
 
-const passSchema = z
-  .object({
-    version: z.number().int().min(1).optional(),
-    mode: z.enum(['full', 'incremental']),
-    startedAt: stamp,
-    streams: z.array(streamSchema).min(1).optional(),
-    nextUrl: z.url().optional(),
-    sweepSince: stamp.optional(),
-    writtenSince: stamp.optional(),
-    totalEntries: count.optional(),
-    noSweep: z.boolean().optional(),
-    firstDate: day.optional(),
-  })
-  .refine((p) => p.streams !== undefined || p.nextUrl !== undefined, 'has neither streams nor nextUrl');
+type Check<T> = (value: unknown, at: string) => T;
 
-/** What is kept between runs when no pass is under way (version 3 on). */
-const keptSchema = z.object({ version: z.number().int().min(3), firstDate: day }).strict();
+function rule<T>(isValid: (value: unknown) => value is T, message: string): Check<T> {
+  return (value, at) => {
+    if (!isValid(value)) throw new Unreadable(message, at);
+    return value;
+  };
+}
+
+const stamp = rule(
+  (v): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v)),
+  'must be an ISO 8601 time',
+);
+const isDay = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v);
+const isWholeFrom =
+  (min: number) =>
+  (v: unknown): v is number =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min;
+const day = rule(isDay, 'must be a date as YYYY-MM-DD');
+const count = rule(isWholeFrom(0), 'must be a whole number, 0 or more');
+const url = rule((v): v is string => typeof v === 'string' && URL.canParse(v), 'must be an absolute URL');
+const nextUrlOrNull: Check<string | null> = (v, at) => (v === null ? null : url(v, at));
+const mode = rule(
+  (v): v is PassState['mode'] => v === 'full' || v === 'incremental',
+  'must be "full" or "incremental"',
+);
+const flag = rule((v): v is boolean => typeof v === 'boolean', 'must be true or false');
+const versionNumber = rule(isWholeFrom(1), 'must be a whole number, 1 or more');
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function fieldsOf(value: unknown, at: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Unreadable('must be an object', at);
+  return Object.fromEntries(Object.entries(value));
+}
+
+/** `fields[key]` checked, or undefined when absent; `at` is where `fields` is. */
+function optional<T>(fields: Fields, key: string, check: Check<T>, at: string): T | undefined {
+  return fields[key] === undefined ? undefined : check(fields[key], at === '' ? key : `${at}.${key}`);
+}
+
+function required<T>(fields: Fields, key: string, check: Check<T>, at: string): T {
+  const value = optional(fields, key, check, at);
+  if (value === undefined) throw new Unreadable('is required', at === '' ? key : `${at}.${key}`);
+  return value;
+}
+
+/** `value` without its undefined keys: an absent optional field stays absent. */
+function present<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function stream(value: unknown, at: string): StreamState {
+  const f = fieldsOf(value, at);
+  return present({
+    from: optional(f, 'from', day, at),
+    to: optional(f, 'to', day, at),
+    firstUrl: required(f, 'firstUrl', url, at),
+    nextUrl: nextUrlOrNull(f.nextUrl, `${at}.nextUrl`),
+    totalEntries: optional(f, 'totalEntries', count, at),
+    restarts: optional(f, 'restarts', count, at),
+    writtenSince: optional(f, 'writtenSince', stamp, at),
+  });
+}
+
+const streamList: Check<StreamState[]> = (value, at) => {
+  if (!Array.isArray(value) || value.length === 0)
+    throw new Unreadable('must be a list of at least one stream', at);
+  return value.map((s, i) => stream(s, `${at}.${i}`));
+};
+
+/** A stored pass of any version, as written (versioned or not); Unreadable names what is wrong. */
+function readPass(value: unknown): PassState & { readonly version?: number; readonly firstDate?: string } {
+  const f = fieldsOf(value, '');
+  const pass = present({
+    version: optional(f, 'version', versionNumber, ''),
+    mode: required(f, 'mode', mode, ''),
+    startedAt: required(f, 'startedAt', stamp, ''),
+    streams: optional(f, 'streams', streamList, ''),
+    nextUrl: optional(f, 'nextUrl', url, ''),
+    sweepSince: optional(f, 'sweepSince', stamp, ''),
+    writtenSince: optional(f, 'writtenSince', stamp, ''),
+    totalEntries: optional(f, 'totalEntries', count, ''),
+    noSweep: optional(f, 'noSweep', flag, ''),
+    firstDate: optional(f, 'firstDate', day, ''),
+  });
+  if (pass.streams === undefined && pass.nextUrl === undefined)
+    throw new Unreadable('has neither streams nor nextUrl', '');
+  return pass;
+}
+
+/** The firstDate of what is kept between runs with no pass under way (version 3 on), else undefined. */
+function keptFirstDate(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { version, firstDate, ...rest } = Object.fromEntries(Object.entries(value));
+  return isWholeFrom(3)(version) && isDay(firstDate) && Object.keys(rest).length === 0
+    ? firstDate
+    : undefined;
+}
 
 /** The text stored for a pass: the current version, always with streams. */
 export function serializePassState(pass: PassState): string {
@@ -76,8 +160,8 @@ export function storedObjectState(object: string, row: StoredState, destination:
   const base = { object, cursor: row.cursor, lastFullPassAt: row.last_full_pass_at };
   if (row.pass === null || row.pass === undefined) return { ...base, pass: null };
   const json = typeof row.pass === 'string' && row.pass.startsWith('{') ? safeJson(row.pass) : row.pass;
-  const kept = keptSchema.safeParse(json);
-  if (kept.success) return { ...base, pass: null, firstDate: kept.data.firstDate };
+  const kept = keptFirstDate(json);
+  if (kept !== undefined) return { ...base, pass: null, firstDate: kept };
   const { pass, firstDate } = parseStoredPass(row.pass, { object, destination });
   return { ...base, pass, ...(firstDate !== undefined ? { firstDate } : {}) };
 }
@@ -86,7 +170,7 @@ export function storedObjectState(object: string, row: StoredState, destination:
 export function isPassPending(stored: unknown): boolean {
   if (stored === null || stored === undefined) return false;
   const json = typeof stored === 'string' ? safeJson(stored) : stored;
-  return !keptSchema.safeParse(json).success;
+  return keptFirstDate(json) === undefined;
 }
 
 function safeJson(text: string): unknown {
@@ -120,13 +204,15 @@ function parseStoredPass(
   } catch {
     throw fail('it is not valid JSON');
   }
-  const parsed = passSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const at = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-    throw fail(`it is not a state harvest-sync wrote (${issue?.message ?? 'invalid'}${at})`);
+  let parsed: ReturnType<typeof readPass>;
+  try {
+    parsed = readPass(json);
+  } catch (error) {
+    if (!(error instanceof Unreadable)) throw error;
+    const at = error.at === '' ? '' : ` at ${error.at}`;
+    throw fail(`it is not a state harvest-sync wrote (${error.message}${at})`);
   }
-  const { version = 1, nextUrl, streams, firstDate, ...pass } = parsed.data;
+  const { version = 1, nextUrl, streams, firstDate, ...pass } = parsed;
   if (version > PASS_STATE_VERSION) {
     throw fail(
       `it was written by a newer harvest-sync (state version ${version}, this one reads up to ${PASS_STATE_VERSION})`,

@@ -1,6 +1,5 @@
-import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { URL_MAX_LENGTH } from '../limits.js';
+import { URL_MAX_LENGTH, type Checked } from '../limits.js';
 
 /** Harvest's own API root. Every request path (`/v2/...`, from the catalog) is appended to it. */
 export const DEFAULT_BASE_URL = 'https://api.harvestapp.com';
@@ -40,18 +39,18 @@ export function normaliseBaseUrl(input: string, field = 'the Harvest API root'):
 }
 
 /**
- * A Harvest API root, stored and used normalised (see normaliseBaseUrl): with or without `/v2`,
- * with or without a trailing slash. `field` starts every message ("baseUrl", "the base URL").
+ * A Harvest API root, normalised (see normaliseBaseUrl): with or without `/v2`, with or without a
+ * trailing slash. `field` starts every message ("baseUrl", "the base URL"). Free of zod, for the
+ * CLI's start; src/schema-fields.ts makes it a zod field.
  */
-export function baseUrlField(field: string) {
-  return z
-    .string({ error: `${field} must be an http(s) URL such as ${DEFAULT_BASE_URL}` })
-    .trim()
-    .max(URL_MAX_LENGTH, `${field} is too long (at most ${URL_MAX_LENGTH} characters)`)
-    .transform((u, ctx) => {
-      const problem = baseUrlProblem(u);
-      if (problem === null) return normaliseBaseUrl(u);
-      ctx.addIssue({ code: 'custom', message: `${field} ${problem}` });
-      return z.NEVER;
-    });
+export function checkBaseUrl(field: string, input: unknown): Checked<string> {
+  if (typeof input !== 'string')
+    return { ok: false, message: `${field} must be an http(s) URL such as ${DEFAULT_BASE_URL}` };
+  const url = input.trim();
+  if (url.length > URL_MAX_LENGTH)
+    return { ok: false, message: `${field} is too long (at most ${URL_MAX_LENGTH} characters)` };
+  const problem = baseUrlProblem(url);
+  return problem === null
+    ? { ok: true, value: normaliseBaseUrl(url) }
+    : { ok: false, message: `${field} ${problem}` };
 }

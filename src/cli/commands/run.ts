@@ -1,18 +1,16 @@
 import { Command } from 'commander';
-import { z } from 'zod';
 import { sinceObjectsInWords } from '../../catalog/describe.js';
 import {
   CONCURRENCY,
   DEFAULT_DESTINATION_URL,
   PER_PAGE,
-  sinceField,
-  wholeNumberField,
+  checkSince,
+  checkWholeNumber,
 } from '../../limits.js';
 import { planObjects } from '../../sync/plan.js';
 import { action, EXIT } from '../exit.js';
-import { addHarvestOptions, parseHarvestFlags, parseOrThrow, type HarvestFlags } from '../harvest-options.js';
+import { addHarvestOptions, givenOrThrow, parseHarvestFlags, type HarvestFlags } from '../harvest-options.js';
 import { formatSummary } from '../progress.js';
-import { runSyncJob } from '../sync-job.js';
 
 interface RunFlags extends HarvestFlags {
   destination?: string;
@@ -23,12 +21,6 @@ interface RunFlags extends HarvestFlags {
   fullRefresh?: boolean;
   json?: boolean;
 }
-
-const runFlagsSchema = z.object({
-  since: sinceField('since').optional(),
-  perPage: wholeNumberField('per-page', PER_PAGE).optional(),
-  concurrency: wholeNumberField('concurrency', CONCURRENCY).optional(),
-});
 
 export function runCommand(): Command {
   const command = new Command('run')
@@ -54,18 +46,24 @@ export function runCommand(): Command {
     action(async (flags: RunFlags) => {
       // Everything is validated before the destination is touched: bad input changes no data.
       const connection = parseHarvestFlags(flags);
-      const extra = parseOrThrow(runFlagsSchema, flags);
+      const since = givenOrThrow(flags.since, (v) => checkSince('since', v, Date.now()));
+      const perPage = givenOrThrow(flags.perPage, (v) => checkWholeNumber('per-page', PER_PAGE, v));
+      const concurrency = givenOrThrow(flags.concurrency, (v) =>
+        checkWholeNumber('concurrency', CONCURRENCY, v),
+      );
       const objects = planObjects(flags.objects === undefined ? undefined : flags.objects.split(','));
       const destinationUrl =
         flags.destination ?? process.env.HARVEST_SYNC_DESTINATION ?? DEFAULT_DESTINATION_URL;
+      // the engine, the destinations and their drivers load only once the flags are good
+      const { runSyncJob } = await import('../sync-job.js');
       const result = await runSyncJob({
         connection,
         destinationUrl,
         objects,
         fullRefresh: flags.fullRefresh,
-        since: extra.since,
-        perPage: extra.perPage,
-        concurrency: extra.concurrency,
+        since,
+        perPage,
+        concurrency,
         progress: !flags.json,
       });
       if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { tempDir } from '../sync/support/sqlite-helpers.js';
+import { runCli, type CliResult } from './cli-helpers.js';
+
+/*
+ * What the CLI loads before it refuses bad input or sends its first request (issue 16): each module
+ * costs start-up time, and zod alone cost more than the rest. A loader hook records every module the
+ * real process loads; the test fails when a heavy one slips back onto the path. Not timed:
+ * `npm run bench:start` measures the time.
+ */
+
+/** Node options that append the URL of every module the process loads to `file`, one a line. */
+function recordingLoads(file: string): string[] {
+  const hooks = `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { appendFileSync(${JSON.stringify(file)}, url + '\\n'); return next(url, context); }`;
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+  return ['--import', `data:text/javascript,${encodeURIComponent(register)}`];
+}
+
+/** Packages no `run` into SQLite needs: zod, the server, the control store's queue, other engines' drivers. */
+const NEVER_ON_RUN = [
+  'zod',
+  'hono',
+  '@hono/node-server',
+  'pg',
+  'pg-boss',
+  'pg-copy-streams',
+  'mysql2',
+  'pino',
+  'prom-client',
+];
+/** Our own areas no `run` needs. */
+const NEVER_OURS = [
+  'server',
+  'web',
+  'control',
+  'simulator',
+  'singer',
+  'airbyte',
+  'connectors',
+  'schema-fields.js',
+];
+
+let dir: { dir: string; cleanup: () => void };
+let sim: Simulator;
+let runs = 0;
+
+beforeAll(async () => {
+  dir = tempDir();
+  sim = await startSimulator({ scale: 0.01, seed: 3, rateLimit: null, timersGrow: false });
+});
+afterAll(async () => {
+  await sim.stop();
+  dir.cleanup();
+});
+
+/** Runs the built CLI with `args` and `env`; its result and the modules it loaded. */
+async function runRecorded(args: string[], env: Record<string, string> = {}) {
+  const file = join(dir.dir, `loads-${++runs}.txt`);
+  const result: CliResult = await runCli(args, { ...env, NODE_OPTIONS: recordingLoads(file).join(' ') });
+  const loaded = readFileSync(file, 'utf8').trim().split('\n');
+  const packages = new Set(
+    loaded.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []),
+  );
+  const ours = loaded.flatMap((url) => /\/dist\/(.+)$/.exec(url)?.[1] ?? []);
+  return { result, packages, ours };
+}
+
+const BAD_INPUT: Record<string, string[]> = {
+  'a bad number': ['run', '--per-page', 'abc', '--token', 't', '--account-id', '1'],
+  'an unknown object': ['run', '--objects', 'nope', '--token', 't', '--account-id', '1'],
+  'no token': ['run', '--account-id', '1'],
+  'a bad since': ['run', '--since', '2024-02-30', '--token', 't', '--account-id', '1'],
+  'a bad base URL': ['run', '--base-url', 'ftp://x', '--token', 't', '--account-id', '1'],
+  'a bad rate limit': ['run', '--rate-limit', '0/1', '--token', 't', '--account-id', '1'],
+};
+
+describe('the start of `run` (a real process, every module it loads recorded)', () => {
+  it.each(Object.entries(BAD_INPUT))(
+    'refuses %s with one line before loading zod, the engine or any destination',
+    async (_, args) => {
+      const { result, packages, ours } = await runRecorded(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      // the hook saw the CLI itself: an empty record cannot pass
+      expect(ours).toContain('cli/commands/run.js');
+      expect(packages).toContain('commander');
+      expect([...packages].filter((p) => NEVER_ON_RUN.includes(p))).toEqual([]);
+      expect(packages).not.toContain('better-sqlite3');
+      // the engine and the destinations load once the flags are good (sync/plan.js is the catalog's list)
+      const engine = ours.filter(
+        (m) => m.startsWith('destinations/') || ['sync/engine.js', 'cli/sync-job.js'].includes(m),
+      );
+      expect(engine).toEqual([]);
+    },
+  );
+
+  it('reaches Harvest and syncs into SQLite without the server, the control store or other drivers', async () => {
+    const { result, packages, ours } = await runRecorded(
+      ['run', '--objects', 'clients', '--destination', `sqlite:${join(dir.dir, 'run.db')}`, '--json'],
+      { HARVEST_ACCESS_TOKEN: sim.adminToken, HARVEST_ACCOUNT_ID: sim.accountId, HARVEST_BASE_URL: sim.url },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'succeeded' });
+    expect(packages).toContain('better-sqlite3');
+    expect(ours).toContain('sync/engine.js');
+    expect([...packages].filter((p) => NEVER_ON_RUN.includes(p))).toEqual([]);
+    expect(ours.filter((m) => NEVER_OURS.includes(m.split('/')[0]))).toEqual([]);
+  });
+
+  it('records the modules of a process that loads them (the hook itself works)', async () => {
+    const { packages, ours } = await runRecorded(['serve', '--help']);
+    expect(ours).toContain('cli/commands/serve.js');
+    expect(packages).toContain('zod');
+  });
+});
