@@ -1,3 +1,5 @@
+import { META_COLUMNS } from '../catalog/types.js';
+import type { Column } from '../catalog/types.js';
 import { DestinationError } from '../errors.js';
 import type { HarvestSyncError } from '../errors.js';
 
@@ -63,4 +65,29 @@ export async function inTransaction<T>(
     }
     throw error;
   }
+}
+
+const RESERVED: ReadonlySet<string> = new Set([META_COLUMNS.syncedAt, META_COLUMNS.deletedAt]);
+
+/**
+ * For the engines whose column names ignore case (MySQL, SQLite): refuses a new column whose name is
+ * one of our stamps' or differs only by case from a column the table has or is getting. Gives back
+ * the table's column of exactly that name, if one was made by hand (it is adopted, not added again).
+ */
+export function caseInsensitiveColumn<P extends { readonly name: string }>(
+  where: { readonly table: string; readonly engine: string },
+  column: Column,
+  columns: readonly Column[],
+  physical: ReadonlyMap<string, P>,
+): P | undefined {
+  const name = column.name.toLowerCase();
+  const clash = columns.find((c) => c.name.toLowerCase() === name);
+  const existing = physical.get(name);
+  if (clash || RESERVED.has(name) || (existing && existing.name !== column.name)) {
+    throw new DestinationError(
+      `cannot add column "${column.name}" to "${where.table}": it clashes with column ` +
+        `"${clash?.name ?? existing?.name ?? column.name}" (${where.engine} column names ignore case)`,
+    );
+  }
+  return existing;
 }

@@ -9,6 +9,7 @@ import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { stateRowValues } from '../pass-state.js';
 import type { StoredState } from '../pass-state.js';
 import { ServerDestination } from '../server-destination.js';
+import { caseInsensitiveColumn } from '../session.js';
 import { connectCreating, connectMysql } from './mysql-connection.js';
 import type { MysqlConnection } from './mysql-connection.js';
 import { isConnectionLost, toDestinationError } from './mysql-errors.js';
@@ -68,7 +69,6 @@ interface PreparedTable {
 type Rows<T> = Array<T & RowDataPacket>;
 
 const { syncedAt, deletedAt } = META_COLUMNS;
-const RESERVED: ReadonlySet<string> = new Set([syncedAt, deletedAt]);
 const lower = (name: string): string => name.toLowerCase();
 /** Largest statement sent even when the server would take more: bigger ones gain nothing measurable. */
 const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
@@ -253,14 +253,7 @@ export class MysqlDestination
     physical: ReadonlyMap<string, PhysicalColumn>,
   ): void {
     this.checkColumn(table, column);
-    const clash = columns.find((c) => lower(c.name) === lower(column.name));
-    const existing = physical.get(lower(column.name));
-    if (clash || RESERVED.has(lower(column.name)) || (existing && existing.name !== column.name)) {
-      throw new DestinationError(
-        `cannot add column "${column.name}" to "${table}": it clashes with column ` +
-          `"${clash?.name ?? existing?.name ?? column.name}" (MySQL column names ignore case)`,
-      );
-    }
+    caseInsensitiveColumn({ table, engine: 'MySQL' }, column, columns, physical);
   }
 
   protected async stateRow(connection: MysqlConnection, object: string): Promise<StoredState | undefined> {

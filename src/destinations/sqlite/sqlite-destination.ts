@@ -9,7 +9,7 @@ import { DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId, rangeConditions } from '../batch.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { serializeStoredPass, storedObjectState } from '../pass-state.js';
-import { preparedTable } from '../session.js';
+import { caseInsensitiveColumn, preparedTable } from '../session.js';
 import type {
   Batch,
   BatchResult,
@@ -61,7 +61,6 @@ interface PreparedTable {
 }
 
 const { syncedAt, deletedAt } = META_COLUMNS;
-const RESERVED: ReadonlySet<string> = new Set([syncedAt, deletedAt]);
 const lower = (name: string): string => name.toLowerCase();
 
 /**
@@ -196,14 +195,7 @@ export class SqliteDestination implements Destination {
       const next = [...prepared.columns];
       for (const column of columns) {
         if (next.some((c) => c.name === column.name)) continue;
-        const clash = next.find((c) => lower(c.name) === lower(column.name));
-        const existing = physical.get(lower(column.name));
-        if (clash || RESERVED.has(lower(column.name)) || (existing && existing.name !== column.name)) {
-          throw new DestinationError(
-            `cannot add column "${column.name}" to "${table}": it clashes with column ` +
-              `"${clash?.name ?? existing?.name ?? column.name}" (SQLite column names ignore case)`,
-          );
-        }
+        const existing = caseInsensitiveColumn({ table, engine: 'SQLite' }, column, next, physical);
         if (!COLUMN_TYPES.includes(column.type)) {
           throw new DestinationError(`cannot add column "${column.name}" to "${table}": unknown type`);
         }
