@@ -19,7 +19,7 @@ export interface RunWatchOptions {
   /** Paces the checks; the wall clock by default (a fake one that never sleeps would spin). */
   readonly clock?: Clock;
   readonly intervalMs?: number;
-  /** A failed check (the store unreachable): the next one retries. */
+  /** A failed check (the store unreachable), once until a check succeeds again: the next one retries. */
   readonly onError?: (message: string) => void;
 }
 
@@ -55,6 +55,7 @@ export class RunWatch {
   /** Set by `observe` during a check: the next one starts without waiting. */
   #nudged = false;
   #closed = false;
+  #failing = false;
 
   constructor(options: RunWatchOptions) {
     this.#store = options.store;
@@ -117,7 +118,14 @@ export class RunWatch {
     void (async () => {
       while (!controller.signal.aborted) {
         this.#nudged = false;
-        await this.#check().catch((error: unknown) => this.#onError(userMessage(error)));
+        await this.#check().then(
+          () => (this.#failing = false),
+          (error: unknown) => {
+            // said once, not every interval, while the store stays unreachable
+            if (!this.#failing) this.#onError(userMessage(error));
+            this.#failing = true;
+          },
+        );
         if (controller.signal.aborted) break;
         if (this.#nudged) continue;
         const woken = new AbortController();

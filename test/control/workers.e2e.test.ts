@@ -12,6 +12,7 @@ import { SecretBox } from '../../src/control/secrets.js';
 import type { ControlStore, Run } from '../../src/control/types.js';
 import { startSimulatorAccounts } from '../../src/simulator/index.js';
 import type { SimulatorAccounts } from '../../src/simulator/index.js';
+import { runState } from '../support/waiting.js';
 import { PG_URL } from './helpers.js';
 
 /*
@@ -226,6 +227,19 @@ describe('three workers and two serve processes on one PostgreSQL control store'
     const resumeSeconds = (Date.now() - killedAt) / 1000;
     expect(resumeSeconds).toBeLessThan(LOST_AFTER_S + 5);
     expect(resumed.owner).not.toBe(victimRun.owner);
+    // a serve process that runs nothing follows that worker's run to its end on its event stream
+    const streamed: string[] = [];
+    const followed = runState<Pick<Run, 'id' | 'status' | 'totals'>>(
+      { url: urlOf(serves[0]), runId: resumed.id, headers: { authorization: `Bearer ${API_TOKEN}` } },
+      (run) => {
+        streamed.push(run.status);
+        return run.status !== 'running';
+      },
+      180_000,
+    ).then(
+      (run) => ({ run }),
+      (error: unknown) => ({ error }),
+    );
     const interrupted = await store.getRun(victimRun.id);
     expect(interrupted?.status).toBe('interrupted');
     expect(interrupted?.error).toContain(victimRun.owner!);
@@ -297,6 +311,14 @@ describe('three workers and two serve processes on one PostgreSQL control store'
     // the resumed run ended exact: the destination holds what the account holds
     const resumedEnd = runs.find((r) => r.id === resumed.id)!;
     expect(resumedEnd.status).toBe('succeeded');
+    expect(await followed).toEqual({
+      run: expect.objectContaining({ id: resumed.id, status: 'succeeded', totals: resumedEnd.totals }),
+    });
+    // its state at once, then (unless it was over already) its progress, then its end
+    expect(streamed.at(-1)).toBe('succeeded');
+    expect(streamed.slice(0, -1).every((status) => status === 'running' || status === 'succeeded')).toBe(
+      true,
+    );
     await expectExact(resumedEnd.pipelineId);
     // no account ever saw more than its limit
     for (const account of ACCOUNTS) expect(sims.account(account).counters.rateLimited).toBe(0);

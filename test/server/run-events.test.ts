@@ -268,6 +268,27 @@ describe('listeners', () => {
     });
   });
 
+  it('says once that the store cannot be read, however many checks fail', async () => {
+    const broken = await openSqliteControlStore({
+      dataDir: mkdtempSync(join(tmpdir(), 'hs-events-broken-')),
+      secrets: new SecretBox(randomBytes(32)),
+    });
+    const errors: string[] = [];
+    const watch = new RunWatch({ store: broken, intervalMs: 10, onError: (message) => errors.push(message) });
+    const stop = watch.subscribe(
+      null,
+      () => undefined,
+      () => undefined,
+    );
+    await broken.close();
+    await until(async () => (errors.length > 0 ? true : undefined), 'a failed check');
+    // twenty more failed checks at least
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stop();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).not.toMatch(/\n\s+at /);
+  });
+
   it('ends every stream when the server stops (the watch closes)', async () => {
     const received = await slowly(300, async () => {
       const run = await scheduler.runNow(pipeline.id);
