@@ -112,14 +112,20 @@ export abstract class ServerDestination<
   }
 
   /**
-   * Runs `fn` in a transaction: on any failure it is rolled back (or died with the session), so
+   * Runs `fn` in a transaction (`opensItself`: fn sends BEGIN and COMMIT itself, see inTransaction):
+   * on any failure it is rolled back (or died with the session), so
    * nothing of it is kept, and the error comes out as a one-line DestinationError.
    */
-  protected async transaction<T>(context: string, fn: (connection: Connection) => Promise<T>): Promise<T> {
+  protected async transaction<T>(
+    context: string,
+    fn: (connection: Connection) => Promise<T>,
+    options: { readonly opensItself?: boolean } = {},
+  ): Promise<T> {
     const connection = this.requireOpen();
     const tables = new Map(this.tables);
     try {
       return await inTransaction(connection, () => fn(connection), {
+        ...options,
         begin: this.dialect.begin,
         canRollBack: (error) => !this.lost && !this.dialect.isConnectionLost(error),
         rollbackFailed: (error) => this.markLost(error),

@@ -8,7 +8,17 @@ interface ShapeNode {
   leaf: boolean;
   /** Columns sit below this key (the API nests an object here). */
   children: Map<string, ShapeNode> | null;
+  /**
+   * The keys of the last record walked at this node, in its order, each with what it resolved to:
+   * records of one list share their key order, so a key is matched by position (one string
+   * comparison) rather than looked up in `children`.
+   */
+  lastKeys: string[];
+  lastNodes: Array<ShapeNode | typeof IGNORED | undefined>;
 }
+
+/** A key the drift check skips (a parent's embedded children, at the top). */
+const IGNORED = Symbol('ignored');
 
 /** Key under which no record has anything: the parent key column reads null here, then gets the parent id. */
 const PARENT_SLOT = '\u0000parent';
@@ -30,7 +40,7 @@ export class TableMapper {
   private readonly parentKey: string | undefined;
   private columnList: readonly Column[] = NO_COLUMNS;
   private names = new Set<string>();
-  private shape: ShapeNode = { leaf: false, children: new Map() };
+  private shape: ShapeNode = shapeNode(false, new Map());
   private mapRow: (record: JsonObject) => Row = () => [];
   private parentIndex = -1;
 
@@ -57,7 +67,7 @@ export class TableMapper {
     this.columnList = columns;
     this.names = new Set(columns.map((c) => c.name));
     this.parentIndex = columns.findIndex((c) => c.name === this.parentKey);
-    const root: ShapeNode = { leaf: false, children: new Map() };
+    const root = shapeNode(false, new Map());
     for (const column of columns) {
       if (column.name === this.parentKey || column.path.length === 0) continue;
       let node = root;
@@ -65,7 +75,7 @@ export class TableMapper {
         node.children ??= new Map();
         let child = node.children.get(key);
         if (!child) {
-          child = { leaf: false, children: null };
+          child = shapeNode(false, null);
           node.children.set(key, child);
         }
         node = child;
@@ -92,11 +102,20 @@ export class TableMapper {
   }
 
   private fits(record: { readonly [key: string]: JsonValue }, node: ShapeNode, top: boolean): boolean {
-    const children = node.children;
+    const { lastKeys, lastNodes } = node;
+    let i = 0;
     for (const key in record) {
+      let child: ShapeNode | typeof IGNORED | undefined;
+      if (lastKeys[i] === key) {
+        child = lastNodes[i];
+      } else {
+        child = top && this.ignore.has(key) ? IGNORED : node.children?.get(key);
+        lastKeys[i] = key;
+        lastNodes[i] = child;
+      }
+      i++;
       const value = record[key];
-      if (value === null || (top && this.ignore.has(key))) continue;
-      const child = children?.get(key);
+      if (value === null || child === IGNORED) continue;
       if (child === undefined) return false;
       if (typeof value === 'object' && !Array.isArray(value)) {
         if (child.children === null || !this.fits(value, child, false)) return false;
@@ -106,4 +125,8 @@ export class TableMapper {
     }
     return true;
   }
+}
+
+function shapeNode(leaf: boolean, children: Map<string, ShapeNode> | null): ShapeNode {
+  return { leaf, children, lastKeys: [], lastNodes: [] };
 }

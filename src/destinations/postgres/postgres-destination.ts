@@ -5,7 +5,7 @@ import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
 import type { Column, Row, SqlValue, TableSchema } from '../../catalog/types.js';
 import { DestinationBusyError, DestinationError } from '../../errors.js';
 import { BatchCounter, lastCopyPerId } from '../batch.js';
-import type { Batch, BatchResult, ChildRows, Destination, TableCounts } from '../destination.js';
+import type { Batch, BatchResult, ChildRows, Destination, ObjectState, TableCounts } from '../destination.js';
 import type { TableInfo, WrittenQuery } from '../destination.js';
 import { OWN_SCHEMA_TABLE, migrateOwnTables } from '../own-schema.js';
 import { stateRowValues } from '../pass-state.js';
@@ -58,8 +58,6 @@ interface PreparedTable {
   readonly copySql: string;
   /** COPY straight into the table, stamp included: for a batch of ids the table does not hold yet. */
   readonly copyDirectSql: string;
-  /** Of the batch's ids ($1), how many the table holds and how many were stamped since $2. */
-  readonly probe: { readonly name: string; readonly text: string };
   /** Named prepared statements: pg parses and plans them once per session. */
   readonly merge: { readonly name: string; readonly text: string };
   /**
@@ -289,37 +287,53 @@ export class PostgresDestination
     return rows[0];
   }
 
+  /**
+   * One transaction per batch, in as few round trips as the work allows: BEGIN travels with the
+   * first statement, the state row and COMMIT with the last (for a batch of new ids only: BEGIN and
+   * the lookup of its ids, then COPY, state and COMMIT; two round trips where a bare COPY takes one,
+   * against five before).
+   */
   writeBatch(batch: Batch): Promise<BatchResult> {
     return this.exclusive(() =>
-      this.transaction(`cannot write ${batch.table} to ${this.description}`, async (client) => {
-        const counts = new BatchCounter();
-        const main = await this.writeMain(client, this.prepared(batch.table), batch.rows, batch.freshSince);
-        counts.add(batch.table, main);
-        for (const child of batch.children) {
-          const table = this.prepared(child.table);
-          counts.add(child.table, await this.merge(client, table, child.rows));
-          counts.add(child.table, { deleted: await this.markOrphans(client, table, child) });
-        }
-        await client.query({
-          name: 'hs_state',
-          text: writeStateSql(this.schema),
-          values: stateRowValues(batch.state),
-        });
-        if (batch.sweep) {
-          for (const table of batch.sweep.tables) {
-            const result = await client.query(sweepSql(this.qualified(table)), [batch.sweep.since]);
-            counts.add(table, { deleted: result.rowCount ?? 0 });
+      this.transaction(
+        `cannot write ${batch.table} to ${this.description}`,
+        async (client) => {
+          const counts = new BatchCounter();
+          const finish = `${this.stateSql(client, batch.state)}; COMMIT`;
+          const direct = batch.children.length === 0 && !batch.sweep;
+          const table = this.prepared(batch.table);
+          const main = await this.writeMain(client, table, batch, direct ? finish : null);
+          counts.add(batch.table, main);
+          for (const child of batch.children) {
+            const table = this.prepared(child.table);
+            counts.add(child.table, await this.merge(client, table, child.rows));
+            counts.add(child.table, { deleted: await this.markOrphans(client, table, child) });
           }
-        }
-        const result = counts.result();
-        if (batch.freshSince === undefined) return result;
-        const tables = {
-          ...result.tables,
-          [batch.table]: { ...result.tables[batch.table], fresh: main.fresh },
-        };
-        return { tables };
-      }),
+          if (batch.sweep) {
+            for (const table of batch.sweep.tables) {
+              const result = await client.query(sweepSql(this.qualified(table)), [batch.sweep.since]);
+              counts.add(table, { deleted: result.rowCount ?? 0 });
+            }
+          }
+          if (!main.committed) await client.query(finish);
+          const result = counts.result();
+          if (batch.freshSince === undefined) return result;
+          const tables = {
+            ...result.tables,
+            [batch.table]: { ...result.tables[batch.table], fresh: main.fresh },
+          };
+          return { tables };
+        },
+        { opensItself: true },
+      ),
     );
+  }
+
+  /** The state row's upsert, its values as literals (see writeStateSql). */
+  private stateSql(client: pg.Client, state: ObjectState): string {
+    const literal = (value: string | null): string => (value === null ? 'NULL' : client.escapeLiteral(value));
+    const [object, cursor, pass, lastFullPassAt] = stateRowValues(state).map(literal);
+    return writeStateSql(this.schema, [object, cursor, pass, lastFullPassAt]);
   }
 
   now(): Promise<string> {
@@ -401,44 +415,56 @@ export class PostgresDestination
   }
 
   /**
-   * The batch's own table. One index lookup per id tells whether the table holds any of them yet
-   * (and, for `freshSince`, how many were stamped since): a batch of new ids only is COPYed
-   * straight into the table, stamped with the transaction's now(), as a bare loader would; any
-   * other goes through the staging table and the merge.
+   * Opens the batch's transaction and writes its own table. One index lookup per id, sent with the
+   * BEGIN, tells whether the table holds any of them yet (and, for `freshSince`, how many were
+   * stamped since): a batch of new ids only is COPYed straight into the table, stamped with the
+   * transaction's now(), as a bare loader would, with `finish` (the state row and COMMIT; null: more
+   * follows) in the same message. Any other batch goes through the staging table and the merge.
    */
   private async writeMain(
     client: pg.Client,
     table: PreparedTable,
-    rows: readonly Row[],
-    freshSince: string | undefined,
-  ): Promise<Partial<TableCounts> & { fresh: number }> {
-    if (rows.length === 0) return { ...(await this.merge(client, table, rows)), fresh: 0 };
+    batch: Batch,
+    finish: string | null,
+  ): Promise<Partial<TableCounts> & { fresh: number; committed: boolean }> {
+    const { rows } = batch;
+    if (rows.length === 0)
+      return { ...(await this.merge(client, table, rows, true)), fresh: 0, committed: false };
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
-    const ids = `{${unique.map((row) => row[table.idIndex]).join(',')}}`;
-    const { rows: found } = await client.query<{ existing: number; again: number; now: string }>({
-      ...table.probe,
-      values: [ids, freshSince ?? null],
-    });
-    const { existing, again, now } = found[0];
+    // quoted as a whole: whatever an id holds, the server reads it as bigint[] text, as a parameter
+    const ids = client.escapeLiteral(`{${unique.map((row) => row[table.idIndex]).join(',')}}`);
+    const since = batch.freshSince === undefined ? 'NULL' : client.escapeLiteral(batch.freshSince);
+    const results = (await client.query(`BEGIN; ${probeSql(table.target, ids, since)}`)) as unknown as [
+      pg.QueryResult,
+      pg.QueryResult<{ existing: number; again: number; now: string }>,
+    ];
+    const { existing, again, now } = results[1].rows[0];
     const fresh = unique.length - again;
-    if (existing > 0) return { ...(await this.merge(client, table, rows)), fresh };
-    await pipeline(
-      Readable.from(copyChunks(unique, copyField(now))),
-      client.query(this.copyFrom(table.copyDirectSql)),
-    );
-    return { inserted: unique.length, unchanged: rows.length - unique.length, fresh };
+    if (existing > 0) return { ...(await this.merge(client, table, rows)), fresh, committed: false };
+    const copy = finish === null ? table.copyDirectSql : `${table.copyDirectSql}; ${finish}`;
+    await pipeline(Readable.from(copyChunks(unique, copyField(now))), client.query(this.copyFrom(copy)));
+    return {
+      inserted: unique.length,
+      unchanged: rows.length - unique.length,
+      fresh,
+      committed: finish !== null,
+    };
   }
 
-  /** COPYs rows into the table's staging table, then merges them into the table. */
+  /**
+   * COPYs rows into the table's staging table, then merges them into the table; `begin`: the
+   * batch's transaction starts here.
+   */
   private async merge(
     client: pg.Client,
     table: PreparedTable,
     rows: readonly Row[],
+    begin = false,
   ): Promise<Partial<TableCounts>> {
     // Emptied before use, not after: the orphan marking that follows reads what this batch staged,
     // even when that is nothing.
-    await client.query(`TRUNCATE ${table.stage}`);
+    await client.query(`${begin ? 'BEGIN; ' : ''}TRUNCATE ${table.stage}`);
     if (rows.length === 0) return {};
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
@@ -490,7 +516,6 @@ export class PostgresDestination
       stage,
       copySql: `COPY ${stage} (${names}) FROM STDIN`,
       copyDirectSql: `COPY ${target} (${names}, ${quoteIdent(syncedAt)}) FROM STDIN`,
-      probe: { name: `hs_probe_${n}`, text: probeSql(target) },
       merge: { name: `hs_merge_${n}`, text: mergeSql(target, stage, columns) },
       touch: touchSql(target, stage),
       markOrphans: parentKey
