@@ -250,32 +250,26 @@ describe('SqliteDestination', () => {
     });
   });
 
-  it('writes 2000-row time-entry batches at a useful rate', async () => {
+  it('writes ten 2000-row time-entry batches whole (speed is measured by npm run bench, not here)', async () => {
     const d = destination();
     await d.open();
     const columns = await d.ensureTable(timeEntriesTable);
     const batches = 10;
     const size = 2000;
-    let spentMs = 0;
     for (let b = 0; b < batches; b++) {
       const rows = toRows(
         d,
         columns,
         Array.from({ length: size }, (_, i) => timeEntry(2_000_000_000 + b * size + i)),
       );
-      const started = performance.now();
       await d.writeBatch({
         table: 'time_entries',
         rows,
         children: [],
         state: state('time_entries', String(b)),
       });
-      spentMs += performance.now() - started;
     }
-    const rowsPerSecond = Math.round((batches * size) / (spentMs / 1000));
-    console.log(`SQLite writeBatch: ${rowsPerSecond} time-entry rows/s (${batches} batches of ${size})`);
     expect((await d.tableInfo('time_entries'))?.rowCount).toBe(batches * size);
-    // Far below what it does (see the log line): only a gross regression, like a statement compiled per row, fails.
-    expect(rowsPerSecond).toBeGreaterThan(15_000);
+    expect((await d.readState('time_entries'))?.cursor).toBe(String(batches - 1));
   });
 });
