@@ -599,7 +599,7 @@ export class SimulatorServer implements Simulator {
       if (!record || (scope && !scope(record))) throw notFoundJson();
       return { ...json(200, record), data: true };
     }
-    return this.cachedList(`${role} ${url.pathname}${url.search}`, () =>
+    return this.cachedList(`${caller.role} ${caller.userId} ${url.pathname}${url.search}`, () =>
       this.list(spec, store, url, `${this.url}${prefix}/v2/${spec.name}`, scope),
     );
   }
@@ -641,7 +641,10 @@ export class SimulatorServer implements Simulator {
     const key = spec.parent.key;
     const ofParent = (r: JsonObject) => r[key] === parentId && (scope === null || scope(r));
     const base = `${this.url}${prefix}/v2/${path.resource}/${parentId}/${path.third}`;
-    return this.list(spec, this.store(spec.name), url, base, ofParent, key);
+    // cached like any list (after the permission checks): a page scans the whole child store
+    return this.cachedList(`${caller.role} ${caller.userId} ${url.pathname}${url.search}`, () =>
+      this.list(spec, this.store(spec.name), url, base, ofParent, key),
+    );
   }
 
   /** `/v2/reports/…`: rows computed from what the caller may see, paged like any list. */
