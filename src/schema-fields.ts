@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkBaseUrl } from './harvest/base-url.js';
+import { checkAccountId, checkToken } from './harvest/token.js';
 import {
   checkRateLimit,
   checkSince,
@@ -43,4 +44,14 @@ export function rateLimitField(field: string) {
 /** See checkBaseUrl. */
 export function baseUrlField(field: string) {
   return checkedField((input) => checkBaseUrl(field, input));
+}
+
+/** See checkToken. */
+export function tokenField(field: string, missing?: string) {
+  return checkedField((input) => checkToken(field, input, missing === undefined ? {} : { missing }));
+}
+
+/** See checkAccountId. */
+export function accountIdField(field: string, missing?: string) {
+  return checkedField((input) => checkAccountId(field, input, missing === undefined ? {} : { missing }));
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_BASE_URL, checkBaseUrl } from '../harvest/base-url.js';
 import { checkRateLimit, type Checked, type RateLimitSetting } from '../limits.js';
-import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
+import { checkAccountId, checkToken } from '../harvest/token.js';
 
 /*
  * The flags every Harvest command takes, checked without zod: `run` and `check` start with these
@@ -43,25 +43,9 @@ export interface HarvestConnection {
 const TOKEN_REQUIRED = 'a Harvest access token is required: pass --token or set HARVEST_ACCESS_TOKEN';
 const ACCOUNT_REQUIRED = 'a Harvest account id is required: pass --account-id or set HARVEST_ACCOUNT_ID';
 
-function checkToken(input: string | undefined): Checked<string> {
-  const token = input?.trim() ?? '';
-  if (token === '') return { ok: false, message: TOKEN_REQUIRED };
-  if (token.length > TOKEN_MAX_LENGTH)
-    return { ok: false, message: `the access token is too long (more than ${TOKEN_MAX_LENGTH} characters)` };
-  if (!TOKEN_PATTERN.test(token))
-    return { ok: false, message: 'the access token may only hold letters, digits and . _ - ~ + / =' };
-  return { ok: true, value: token };
-}
-
-function checkAccountId(input: string | undefined): Checked<string> {
-  if (input === undefined) return { ok: false, message: ACCOUNT_REQUIRED };
-  const id = input.trim();
-  return /^\d{1,19}$/.test(id)
-    ? { ok: true, value: id }
-    : {
-        ok: false,
-        message: 'the account id must be a number (Harvest shows it next to your personal access token)',
-      };
+/** A blank flag or variable counts as not given: its message says how to give it. */
+function given(input: string | undefined): string | undefined {
+  return input?.trim() ? input : undefined;
 }
 
 /** Validates the Harvest flags (falling back to the environment); a ConfigError names the first problem. */
@@ -69,8 +53,16 @@ export function parseHarvestFlags(
   flags: HarvestFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): HarvestConnection {
-  const token = valueOrThrow(checkToken(flags.token ?? env.HARVEST_ACCESS_TOKEN));
-  const accountId = valueOrThrow(checkAccountId(flags.accountId ?? env.HARVEST_ACCOUNT_ID));
+  const token = valueOrThrow(
+    checkToken('the access token', given(flags.token ?? env.HARVEST_ACCESS_TOKEN), {
+      missing: TOKEN_REQUIRED,
+    }),
+  );
+  const accountId = valueOrThrow(
+    checkAccountId('the account id', given(flags.accountId ?? env.HARVEST_ACCOUNT_ID), {
+      missing: ACCOUNT_REQUIRED,
+    }),
+  );
   const baseUrl = valueOrThrow(
     checkBaseUrl('the base URL', flags.baseUrl ?? env.HARVEST_BASE_URL ?? DEFAULT_BASE_URL),
   );

@@ -2,10 +2,15 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { RateLimit } from '../harvest/rate-limiter.js';
-import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 import { CONCURRENCY, PER_PAGE, sinceProblem } from '../limits.js';
-import { baseUrlField, rateLimitField, wholeNumberField } from '../schema-fields.js';
+import {
+  accountIdField,
+  baseUrlField,
+  rateLimitField,
+  tokenField,
+  wholeNumberField,
+} from '../schema-fields.js';
 
 /**
  * The configuration the Singer tap (`--config`) and the Airbyte source (`--config`, described by
@@ -29,18 +34,11 @@ const START_DATE_RULE =
 const DATE = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 const configSchema = z.object({
-  access_token: z
-    .string({ error: `access_token is required: ${TOKEN_HELP}` })
-    .trim()
-    .min(1, `access_token is required: ${TOKEN_HELP}`)
-    .max(TOKEN_MAX_LENGTH, `access_token is too long (more than ${TOKEN_MAX_LENGTH} characters)`)
-    .refine((t) => TOKEN_PATTERN.test(t), 'access_token may only hold letters, digits and . _ - ~ + / ='),
-  account_id: z
-    .union([z.string(), z.number()], {
-      error: 'account_id is required: the Harvest account id shown beside your personal access token',
-    })
-    .transform((v) => String(v).trim())
-    .refine((v) => /^\d{1,19}$/.test(v), 'account_id must be a number (Harvest shows it beside your token)'),
+  access_token: tokenField('access_token', `access_token is required: ${TOKEN_HELP}`),
+  account_id: accountIdField(
+    'account_id',
+    'account_id is required: the Harvest account id shown beside your personal access token',
+  ),
   start_date: z
     .string({ error: START_DATE_RULE })
     .trim()

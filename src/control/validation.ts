@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { DEFAULT_OBJECT_NAMES, OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
 import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
-import { TOKEN_MAX_LENGTH, TOKEN_PATTERN } from '../harvest/token.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
+import { TOKEN_MAX_LENGTH } from '../harvest/token.js';
 import { FREQUENCY_HOURS, FULL_REFRESH_HOURS, PATH_MAX_BYTES, URL_MAX_LENGTH } from '../limits.js';
 import type { Range } from '../limits.js';
-import { baseUrlField, sinceField, wholeNumberField } from '../schema-fields.js';
+import { accountIdField, baseUrlField, sinceField, tokenField, wholeNumberField } from '../schema-fields.js';
 import type { PipelineInput, PipelineUpdate } from './types.js';
 
 /*
@@ -37,19 +37,8 @@ const name = z
   // A name is shown on one line in tables, logs and the UI.
   .refine((v) => !/\p{Cc}/u.test(v), 'name must not contain control characters or line breaks');
 
-const tokenMessage = `token must be a Harvest personal access token (1 to ${TOKEN_MAX_LENGTH} letters, digits or . _ - ~ + / =)`;
-const token = z
-  .string({ error: required('token', tokenMessage) })
-  .trim()
-  .min(1, tokenMessage)
-  .max(TOKEN_MAX_LENGTH, tokenMessage)
-  .refine((v) => TOKEN_PATTERN.test(v), tokenMessage);
-
-const accountIdMessage = 'accountId must be the numeric Harvest account id (digits only)';
-const accountId = z
-  .union([z.string(), z.number()], { error: required('accountId', accountIdMessage) })
-  .transform((v) => String(v).trim())
-  .refine((v) => /^\d{1,19}$/.test(v), accountIdMessage);
+const token = tokenField('token', 'token is required');
+const accountId = accountIdField('accountId', 'accountId is required');
 
 const destinationMessage = `destination must be a ${ENGINE_LABELS} URL ${DESTINATION_USAGE}`;
 const destination = z

@@ -20,8 +20,8 @@ import {
   type RateLimit,
 } from './rate-limiter.js';
 import type { SharedBudget, SharedGrant } from './shared-budget.js';
-import { TOKEN_PATTERN } from './token.js';
-import { PER_PAGE, wholeNumberProblem } from '../limits.js';
+import { checkAccountId, checkToken } from './token.js';
+import { PER_PAGE, wholeNumberProblem, type Checked } from '../limits.js';
 import { redactSecrets } from '../redact.js';
 import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 import type {
@@ -158,16 +158,9 @@ export class HarvestClient implements HarvestSource {
   private readonly accountId: number;
 
   constructor(options: HarvestClientOptions) {
-    const token = options.token?.trim() ?? '';
-    if (token === '') throw new ConfigError('the Harvest access token is empty (HARVEST_ACCESS_TOKEN)');
     // fetch would echo an invalid header value in its error message: refuse it here, without echoing
-    if (!TOKEN_PATTERN.test(token)) {
-      throw new ConfigError('the Harvest access token contains spaces or characters a token cannot have');
-    }
-    const accountId = String(options.accountId ?? '').trim();
-    if (!/^\d+$/.test(accountId)) {
-      throw new ConfigError(`the Harvest account id must be a number (got "${accountId.slice(0, 40)}")`);
-    }
+    const token = valueOf(checkToken('the Harvest access token', options.token));
+    const accountId = valueOf(checkAccountId('the Harvest account id', options.accountId));
     this.accountId = Number(accountId);
     this.baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
     this.origin = new URL(this.baseUrl).origin;
@@ -714,4 +707,9 @@ function harvestDateTime(value: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return value;
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function valueOf<T>(checked: Checked<T>): T {
+  if (!checked.ok) throw new ConfigError(checked.message);
+  return checked.value;
 }

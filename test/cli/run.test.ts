@@ -320,7 +320,7 @@ describe('harvest-sync run refuses bad input without touching data', () => {
     {
       name: 'non-numeric account id',
       args: ['--account-id', '12ab'],
-      message: /account id must be a number/,
+      message: /account id must be the numeric Harvest account id/,
     },
     {
       name: 'unknown object',

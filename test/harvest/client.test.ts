@@ -605,9 +605,11 @@ describe('HarvestClient errors', () => {
 
   it('refuses an empty token, a non-numeric account id and a bad API root', () => {
     expect(() => new HarvestClient({ token: ' ', accountId: ACCOUNT })).toThrow(ConfigError);
-    expect(() => new HarvestClient({ token: 'a b', accountId: ACCOUNT })).toThrow(/characters/);
+    expect(() => new HarvestClient({ token: 'a b', accountId: ACCOUNT })).toThrow(
+      /access token must be a Harvest personal access token/,
+    );
     expect(() => new HarvestClient({ token: TOKEN, accountId: 'acme' })).toThrow(
-      /account id must be a number/,
+      /account id must be the numeric Harvest account id/,
     );
     expect(() => new HarvestClient({ token: TOKEN, accountId: ACCOUNT, baseUrl: 'ftp://x' })).toThrow(
       ConfigError,

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
-import { TOKEN_MAX_LENGTH, isPlausibleToken } from '../../harvest/token.js';
+import { checkToken } from '../../harvest/token.js';
 import {
   DEFAULT_ACCOUNT_ID,
   DEFAULT_ADMIN_TOKEN,
@@ -42,11 +42,9 @@ function rateLimitOf(value: string | boolean): SimulatorRateLimit | null {
 }
 
 function secretLike(value: string, name: string): string {
-  // a token the client would refuse (see harvest/token.ts) could never be used against the simulator
-  if (!isPlausibleToken(value) || value === '')
-    throw new ConfigError(
-      `${name} must be 1 to ${TOKEN_MAX_LENGTH} letters, digits or . _ - ~ + / = (like a Harvest token)`,
-    );
+  // a token the client would refuse could never be used against the simulator
+  const checked = checkToken(name, value);
+  if (!checked.ok) throw new ConfigError(checked.message);
   return value;
 }
 
