@@ -43,7 +43,18 @@ describe('npm run bench at a tiny scale', () => {
 
   it('measures every scenario and writes the table it prints as JSON', async () => {
     const out = join(dir, 'bench.json');
-    const { code, stdout, stderr } = await run(['--scale', '0.05', '--rate', '40/1', '--out', out]);
+    // every part but `limits`, which runs at Harvest's real limits (its own test below)
+    const only = 'sqlite,postgres,rate,incremental';
+    const { code, stdout, stderr } = await run([
+      '--scale',
+      '0.05',
+      '--rate',
+      '40/1',
+      '--only',
+      only,
+      '--out',
+      out,
+    ]);
     expect(code, stderr).toBe(0);
     const result = JSON.parse(readFileSync(out, 'utf8')) as { timeEntries: number; rows: Row[] };
     const ids = result.rows.map((r) => r.id);
@@ -112,6 +123,27 @@ describe('npm run bench at a tiny scale', () => {
     expect(byId.get('rate-slow-windows')?.records).toBeGreaterThan(0);
     expect(byId.get('rate-slow-windows')?.records).toBe(byId.get('rate-slow-one-list')?.records);
   }, 60_000);
+
+  it('measures a full load of every object and report at Harvest’s limits, calls counted per budget', async () => {
+    const out = join(dir, 'limits.json');
+    // a tiny account: under 100 calls of each budget, so nothing waits and the minimum is 0 s
+    const { code, stdout, stderr } = await run(['--only', 'limits', '--limits-scale', '0.05', '--out', out]);
+    expect(code, stderr).toBe(0);
+    const { rows } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[] };
+    expect(rows.map((r) => r.id)).toEqual(['harvest-limits']);
+    const [row] = rows;
+    expect(row.error).toBeUndefined();
+    expect(row.rateLimited).toBe(0);
+    expect(row.bound).toEqual({ value: 0, unit: 's min' });
+    expect(row.targets.map((t) => t.text)).toEqual(['no 429', 'RSS < 200 MB']);
+    const m = /(\d+) general calls \(100\/15 s\), (\d+) report calls \(100\/15 min\)/.exec(stdout);
+    expect(m, stdout).not.toBeNull();
+    const [general, reports] = [Number(m?.[1]), Number(m?.[2])];
+    // 9 dated reports over three years of history (3 or 4 year windows each), plus the project budget
+    expect(reports).toBeGreaterThanOrEqual(9 * 3 + 1);
+    expect(reports).toBeLessThanOrEqual(9 * 4 + 1);
+    expect(general + reports).toBe(row.calls);
+  }, 120_000);
 
   it('refuses a bad flag with a one-line message and exit code 2', async () => {
     const { code, stderr } = await run(['--scale', 'lots']);
