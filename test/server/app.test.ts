@@ -168,7 +168,8 @@ function validPipeline(overrides: Record<string, unknown> = {}) {
 
 let sim: Simulator;
 beforeAll(async () => {
-  sim = await startSimulator({ scale: 0.01, adminToken: HARVEST_TOKEN, rateLimit: null });
+  // running timers frozen: their hours move every 36 s, and the counts tests expect none to change
+  sim = await startSimulator({ scale: 0.01, adminToken: HARVEST_TOKEN, rateLimit: null, timersGrow: false });
 });
 afterAll(() => sim.stop());
 

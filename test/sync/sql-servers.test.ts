@@ -29,7 +29,8 @@ describe.each(SERVER_ENGINES)('into $name', (engine) => {
   let place: { url: string; drop(): Promise<void> };
 
   beforeEach(async () => {
-    sim = await startSimulator({ scale: 0.01, rateLimit: null });
+    // running timers frozen: a timer's hours move every 36 s and would count as a second update
+    sim = await startSimulator({ scale: 0.01, rateLimit: null, timersGrow: false });
     place = engine.fresh();
   });
   afterEach(async () => {
