@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError } from '../../errors.js';
+import { valueOrThrow } from '../harvest-options.js';
 import { checkToken } from '../../harvest/token.js';
 import {
   DEFAULT_ACCOUNT_ID,
@@ -43,8 +44,7 @@ function rateLimitOf(value: string | boolean): SimulatorRateLimit | null {
 
 function secretLike(value: string, name: string): string {
   // a token the client would refuse could never be used against the simulator
-  const checked = checkToken(name, value);
-  if (!checked.ok) throw new ConfigError(checked.message);
+  valueOrThrow(checkToken(name, value));
   return value;
 }
 
