@@ -41,6 +41,7 @@ export type {
 // the Harvest client
 export { DEFAULT_BASE_URL, DEFAULT_USER_AGENT, HarvestClient } from './harvest/client.js';
 export type { HarvestClientOptions } from './harvest/client.js';
+export type { HttpResponse, HttpTransport, ResponseHeaders } from './harvest/transport.js';
 export { HarvestApiError, isPermissionError } from './harvest/errors.js';
 export type { HarvestErrorCode } from './harvest/errors.js';
 export { DEFAULT_RATE_LIMIT } from './harvest/rate-limiter.js';

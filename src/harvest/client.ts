@@ -21,6 +21,13 @@ import {
 } from './rate-limiter.js';
 import type { SharedBudget, SharedGrant } from './shared-budget.js';
 import { checkAccountId, checkToken } from './token.js';
+import {
+  fetchTransport,
+  nodeTransport,
+  type HttpResponse,
+  type HttpTransport,
+  type ResponseHeaders,
+} from './transport.js';
 import { PER_PAGE, wholeNumberProblem, type Checked } from '../limits.js';
 import { redactSecrets } from '../redact.js';
 import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
@@ -66,6 +73,12 @@ export interface HarvestClientOptions {
   readonly clock?: Clock;
   /** Source of jitter, in [0, 1). */
   readonly random?: () => number;
+  /**
+   * How requests go out; default `node:http` / `node:https` (nodeTransport). Tests pass one (its
+   * `ca`, say) or a `fetch` below.
+   */
+  readonly transport?: HttpTransport;
+  /** Send through this fetch instead (as fetchTransport): tests inject failures with it. */
   readonly fetch?: typeof fetch;
   readonly onEvent?: (event: ClientEvent) => void;
   /** The account's budget shared with other processes, asked after this client's own limiter. */
@@ -75,7 +88,7 @@ export interface HarvestClientOptions {
 /** The parsed body of a successful call, with the headers it came with. */
 interface JsonResponse {
   readonly body: unknown;
-  readonly headers: Headers;
+  readonly headers: ResponseHeaders;
 }
 
 /** Who is asking: the name used in messages and stats, and (for list endpoints) the role needed. */
@@ -144,7 +157,7 @@ export class HarvestClient implements HarvestSource {
   private readonly maxReportRetryAfterMs: number;
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly transport: HttpTransport;
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly retryAfterFallbackMs: number;
@@ -158,7 +171,7 @@ export class HarvestClient implements HarvestSource {
   private readonly accountId: number;
 
   constructor(options: HarvestClientOptions) {
-    // fetch would echo an invalid header value in its error message: refuse it here, without echoing
+    // a transport may echo an invalid header value in its error (fetch does): refuse it here, without echoing
     const token = valueOf(checkToken('the Harvest access token', options.token));
     const accountId = valueOf(checkAccountId('the Harvest account id', options.accountId));
     this.accountId = Number(accountId);
@@ -173,7 +186,7 @@ export class HarvestClient implements HarvestSource {
     };
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.transport = options.transport ?? (options.fetch ? fetchTransport(options.fetch) : nodeTransport());
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     if (!Number.isInteger(this.retry.maxAttempts) || this.retry.maxAttempts < 1) {
@@ -273,7 +286,7 @@ export class HarvestClient implements HarvestSource {
   }
 
   /** A bare object (company): one record, keyed by the account id since it has no id of its own. */
-  private singletonPage(body: Record<string, unknown>, headers: Headers): HarvestPage {
+  private singletonPage(body: Record<string, unknown>, headers: ResponseHeaders): HarvestPage {
     const record = { id: this.accountId, ...body } as JsonObject;
     return { records: [record], nextUrl: null, serverTime: this.serverTime(headers), totalEntries: 1 };
   }
@@ -410,7 +423,7 @@ export class HarvestClient implements HarvestSource {
     return target;
   }
 
-  private serverTime(headers: Headers): string {
+  private serverTime(headers: ResponseHeaders): string {
     const date = headers.get('date');
     const at = date ? Date.parse(date) : Number.NaN;
     return new Date(Number.isNaN(at) ? this.clock.now() : at).toISOString();
@@ -542,14 +555,10 @@ export class HarvestClient implements HarvestSource {
       throw new TransientFailure('unavailable', reason, null);
     };
 
-    let response: Response;
+    let response: HttpResponse;
     try {
-      // manual: a redirect would carry the token wherever it points
-      response = await this.fetchImpl(url, {
-        headers: this.headers,
-        signal: requestSignal,
-        redirect: 'manual',
-      });
+      // the transport follows no redirect: one would carry the token wherever it points
+      response = await this.transport.get(url, this.headers, requestSignal);
     } catch (error) {
       return failed(error, 'request failed');
     } finally {
@@ -559,21 +568,22 @@ export class HarvestClient implements HarvestSource {
     }
     this.learnFromHeaders(response.headers, this.limiterFor(url));
 
+    const ok = response.status >= 200 && response.status < 300;
     let bytes: Uint8Array;
     try {
       // always read the body, even of errors: an unread body keeps its socket from being reused
-      bytes = new Uint8Array(await response.arrayBuffer());
+      bytes = await response.body();
     } catch (error) {
-      if (response.ok) return failed(error, 'response body cut short');
+      if (ok) return failed(error, 'response body cut short');
       bytes = new Uint8Array();
     }
     report(response.status);
-    if (response.ok) return this.success(caller, url, response, bytes);
+    if (ok) return this.success(caller, url, response, bytes);
     return this.failure(caller, url, response, utf8Text(bytes), grant);
   }
 
   /** The JSON of a 2xx answer; a cut-short or unreadable body is a failure worth another attempt. */
-  private success(caller: Caller, url: URL, response: Response, bytes: Uint8Array): JsonResponse {
+  private success(caller: Caller, url: URL, response: HttpResponse, bytes: Uint8Array): JsonResponse {
     const text = utf8Text(bytes);
     // Harvest's API answers JSON; a web page (a site's home page, a login portal) is not the API
     const contentType = response.headers.get('content-type');
@@ -590,7 +600,7 @@ export class HarvestClient implements HarvestSource {
     const declared = response.headers.get('content-length');
     if (
       declared !== null &&
-      !response.headers.has('content-encoding') &&
+      response.headers.get('content-encoding') === null &&
       Number(declared) !== bytes.byteLength
     ) {
       throw new TransientFailure(
@@ -610,7 +620,7 @@ export class HarvestClient implements HarvestSource {
     }
   }
 
-  private failure(caller: Caller, url: URL, response: Response, text: string, grant: Grant): never {
+  private failure(caller: Caller, url: URL, response: HttpResponse, text: string, grant: Grant): never {
     const { status } = response;
     const path = safePath(url);
     if (status === 429) {
@@ -661,7 +671,7 @@ export class HarvestClient implements HarvestSource {
    * Harvest sends no rate-limit headers today; if it (or a proxy) ever does, use them: a declared
    * limit lower than ours caps the limiter, and an exhausted budget pauses it until the reset.
    */
-  private learnFromHeaders(headers: Headers, limiter: RateLimiter): void {
+  private learnFromHeaders(headers: ResponseHeaders, limiter: RateLimiter): void {
     const limit = headers.get('x-ratelimit-limit') ?? headers.get('ratelimit-limit');
     if (limit !== null) {
       const requests = Number.parseInt(limit, 10);
