@@ -66,7 +66,8 @@ async function runRecorded(args: string[], env: Record<string, string> = {}) {
     loaded.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []),
   );
   const ours = loaded.flatMap((url) => /\/dist\/(.+)$/.exec(url)?.[1] ?? []);
-  return { result, packages, ours };
+  const builtins = loaded.filter((url) => url.startsWith('node:'));
+  return { result, packages, ours, builtins };
 }
 
 const BAD_INPUT: Record<string, string[]> = {
@@ -99,7 +100,7 @@ describe('the start of `run` (a real process, every module it loads recorded)', 
   );
 
   it('reaches Harvest and syncs into SQLite without the server, the control store or other drivers', async () => {
-    const { result, packages, ours } = await runRecorded(
+    const { result, packages, ours, builtins } = await runRecorded(
       ['run', '--objects', 'clients', '--destination', `sqlite:${join(dir.dir, 'run.db')}`, '--json'],
       { HARVEST_ACCESS_TOKEN: sim.adminToken, HARVEST_ACCOUNT_ID: sim.accountId, HARVEST_BASE_URL: sim.url },
     );
@@ -109,6 +110,9 @@ describe('the start of `run` (a real process, every module it loads recorded)', 
     expect(ours).toContain('sync/engine.js');
     expect([...packages].filter((p) => NEVER_ON_RUN.includes(p))).toEqual([]);
     expect(ours.filter((m) => NEVER_OURS.includes(m.split('/')[0]))).toEqual([]);
+    // requests go through node:http; TLS loads only for an https API root
+    expect(builtins).toContain('node:http');
+    expect(builtins).not.toContain('node:https');
   });
 
   it('records the modules of a process that loads them (the hook itself works)', async () => {
