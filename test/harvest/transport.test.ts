@@ -1,9 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/errors.js';
@@ -11,6 +8,7 @@ import { HarvestClient, type HarvestClientOptions } from '../../src/harvest/clie
 import { HarvestApiError } from '../../src/harvest/errors.js';
 import { nodeTransport, type HttpTransport } from '../../src/harvest/transport.js';
 import type { ClientEvent } from '../../src/harvest/types.js';
+import { selfSignedCertificate } from '../support/certificate.js';
 import { TestClock } from '../support/clock.js';
 import { tempDir } from '../sync/support/sqlite-helpers.js';
 import { envelope, sendJson, serversClosedAfterEach, spec, type TestServer } from './helpers.js';
@@ -287,37 +285,8 @@ describe('the node:http transport itself', () => {
   });
 });
 
-/** A throwaway self-signed certificate for 127.0.0.1, made by the openssl binary; null without one. */
-function selfSigned(dir: string): { key: Buffer; cert: Buffer } | null {
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  if (made.error || made.status !== 0) return null;
-  return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-}
-
 const certDir = tempDir();
-const certificate = selfSigned(certDir.dir);
+const certificate = selfSignedCertificate(certDir.dir);
 
 describe.skipIf(certificate === null)(
   'https (a self-signed certificate from openssl; skipped without the openssl binary)',
@@ -325,8 +294,10 @@ describe.skipIf(certificate === null)(
     let url = '';
     let close = async () => undefined;
     beforeAll(async () => {
-      const server = createHttpsServer({ ...certificate }, (_req: IncomingMessage, res: ServerResponse) =>
-        sendEncoded(res, 'gzip', Buffer.from(JSON.stringify(envelope('clients', [{ id: 7 }], null)))),
+      const server = createHttpsServer(
+        { key: certificate?.key, cert: certificate?.cert },
+        (_req: IncomingMessage, res: ServerResponse) =>
+          sendEncoded(res, 'gzip', Buffer.from(JSON.stringify(envelope('clients', [{ id: 7 }], null)))),
       );
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
