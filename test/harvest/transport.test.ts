@@ -287,6 +287,7 @@ describe('the node:http transport itself', () => {
 
 const certDir = tempDir();
 const certificate = selfSignedCertificate(certDir.dir);
+afterAll(() => certDir.cleanup());
 
 describe.skipIf(certificate === null)(
   'https (a self-signed certificate from openssl; skipped without the openssl binary)',
@@ -307,10 +308,7 @@ describe.skipIf(certificate === null)(
           server.close(() => resolve(undefined));
         });
     });
-    afterAll(async () => {
-      await close();
-      certDir.cleanup();
-    });
+    afterAll(() => close());
 
     it('refuses a certificate nobody vouches for, in one line naming the reason', async () => {
       const { client } = makeClient(url);
