@@ -9,7 +9,9 @@ import type { CountKey } from '../destinations/sqlite/written-ledger.js';
  * under way with each of its streams or date windows where it stands), plus
  * - `written` on each stream of a pass: how many distinct records that stream attempt emitted, so a
  *   resumed read keeps Destination.countWritten right (see written-ledger.ts);
- * - `activeVersion`: the table version of the last full pass whose ACTIVATE_VERSION was emitted (Singer).
+ * - `activeVersion`: the table version of the last full pass whose ACTIVATE_VERSION was emitted (Singer);
+ * - `firstDate` (reports): the account's first date (ObjectState.firstDate), so a later read starts
+ *   its windows there without probing for it again.
  */
 export interface Bookmark {
   /** Set on the bookmarks this release emits (BOOKMARK_VERSION); parseBookmark leaves it out. */
@@ -18,13 +20,15 @@ export interface Bookmark {
   readonly lastFullPassAt: string | null;
   readonly pass: PassState | null;
   readonly activeVersion?: number;
+  readonly firstDate?: string;
 }
 
 /**
  * The version of the bookmarks this release writes, so that a state handed back is read as it was
  * written, and one from a newer harvest-sync is refused rather than misread. Versions:
  * - 1 (no `version` field): written before bookmarks were versioned; read as it was written.
- * - 2: as 1, carrying `version`.
+ * - 2: as 1, carrying `version`; a report's may carry `firstDate`. Not a new version: a reader
+ *   without it drops the key (zod's default) and probes for the date, so nothing is misread.
  */
 export const BOOKMARK_VERSION = 2;
 
@@ -58,6 +62,10 @@ const bookmarkSchema = z.object({
   lastFullPassAt: stamp.nullable().default(null),
   pass: passSchema.nullable().default(null),
   activeVersion: z.number().int().nonnegative().optional(),
+  firstDate: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+    .optional(),
 });
 
 /** Validates one stream's saved position; a ConfigError names the stream and the problem. */
@@ -102,6 +110,7 @@ export function objectStateOf(object: string, bookmark: Bookmark): ObjectState {
       ...pass,
       ...(pass.streams ? { streams: pass.streams.map(({ written: _w, ...s }: WithCount) => s) } : {}),
     },
+    ...(bookmark.firstDate !== undefined ? { firstDate: bookmark.firstDate } : {}),
   };
 }
 
@@ -125,6 +134,7 @@ export function bookmarkOf(
     lastFullPassAt: state.lastFullPassAt,
     pass: pass && (streams ? { ...pass, streams } : pass),
     ...(activeVersion !== undefined ? { activeVersion } : {}),
+    ...(state.firstDate !== undefined ? { firstDate: state.firstDate } : {}),
   };
 }
 
