@@ -84,7 +84,8 @@ export async function readStreams(options: ReadOptions): Promise<ReadOutcome> {
 export function failureType(error: unknown): 'config_error' | 'transient_error' | 'system_error' {
   if (error instanceof ConfigError) return 'config_error';
   if (!(error instanceof HarvestSyncError)) return 'system_error';
-  if (['HARVEST_UNAUTHORIZED', 'HARVEST_FORBIDDEN'].includes(error.code)) return 'config_error';
+  if (['HARVEST_UNAUTHORIZED', 'HARVEST_FORBIDDEN', 'HARVEST_TLS'].includes(error.code))
+    return 'config_error';
   return error.retryable || ['HARVEST_UNAVAILABLE', 'HARVEST_RATE_LIMITED'].includes(error.code)
     ? 'transient_error'
     : 'system_error';

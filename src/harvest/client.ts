@@ -6,6 +6,8 @@ import { ConfigError, InterruptedError } from '../errors.js';
 import { DEFAULT_BASE_URL, normaliseBaseUrl } from './base-url.js';
 import {
   HarvestApiError,
+  certificateCode,
+  certificateError,
   describeForeignBody,
   notHarvestError,
   statusError,
@@ -549,6 +551,11 @@ export class HarvestClient implements HarvestSource {
     const failed = (error: unknown, what: string): never => {
       report(null);
       if (signal?.aborted) throw new InterruptedError(`interrupted while reading ${caller.object}`);
+      const code = certificateCode(error);
+      if (code !== undefined) {
+        const listEndpoint = caller.access !== undefined;
+        throw certificateError({ code, object: caller.object, origin: this.origin, path, listEndpoint });
+      }
       const reason = timedOut()
         ? `timed out after ${this.timeoutMs} ms`
         : this.scrub(`${what}: ${networkReason(error)}`);
@@ -691,7 +698,11 @@ export class HarvestClient implements HarvestSource {
 
 const REPORTS_PATH = /\/v2\/reports\//;
 
-const FATAL_CHECK_CODES = new Set<HarvestErrorCode>(['HARVEST_UNAUTHORIZED', 'HARVEST_NOT_API']);
+const FATAL_CHECK_CODES = new Set<HarvestErrorCode>([
+  'HARVEST_UNAUTHORIZED',
+  'HARVEST_NOT_API',
+  'HARVEST_TLS',
+]);
 
 /** access_roles from the pre-2020 permission flags, for accounts that still send them. */
 function legacyRoles(me: JsonObject): string[] {

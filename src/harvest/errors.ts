@@ -13,6 +13,7 @@ export const HARVEST_ERROR_CODES = [
   'HARVEST_UNAVAILABLE', // 5xx, network errors, resets, timeouts after bounded retries
   'HARVEST_BAD_RESPONSE', // a 2xx whose body is not what the endpoint promises, or a bad links.next
   'HARVEST_NOT_API', // an answer that is not Harvest's (an HTML 404, a proxy's page): the API root is wrong
+  'HARVEST_TLS', // the server's TLS certificate was refused: never retried (see certificateError)
 ] as const;
 export type HarvestErrorCode = (typeof HARVEST_ERROR_CODES)[number];
 
@@ -218,4 +219,59 @@ export function statusError(input: StatusErrorInput): HarvestApiError {
         details,
       );
   }
+}
+
+/**
+ * Node's codes for a server certificate it refused, with what each means to a user. Another try
+ * cannot help (the certificate or the trust store must change), so these fail at the first attempt.
+ */
+const CERTIFICATE_PROBLEMS: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its chain ends at a root certificate this machine does not trust',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    "the certificate's issuer is unknown here (a private CA, or an incomplete chain)",
+  UNABLE_TO_GET_ISSUER_CERT: "the certificate's issuer is unknown here",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the certificate's issuer is unknown here (a private CA?)",
+  CERT_HAS_EXPIRED: 'the certificate has expired',
+  CERT_NOT_YET_VALID: "the certificate is not valid yet (or this machine's clock is wrong)",
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate is for another host name',
+  HOSTNAME_MISMATCH: 'the certificate is for another host name',
+  CERT_REVOKED: 'the certificate was revoked',
+  CERT_UNTRUSTED: 'the certificate is not trusted',
+  CERT_REJECTED: 'the certificate is not trusted',
+  CERT_SIGNATURE_FAILURE: "the certificate's signature is invalid",
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: "the certificate's signature is invalid",
+  INVALID_CA: 'an issuer in its chain may not sign certificates',
+  INVALID_PURPOSE: 'the certificate is not for a server',
+  CERT_CHAIN_TOO_LONG: 'its chain is too long',
+  PATH_LENGTH_EXCEEDED: 'its chain is too long',
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: "the certificate's validity dates are unreadable",
+  ERROR_IN_CERT_NOT_AFTER_FIELD: "the certificate's validity dates are unreadable",
+};
+
+/** The code of a refused certificate behind a failed request (node:http or fetch puts it in `cause`), if that is why. */
+export function certificateCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  const code = cause?.code;
+  return typeof code === 'string' && Object.hasOwn(CERTIFICATE_PROBLEMS, code) ? code : undefined;
+}
+
+/**
+ * The final error for a refused certificate (certificateCode): what the code means, and the fix
+ * for the usual cause, a server behind a private CA (README: NODE_EXTRA_CA_CERTS).
+ */
+export function certificateError(input: {
+  readonly code: string;
+  readonly object: string;
+  /** Scheme, host and port of the URL requested. */
+  readonly origin: string;
+  readonly path: string;
+  readonly listEndpoint?: boolean;
+}): HarvestApiError {
+  const { code, object, path } = input;
+  return new HarvestApiError(
+    'HARVEST_TLS',
+    `${object}: the TLS certificate of ${input.origin} was refused (${code}: ${CERTIFICATE_PROBLEMS[code]}), so GET ${path} was not sent; a certificate from your own CA is trusted by starting harvest-sync with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, otherwise check the Harvest API URL (--base-url, HARVEST_BASE_URL or the pipeline's baseUrl)`,
+    { status: null, object, path, listEndpoint: input.listEndpoint ?? false },
+  );
 }

@@ -23,6 +23,8 @@ const certificate = selfSignedCertificate(dir.dir);
 let sim: SimulatorServer;
 let front: Server;
 let url = '';
+/** TLS handshakes the front saw fail (the client refusing its certificate). */
+let refusedHandshakes = 0;
 
 beforeAll(async () => {
   if (certificate === null) return;
@@ -39,6 +41,7 @@ beforeAll(async () => {
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
+  front.on('tlsClientError', () => refusedHandshakes++);
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
   url = `https://127.0.0.1:${(front.address() as AddressInfo).port}`;
   // next-page links point at the front, as Harvest's point at its own origin
@@ -79,6 +82,22 @@ describe.skipIf(certificate === null)(
       } finally {
         replica.close();
       }
+    });
+
+    it('without it, stops at the first attempt with one line naming the reason and NODE_EXTRA_CA_CERTS', async () => {
+      const before = refusedHandshakes;
+      const result = await runCli(
+        ['run', '--objects', 'clients', '--destination', `sqlite:${join(dir.dir, 'refused.db')}`],
+        { HARVEST_ACCESS_TOKEN: sim.adminToken, HARVEST_ACCOUNT_ID: sim.accountId, HARVEST_BASE_URL: url },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        `the TLS certificate of ${url} was refused (DEPTH_ZERO_SELF_SIGNED_CERT: the certificate is self-signed)`,
+      );
+      expect(result.stderr).toContain('NODE_EXTRA_CA_CERTS=/path/to/ca.pem');
+      expect(result.stderr).not.toContain(sim.adminToken);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      expect(refusedHandshakes - before).toBe(1);
     });
   },
 );

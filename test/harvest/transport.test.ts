@@ -310,11 +310,43 @@ describe.skipIf(certificate === null)(
     });
     afterAll(() => close());
 
-    it('refuses a certificate nobody vouches for, in one line naming the reason', async () => {
-      const { client } = makeClient(url);
+    const HINT =
+      "a certificate from your own CA is trusted by starting harvest-sync with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, otherwise check the Harvest API URL (--base-url, HARVEST_BASE_URL or the pipeline's baseUrl)";
+
+    /** The client's error for a refused certificate: one attempt, no retry, one line with the fix. */
+    async function refused(client: HarvestClient, events: ClientEvent[]): Promise<HarvestApiError> {
       const error = await failure(firstPage(client));
+      expect(error).toBeInstanceOf(HarvestApiError);
+      expect((error as HarvestApiError).code).toBe('HARVEST_TLS');
+      expect(events.filter((e) => e.type === 'request')).toHaveLength(1);
+      expect(retryReasons(events)).toEqual([]);
+      expect(client.stats('clients').calls).toBe(1);
+      return error as HarvestApiError;
+    }
+
+    it.each([
+      ['node:http', {}],
+      ['fetch', { fetch }],
+    ] as const)(
+      'refuses a certificate nobody vouches for at the first attempt, in one line with the fix (%s)',
+      async (_name, transport) => {
+        const { client, events } = makeClient(url, { ...transport, retry: { maxAttempts: 6 } });
+        const error = await refused(client, events);
+        expect(error.message).toBe(
+          `clients: the TLS certificate of ${url} was refused (DEPTH_ZERO_SELF_SIGNED_CERT: the certificate is self-signed), so GET /v2/clients?per_page=10 was not sent; ${HINT}`,
+        );
+      },
+    );
+
+    it('refuses a trusted certificate for another host name, at the first attempt', async () => {
+      const other = url.replace('127.0.0.1', 'localhost');
+      const { client, events } = makeClient(other, {
+        transport: nodeTransport({ ca: certificate?.cert }),
+        retry: { maxAttempts: 6 },
+      });
+      const error = await refused(client, events);
       expect(error.message).toBe(
-        'clients: Harvest is unavailable: GET /v2/clients?per_page=10 failed 3 times (last: request failed: network error (DEPTH_ZERO_SELF_SIGNED_CERT)) — try again later',
+        `clients: the TLS certificate of ${other} was refused (ERR_TLS_CERT_ALTNAME_INVALID: the certificate is for another host name), so GET /v2/clients?per_page=10 was not sent; ${HINT}`,
       );
     });
 
