@@ -407,6 +407,88 @@ describe('web UI in chromium against serve and the simulator', () => {
     expect(session.problems).toEqual([]);
   });
 
+  it('updates an open pipelines list from the event stream: a run started through the API shows, no reload, no polling', async () => {
+    const session = await openSession({ width: 1280, height: 900 });
+    const { page } = session;
+    const name = 'Streamed list';
+    try {
+      // the page's timers run only when the test moves its clock on (no waiting out an interval)
+      await page.clock.install();
+      await page.goto(`${stack.url}/`);
+      await page.getByLabel('Admin password').fill(stack.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Pipelines', level: 1 }).waitFor();
+      // the API through the page's own session (the request context shares its cookies)
+      const auth = (await (await page.request.get(`${stack.url}/api/session`)).json()) as {
+        csrfToken: string;
+      };
+      const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, data?: object) => {
+        const res = await page.request.fetch(`${stack.url}${path}`, {
+          method,
+          headers: { 'X-CSRF-Token': auth.csrfToken, Origin: new URL(stack.url).origin },
+          ...(data ? { data } : {}),
+        });
+        expect(res.status(), await res.text()).toBeLessThan(300);
+        return (await res.json()) as {
+          pipeline?: { id: number };
+          run?: { id: number; status: string; totals: { read: number } };
+        };
+      };
+      const created = await call('POST', '/api/pipelines', {
+        name,
+        token: stack.simulator.adminToken,
+        accountId: stack.simulator.accountId,
+        baseUrl: stack.simulator.url,
+        destination: 'sqlite:streamed-list.db',
+        objects: ['clients'],
+        frequencyHours: 24,
+        enabled: false,
+      });
+      const pipelineId = created.pipeline?.id;
+
+      // the list, open before the run
+      const requests: string[] = [];
+      page.on('request', (request) => {
+        const path = new URL(request.url()).pathname;
+        if (path.startsWith('/api/')) requests.push(`${request.resourceType()} ${request.method()} ${path}`);
+      });
+      let loads = 0;
+      page.on('load', () => loads++);
+      await page.reload();
+      const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name }) });
+      await shown(row.getByText('never'));
+      await poll(async () => requests.includes('eventsource GET /api/events')).toBe(true);
+      await page.clock.pauseAt(Date.now() + 1000);
+
+      const started = await call('POST', `/api/pipelines/${pipelineId}/run`);
+      const runId = started.run?.id ?? 0;
+      await shown(row.locator(`a[href="/runs/${runId}"]`));
+      let run = started.run;
+      await poll(async () => (run = (await call('GET', `/api/runs/${runId}`)).run)?.status).toBe('succeeded');
+      // its end came on the stream too: rows read, the pipeline's status again
+      await poll(() => row.locator('td').allTextContents()).toEqual([
+        'Paused',
+        expect.stringMatching(/^.+took /),
+        (run?.totals.read ?? -1).toLocaleString('en-US'),
+        'paused',
+        'every 24 hours',
+      ]);
+
+      // a minute of the page's time: what used to poll the list every 5 s asks nothing now
+      await page.clock.runFor(60_000);
+      await page.evaluate(async () => (await fetch('/api/session')).status);
+      expect(loads).toBe(1);
+      expect(requests.filter((r) => r !== 'fetch GET /api/session')).toEqual([
+        'fetch GET /api/pipelines',
+        'eventsource GET /api/events',
+      ]);
+      await call('DELETE', `/api/pipelines/${pipelineId}`);
+    } finally {
+      await session.close();
+    }
+    expect(session.problems).toEqual([]);
+  });
+
   it('says on the workers page that serve runs every pipeline itself on the SQLite control store', async () => {
     const session = await openSession({ width: 1280, height: 900 });
     const { page } = session;

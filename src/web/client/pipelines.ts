@@ -1,10 +1,15 @@
 import { getPipelines } from './api.js';
-import type { PipelineView } from './api.js';
+import type { PipelineView, RunView } from './api.js';
 import { fill, h, statusBadge, tableWrap } from './dom.js';
+import { followRuns } from './events.js';
 import { PIPELINE_STATUS_TEXT, count, dateTime, every, relative, runDuration } from './format.js';
 import { takeFlash } from './flash.js';
 
+/** Without the event stream: how often the list is read again. */
 const REFRESH_MS = 5000;
+/** How often the rows are drawn again from what the page holds, so "5 minutes ago" stays true. */
+const REDRAW_MS = 30_000;
+const HOUR_MS = 3_600_000;
 
 function row(p: PipelineView): HTMLTableRowElement {
   const last = p.lastRun;
@@ -98,10 +103,60 @@ export async function renderPipelines(main: HTMLElement): Promise<void> {
     flash ? h('p', { class: 'notice notice-ok', role: 'status' }, flash) : null,
     list,
   );
-  const refresh = async () => fill(list, table((await getPipelines()).pipelines));
+  let pipelines: PipelineView[] = [];
+  const draw = () => fill(list, table(pipelines));
+  const refresh = async () => {
+    pipelines = (await getPipelines()).pipelines;
+    draw();
+  };
   await refresh();
-  // statuses and "next run" change on their own (scheduled runs): keep the list current
-  const timer = setInterval(() => {
-    if (document.visibilityState === 'visible') refresh().catch(() => clearInterval(timer));
-  }, REFRESH_MS);
+  const poll = () => {
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') refresh().catch(() => clearInterval(timer));
+    }, REFRESH_MS);
+  };
+  // Runs start on their own (the schedule): each run's progress and end come on the event stream
+  // and change its pipeline's row in place; the list is read again only for a pipeline it does not
+  // hold, or when the tab comes back (a pipeline added, edited or paused elsewhere sends no event).
+  const askedFor = new Set<number>();
+  followRuns('/api/events', {
+    onRun: (run) => {
+      if (!pipelines.some((p) => p.id === run.pipelineId)) {
+        // once per run: a run of a pipeline the list lacks even then is not asked about again
+        if (!askedFor.has(run.id)) refresh().catch(() => undefined);
+        askedFor.add(run.id);
+        return;
+      }
+      pipelines = pipelines.map((p) => (p.id === run.pipelineId ? withRun(p, run) : p));
+      draw();
+    },
+    onFail: poll,
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') refresh().catch(() => undefined);
+  });
+  setInterval(() => {
+    if (document.visibilityState === 'visible') draw();
+  }, REDRAW_MS);
+}
+
+/**
+ * A pipeline's row after an event of one of its runs: that run as its last (unless an older one's
+ * late news), its status and next run as the server derives them (pipelineStatus in
+ * server/present.ts, nextRunAt in control/scheduler.ts).
+ */
+function withRun(p: PipelineView, run: RunView): PipelineView {
+  if (p.lastRun !== null && run.id < p.lastRun.id) return p;
+  const status =
+    run.status === 'running'
+      ? 'running'
+      : !p.enabled
+        ? 'paused'
+        : run.status === 'failed'
+          ? 'failing'
+          : 'healthy';
+  const next = p.enabled
+    ? new Date(Math.max(Date.now(), Date.parse(run.startedAt) + p.frequencyHours * HOUR_MS)).toISOString()
+    : null;
+  return { ...p, lastRun: run, status, nextRunAt: next };
 }

@@ -8,6 +8,11 @@ import { dateTime, relative } from './format.js';
  * alive each is, and what each runs now. With the SQLite control store, serve runs everything.
  */
 
+/*
+ * Polled, not streamed: what this page shows is mostly the workers' own state (heartbeats, lost or
+ * stopped, which runs each has claimed, before a run exists), and no server event reports it; the
+ * run event stream (GET /api/events) tells only runs' progress and ends.
+ */
 const POLL_MS = 5000;
 
 function runsCell(w: WorkerView): HTMLElement {
@@ -92,5 +97,7 @@ export async function renderWorkers(main: HTMLElement): Promise<void> {
     );
   };
   await draw();
-  setInterval(() => void draw().catch(() => undefined), POLL_MS);
+  setInterval(() => {
+    if (document.visibilityState === 'visible') draw().catch(() => undefined);
+  }, POLL_MS);
 }
