@@ -97,6 +97,8 @@ interface JsonResponse {
 interface Caller {
   readonly object: string;
   readonly access?: AccessLevel;
+  /** Awaited between a 2xx body's arrival and its parsing (HarvestSource.fetchPage). */
+  readonly beforeParse?: () => Promise<void>;
 }
 
 /** One failed attempt that may be tried again. Internal: turned into a HarvestApiError when retries are spent. */
@@ -262,9 +264,14 @@ export class HarvestClient implements HarvestSource {
     }
   }
 
-  async fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage> {
+  async fetchPage(
+    object: ObjectSpec,
+    url: string,
+    signal?: AbortSignal,
+    beforeParse?: () => Promise<void>,
+  ): Promise<HarvestPage> {
     const target = this.resolve(object.name, url);
-    const caller = { object: object.name, access: object.access };
+    const caller = { object: object.name, access: object.access, beforeParse };
     const { body, headers } = await this.getJson(caller, target, signal);
     const path = safePath(target);
     if (object.singleton && isObject(body)) return this.singletonPage(body, headers);
@@ -585,8 +592,9 @@ export class HarvestClient implements HarvestSource {
       bytes = new Uint8Array();
     }
     report(response.status);
-    if (ok) return this.success(caller, url, response, bytes);
-    return this.failure(caller, url, response, utf8Text(bytes), grant);
+    if (!ok) return this.failure(caller, url, response, utf8Text(bytes), grant);
+    await caller.beforeParse?.();
+    return this.success(caller, url, response, bytes);
   }
 
   /** The JSON of a 2xx answer; a cut-short or unreadable body is a failure worth another attempt. */

@@ -66,8 +66,17 @@ export interface ConnectionCheck {
  */
 export interface HarvestSource {
   firstPageUrl(object: ObjectSpec, query: FirstPageQuery): string;
-  /** Reads one page. Throws HarvestApiError (typed, user-facing message) once retries are spent. */
-  fetchPage(object: ObjectSpec, url: string, signal?: AbortSignal): Promise<HarvestPage>;
+  /**
+   * Reads one page. Throws HarvestApiError (typed, user-facing message) once retries are spent.
+   * `beforeParse`, when given, is awaited once the body is in and before it is decoded and parsed
+   * (the engine holds pages there while its writer is behind); a source may ignore it.
+   */
+  fetchPage(
+    object: ObjectSpec,
+    url: string,
+    signal?: AbortSignal,
+    beforeParse?: () => Promise<void>,
+  ): Promise<HarvestPage>;
   /**
    * Reads one record by id (GET <endpoint>/<id>); null when Harvest answers that it does not exist
    * (its JSON 404). The engine checks with it that a row a pass did not see is really gone.

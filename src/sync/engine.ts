@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Destination } from '../destinations/destination.js';
 import type { HarvestSource } from '../harvest/types.js';
 import { CONCURRENCY, PER_PAGE, sinceProblem, wholeNumberProblem } from '../limits.js';
-import { DEFAULT_CONCURRENCY } from './limits.js';
+import { DEFAULT_CONCURRENCY, PARSED_PAGES } from './limits.js';
 import { ObjectSync } from './object-sync.js';
 import type { RunContext } from './object-sync.js';
 import { PageBudget } from './page-budget.js';
@@ -47,6 +47,12 @@ class SyncRun implements RunContext {
    * bounded by a few pages whatever the account size.
    */
   readonly pages: PageBudget;
+  /**
+   * Pages parsed and not yet written: at most one being written and one ready. A page that arrives
+   * while both are taken waits as bytes (outside V8's heap), so a source faster than the writer does
+   * not fill the heap with parsed records the collector must copy again and again.
+   */
+  readonly parsed: PageBudget;
   private readonly onCallerAbort = () => this.controller.abort(this.options.signal?.reason);
 
   constructor(options: SyncOptions) {
@@ -55,6 +61,7 @@ class SyncRun implements RunContext {
     this.source = options.source;
     this.destination = options.destination;
     this.pages = new PageBudget(this.concurrency + 1);
+    this.parsed = new PageBudget(Math.min(PARSED_PAGES, this.concurrency + 1));
     if (options.signal?.aborted) this.controller.abort(options.signal.reason);
     else options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
   }

@@ -13,6 +13,12 @@ export const CURSOR_OVERLAP_MS = 2 * 60_000;
 export const DEFAULT_CONCURRENCY = CONCURRENCY.default;
 
 /**
+ * Pages of a run parsed into records and not yet written: one being written, one ready behind it.
+ * More requests may be in flight (they hide Harvest's latency); their bodies wait unparsed.
+ */
+export const PARSED_PAGES = 2;
+
+/**
  * The page size asked for (per_page, sent on every list call) unless SyncOptions.perPage says
  * otherwise: the most Harvest gives, the fewest calls. Never Harvest's default
  * (ObjectSpec.defaultPerPage), which is only 100 for invoices.

@@ -1,5 +1,5 @@
 import { childTable, objectTable } from '../catalog/schema.js';
-import type { Column, JsonObject, ObjectSpec, Row } from '../catalog/types.js';
+import type { Column, JsonObject, JsonValue, ObjectSpec, Row } from '../catalog/types.js';
 import type { Clock } from '../clock.js';
 import type {
   BatchResult,
@@ -36,6 +36,8 @@ export interface RunContext {
   readonly concurrency: number;
   /** One page in memory per request in flight, plus one read ahead. */
   readonly pages: PageBudget;
+  /** Of those, the pages parsed (records in the heap): taken just before a body is parsed. */
+  readonly parsed: PageBudget;
   /** Set when the run was stopped because of a failure rather than by the caller. */
   readonly fatal: string | undefined;
   /** Runs a destination call after every earlier one has finished (one writer at a time). */
@@ -367,9 +369,17 @@ export class ObjectSync {
     const window = windowOf(stream.state);
     const field = this.spec.windowField;
     if (window && field !== undefined) {
+      // a page's records share a handful of dates: each distinct value is checked once
+      let last: JsonValue | undefined;
+      let lastInside = false;
       const outside = page.records.find((record) => {
-        const date = dateOf(record[field]);
-        return date === null || !inWindow(date, window);
+        const value = record[field];
+        if (value !== last || last === undefined) {
+          const date = dateOf(value);
+          last = value;
+          lastInside = date !== null && inWindow(date, window);
+        }
+        return !lastInside;
       });
       if (outside) {
         throw new FilterIgnored(
@@ -640,11 +650,23 @@ export class ObjectSync {
     return page.totalEntries === 0;
   }
 
-  /** Reads a page once the run's page budget has room; the caller releases the slot when done with it. */
+  /**
+   * Reads a page once the run's page budget has room, and parses it once the parsed-page budget has;
+   * the caller releases both when done with the page.
+   */
   private fetch(url: string, signal: AbortSignal): Promise<{ page: HarvestPage; release: () => void }> {
-    const promise = this.run.pages.acquire(signal).then(async (release) => {
+    const promise = this.run.pages.acquire(signal).then(async (releasePage) => {
+      let releaseParsed: (() => void) | undefined;
+      const release = () => {
+        releaseParsed?.();
+        releasePage();
+      };
+      // a retried attempt parses under the slot its first attempt took
+      const beforeParse = async () => {
+        releaseParsed ??= await this.run.parsed.acquire(signal);
+      };
       try {
-        return { page: await this.source.fetchPage(this.spec, url, signal), release };
+        return { page: await this.source.fetchPage(this.spec, url, signal, beforeParse), release };
       } catch (error) {
         release();
         throw error;
