@@ -11,7 +11,9 @@ import { userMessage } from '../errors.js';
 import { cpuSeconds, runScenario, startSimulatorProcess, stopChildren } from './children.js';
 import type { SimulatorProcess } from './children.js';
 import { BenchError } from './errors.js';
-import type { RateLimitSpec, ScenarioReport, ScenarioSpec } from './protocol.js';
+import type { PartTimes, RateLimitSpec, ScenarioReport, ScenarioSpec } from './protocol.js';
+import { runFigures, ratios, summarise } from './repeat.js';
+import type { RunFigures, RunSummary } from './repeat.js';
 import { formatTable, makeRow, partsText } from './report.js';
 import type { BenchRow, Target } from './report.js';
 import { PER_PAGE as PAGE_SIZE, wholeNumberProblem } from '../limits.js';
@@ -35,6 +37,7 @@ interface BenchOptions {
   readonly limitsLong: boolean;
   readonly pgUrl: string;
   readonly seed: number;
+  readonly repeat: number;
 }
 
 /** Never holds an unthrottled run back: the simulator's speed is what is measured there. */
@@ -75,9 +78,13 @@ const TARGETS = {
   limitsSlack: 1.1,
 };
 
+/** Bound and ours alternate this many times per engine (`--repeat`): the ratio is taken between medians. */
+const DEFAULT_REPEAT = 3;
+const MAX_REPEAT = 25;
+
 const USAGE =
   'usage: npm run bench -- [--scale 100] [--only sqlite,postgres,rate,incremental] [--out bench-results/bench.json] ' +
-  '[--rate 20/1] [--rate-scale 7] [--rate-per-page 100] [--limits-scale 1] [--limits-long] [--seed 1]';
+  '[--rate 20/1] [--rate-scale 7] [--rate-per-page 100] [--limits-scale 1] [--limits-long] [--seed 1] [--repeat 3]';
 
 function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -92,6 +99,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
       'limits-scale': { type: 'string', default: '1' },
       'limits-long': { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
+      repeat: { type: 'string', default: String(DEFAULT_REPEAT) },
     },
     strict: true,
   });
@@ -117,6 +125,9 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     throw new BenchError('--limits-scale must be a number above 0');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new BenchError('--seed must be a whole number');
+  const repeat = Number(values.repeat);
+  if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= MAX_REPEAT))
+    throw new BenchError(`--repeat must be a whole number from 1 to ${MAX_REPEAT}`);
   return {
     scale,
     only,
@@ -128,6 +139,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     limitsLong: values['limits-long'],
     pgUrl: process.env.HARVEST_SYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', // the same default as the tests'
     seed,
+    repeat,
   };
 }
 
@@ -139,6 +151,41 @@ export function minimumSeconds(calls: number, limit: RateLimitSpec): number {
 }
 
 const target = (text: string, pass: boolean): Target => ({ text, pass });
+
+/** A SQLite file and its WAL companions. */
+function removeSqlite(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+}
+
+/** One measured scenario: its own report, the simulator's counters and CPU, the load it started under. */
+interface Measured {
+  readonly report: ScenarioReport;
+  readonly counters: Counters;
+  readonly simCpu: number | null;
+  readonly load: number;
+}
+
+function figuresOf({ report, counters, simCpu, load }: Measured): RunFigures {
+  return runFigures({
+    records: report.records,
+    seconds: report.seconds,
+    calls: counters.total,
+    rateLimited: counters.rateLimited,
+    peakRssMb: report.maxRssMb,
+    cpuSeconds: report.cpuSeconds,
+    simulatorCpu: simCpu,
+    loadAverage: load,
+    ...(report.error !== undefined ? { error: report.error } : {}),
+  });
+}
+
+/** The bound loop's part times of the run whose seconds are nearest the median (what the row shows). */
+function partsNearestMedian(runs: readonly Measured[], seconds: number): PartTimes | undefined {
+  const nearest = [...runs].sort(
+    (a, b) => Math.abs(a.report.seconds - seconds) - Math.abs(b.report.seconds - seconds),
+  )[0];
+  return nearest?.report.parts;
+}
 
 /** The date `years` years before today (YYYY-MM-DD). */
 function yearsAgo(years: number): string {
@@ -203,6 +250,27 @@ class Bench {
     return join(this.tmp, `${name}.db`);
   }
 
+  /** Removes a destination no row reads again: a `sqlite:` URL's file, or a PostgreSQL schema (by name or URL). */
+  private async discard(destination: string): Promise<void> {
+    if (destination.startsWith('sqlite:')) {
+      removeSqlite(destination.slice('sqlite:'.length));
+      return;
+    }
+    const schema = destination.includes('://')
+      ? (new URL(destination).searchParams.get('schema') ?? '')
+      : destination;
+    const at = this.schemas.indexOf(schema);
+    if (at < 0) return;
+    const client = new pg.Client({ connectionString: this.options.pgUrl });
+    try {
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      this.schemas.splice(at, 1);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
   private newSchema(): string {
     const schema = `bench_${process.pid}_${++this.schemaSeq}`;
     this.schemas.push(schema);
@@ -216,11 +284,7 @@ class Bench {
   }
 
   /** Runs a scenario with the simulator's counters reset before, and its CPU time measured around it. */
-  private async measure(
-    sim: SimulatorProcess,
-    label: string,
-    spec: ScenarioSpec,
-  ): Promise<{ report: ScenarioReport; counters: Counters; simCpu: number | null }> {
+  private async measure(sim: SimulatorProcess, label: string, spec: ScenarioSpec): Promise<Measured> {
     const load = loadavg()[0];
     this.load = load;
     progress(`${label}… (load average ${load.toFixed(1)} on ${cpus().length} cores)`);
@@ -234,7 +298,7 @@ class Bench {
     progress(
       `${label}: ${report.ok ? 'ok' : `FAILED (${report.error})`}, ${report.records.toLocaleString('en-US')} records in ${report.seconds.toFixed(1)} s, ${report.maxRssMb} MB`,
     );
-    return { report, counters, simCpu };
+    return { report, counters, simCpu, load };
   }
 
   /**
@@ -262,8 +326,7 @@ class Bench {
       const report = await runScenario(spec);
       if (!report.ok) throw new BenchError(`warming the page cache failed: ${report.error}`);
     }
-    for (const suffix of ['', '-wal', '-shm'])
-      rmSync(`${this.newSqlite('warm-up')}${suffix}`, { force: true });
+    removeSqlite(this.newSqlite('warm-up'));
   }
 
   /** What the simulator and fetch + JSON.parse allow, with nothing written: the ceiling of every loop. */
@@ -293,70 +356,79 @@ class Bench {
     });
   }
 
-  /** Bound loop, ours on time entries alone (the ratio), then ours on every object (RSS, total rate). */
+  /**
+   * Bound loop and ours on time entries alone, alternately `--repeat` times (the ratio, between
+   * medians), a full refresh of ours's last destination, then ours on every object (RSS, total rate).
+   */
   private async throughput(sim: SimulatorProcess, kind: 'sqlite' | 'postgres'): Promise<void> {
-    const boundTarget =
-      kind === 'sqlite'
-        ? { kind: 'sqlite' as const, path: this.newSqlite('bound') }
-        : { kind: 'postgres' as const, url: this.options.pgUrl, schema: this.newSchema() };
-    const bound = await this.measure(sim, `${kind}: bound loop`, {
-      kind: 'bound',
-      sim: sim.address,
-      object: 'time_entries',
-      perPage: PER_PAGE,
-      target: boundTarget,
-    });
-    const boundRate = bound.report.seconds > 0 ? bound.report.records / bound.report.seconds : 0;
-    const rss = (mb: number) => target(`RSS < ${TARGETS.rssMb} MB`, mb < TARGETS.rssMb);
-    this.push({
-      id: `${kind}-bound`,
-      scenario: `${kind}: bound loop (time_entries)`,
-      records: bound.report.records,
-      seconds: bound.report.seconds,
-      bound: null,
-      ratio: null,
-      calls: bound.counters.total,
-      rateLimited: bound.counters.rateLimited,
-      peakRssMb: bound.report.maxRssMb,
-      targets: [],
-      cpu: { ours: bound.report.cpuSeconds, simulator: bound.simCpu },
-      ...(bound.report.parts ? { parts: bound.report.parts } : {}),
-      ...(bound.report.error !== undefined ? { error: bound.report.error } : {}),
-    });
-
+    const { repeat } = this.options;
     const destination = (name: string) =>
       kind === 'sqlite' ? `sqlite:${this.newSqlite(name)}` : this.postgresUrl(this.newSchema());
-    const minRate = kind === 'sqlite' ? TARGETS.sqliteRate : TARGETS.postgresRate;
-    const teUrl = destination('ours-te');
-    const te = await this.measure(sim, `${kind}: ours, time_entries`, {
-      kind: 'ours',
-      sim: sim.address,
-      destination: teUrl,
-      objects: ['time_entries'],
-      rateLimit: UNLIMITED,
+    const boundRuns: Measured[] = [];
+    const oursRuns: Measured[] = [];
+    let teUrl = '';
+    // bound, ours, bound, ours, …: both see the same drift of the machine's load
+    for (let i = 1; i <= repeat; i++) {
+      const nth = repeat > 1 ? ` (run ${i} of ${repeat})` : '';
+      const boundTarget =
+        kind === 'sqlite'
+          ? { kind: 'sqlite' as const, path: this.newSqlite(`bound-${i}`) }
+          : { kind: 'postgres' as const, url: this.options.pgUrl, schema: this.newSchema() };
+      boundRuns.push(
+        await this.measure(sim, `${kind}: bound loop${nth}`, {
+          kind: 'bound',
+          sim: sim.address,
+          object: 'time_entries',
+          perPage: PER_PAGE,
+          target: boundTarget,
+        }),
+      );
+      // only the last ours destination is read again (the full refresh): the rest would only fill the disk
+      await this.discard(boundTarget.kind === 'sqlite' ? `sqlite:${boundTarget.path}` : boundTarget.schema);
+      if (teUrl !== '') await this.discard(teUrl);
+      teUrl = destination(`ours-te-${i}`);
+      oursRuns.push(
+        await this.measure(sim, `${kind}: ours, time_entries${nth}`, {
+          kind: 'ours',
+          sim: sim.address,
+          destination: teUrl,
+          objects: ['time_entries'],
+          rateLimit: UNLIMITED,
+        }),
+      );
+    }
+    const bound = summarise(boundRuns.map(figuresOf));
+    const te = summarise(oursRuns.map(figuresOf));
+    const { byRate: ratio, byCpu } = ratios(bound, te);
+    const boundRate = bound.recordsPerSecond;
+    const rss = (mb: number) => target(`RSS < ${TARGETS.rssMb} MB`, mb < TARGETS.rssMb);
+    const median = repeat > 1 ? `, median of ${repeat}` : '';
+    const parts = partsNearestMedian(boundRuns, bound.seconds);
+    this.pushSummary(bound, {
+      id: `${kind}-bound`,
+      scenario: `${kind}: bound loop (time_entries${median})`,
+      bound: null,
+      ratio: null,
+      ratioByCpu: null,
+      targets: [],
+      ...(parts ? { parts } : {}),
     });
-    const teRate = te.report.seconds > 0 ? te.report.records / te.report.seconds : 0;
-    const ratio = boundRate > 0 ? teRate / boundRate : 0;
-    this.push({
+    const minRate = kind === 'sqlite' ? TARGETS.sqliteRate : TARGETS.postgresRate;
+    this.pushSummary(te, {
       id: `${kind}-ours-time-entries`,
-      scenario: `${kind}: ours (time_entries)`,
-      records: te.report.records,
-      seconds: te.report.seconds,
+      scenario: `${kind}: ours (time_entries${median})`,
       bound: { value: boundRate, unit: 'rec/s' },
       ratio,
-      calls: te.counters.total,
-      rateLimited: te.counters.rateLimited,
-      peakRssMb: te.report.maxRssMb,
+      ratioByCpu: byCpu,
       targets: [
         target(`ours/bound ≥ ${TARGETS.ratio}`, ratio >= TARGETS.ratio),
-        target(`≥ ${minRate.toLocaleString('en-US')} rec/s`, teRate >= minRate),
-        rss(te.report.maxRssMb),
+        target(`≥ ${minRate.toLocaleString('en-US')} rec/s`, te.recordsPerSecond >= minRate),
+        rss(te.peakRssMb),
       ],
-      cpu: { ours: te.report.cpuSeconds, simulator: te.simCpu },
-      ...(te.report.error !== undefined ? { error: te.report.error } : {}),
     });
 
-    if (te.report.ok) await this.refresh(sim, kind, teUrl, boundRate);
+    const lastOurs = oursRuns[oursRuns.length - 1];
+    if (lastOurs.report.ok) await this.refresh(sim, kind, teUrl, boundRate);
 
     const fullUrl = destination('ours-full');
     const full = await this.measure(sim, `${kind}: ours, full load of every object`, {
@@ -733,6 +805,28 @@ class Bench {
     this.rows.push(makeRow({ ...row, loadAverage: this.load }));
   }
 
+  /** A row of medians; with more than one run, every run and the spread of seconds go with it. */
+  private pushSummary(
+    summary: RunSummary,
+    row: Pick<BenchRow, 'id' | 'scenario' | 'bound' | 'ratio' | 'ratioByCpu' | 'targets' | 'parts'>,
+  ): void {
+    const repeated = summary.runs.length > 1;
+    this.rows.push(
+      makeRow({
+        ...row,
+        records: summary.records,
+        seconds: summary.seconds,
+        calls: summary.calls,
+        rateLimited: summary.rateLimited,
+        peakRssMb: summary.peakRssMb,
+        cpu: { ours: summary.cpuSeconds, simulator: summary.simulatorCpu },
+        loadAverage: summary.loadAverage,
+        ...(summary.error !== undefined ? { error: summary.error } : {}),
+        ...(repeated ? { runs: summary.runs, spread: summary.spread } : {}),
+      }),
+    );
+  }
+
   /** Which part bounds each loop, from the bound loop's timers and the simulator's CPU time. */
   analysis(): string[] {
     const lines: string[] = [];
@@ -744,6 +838,11 @@ class Bench {
           `${row.scenario}: simulator busy ${sim.toFixed(1)} s of ${row.seconds.toFixed(1)} s (${Math.round((100 * sim) / row.seconds)}% of one core)`,
         );
       }
+    }
+    for (const kind of ['sqlite', 'postgres']) {
+      const bound = this.rows.find((r) => r.id === `${kind}-bound`);
+      const ours = this.rows.find((r) => r.id === `${kind}-ours-time-entries`);
+      if (bound?.spread && ours?.spread && ours.ratio !== null) lines.push(ratioText(kind, bound, ours));
     }
     const ceiling = this.rows.find((r) => r.id === 'source-ceiling');
     const writing = this.rows.filter((r) => /^(sqlite|postgres)-(bound|ours-time-entries)$/.test(r.id));
@@ -761,6 +860,21 @@ class Bench {
     }
     return lines;
   }
+}
+
+/** The repeated time-entry rows of one engine in a line: both ratios, labelled, and each row's spread. */
+function ratioText(kind: string, bound: BenchRow, ours: BenchRow): string {
+  const spread = (r: BenchRow) =>
+    r.spread ? `${r.spread.min.toFixed(1)}–${r.spread.max.toFixed(1)} s` : `${r.seconds.toFixed(1)} s`;
+  const byCpu =
+    ours.ratioByCpu === null || ours.ratioByCpu === undefined
+      ? 'by CPU unknown'
+      : `${ours.ratioByCpu.toFixed(2)} by CPU (bound CPU s/M ÷ ours CPU s/M, medians)`;
+  return (
+    `${kind}: ours/bound over ${ours.runs?.length ?? 1} interleaved runs each: ` +
+    `${(ours.ratio ?? 0).toFixed(2)} by records/s (median ours ÷ median bound), ${byCpu}; ` +
+    `bound ${spread(bound)}, ours ${spread(ours)}`
+  );
 }
 
 async function main(): Promise<number> {
@@ -802,6 +916,7 @@ async function main(): Promise<number> {
     rateScale: options.rateScale,
     ratePerPage: options.ratePerPage,
     limitsScale: options.limitsScale,
+    repeat: options.repeat,
     startedAt: new Date(started).toISOString(),
     seconds: (Date.now() - started) / 1000,
     cores: cpus().length,

@@ -1,4 +1,6 @@
 import type { PartTimes } from './protocol.js';
+import { summarise } from './repeat.js';
+import type { RunFigures } from './repeat.js';
 
 /** One target a figure is held to, and whether it met it. */
 export interface Target {
@@ -36,14 +38,27 @@ export interface BenchRow {
   readonly loadAverage?: number;
   readonly parts?: PartTimes;
   readonly error?: string;
+  /**
+   * A repeated row (`--repeat`): every run, in the order they ran. The row's own figures are then
+   * their medians (peak RSS: the highest), `spread` their fastest and slowest seconds.
+   */
+  readonly runs?: readonly RunFigures[];
+  readonly spread?: { readonly min: number; readonly max: number };
+  /** ours/bound by CPU: bound CPU s/M ÷ ours CPU s/M (medians), beside `ratio` (by records/s). */
+  readonly ratioByCpu?: number | null;
 }
 
 export function makeRow(row: Omit<BenchRow, 'pass' | 'recordsPerSecond' | 'cpuPerMillion'>): BenchRow {
   const cpu = row.cpu?.ours;
+  const repeated = row.runs !== undefined && row.runs.length > 0 ? summarise(row.runs) : null;
   return {
     ...row,
-    recordsPerSecond: row.seconds > 0 ? row.records / row.seconds : 0,
-    cpuPerMillion: cpu !== null && cpu !== undefined && row.records > 0 ? (cpu * 1e6) / row.records : null,
+    recordsPerSecond: repeated ? repeated.recordsPerSecond : row.seconds > 0 ? row.records / row.seconds : 0,
+    cpuPerMillion: repeated
+      ? repeated.cpuPerMillion
+      : cpu !== null && cpu !== undefined && row.records > 0
+        ? (cpu * 1e6) / row.records
+        : null,
     pass:
       row.error !== undefined ? false : row.targets.length === 0 ? null : row.targets.every((t) => t.pass),
   };
@@ -62,9 +77,11 @@ const HEADERS = [
   'scenario',
   'records',
   'seconds',
+  'min–max s',
   'records/s',
   'bound',
   'ratio',
+  'ratio by CPU',
   'calls',
   '429s',
   'peak RSS MB',
@@ -73,7 +90,7 @@ const HEADERS = [
   'target',
   'result',
 ];
-const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
 
 /** The table as text: one line per row, columns padded. */
 export function formatTable(rows: readonly BenchRow[]): string {
@@ -81,9 +98,11 @@ export function formatTable(rows: readonly BenchRow[]): string {
     r.scenario,
     int(r.records),
     fixed(r.seconds, 1),
+    r.spread ? `${fixed(r.spread.min, 1)}–${fixed(r.spread.max, 1)}` : '',
     int(r.recordsPerSecond),
     boundText(r.bound),
     r.ratio === null ? '' : fixed(r.ratio, 2),
+    r.ratioByCpu === null || r.ratioByCpu === undefined ? '' : fixed(r.ratioByCpu, 2),
     int(r.calls),
     r.rateLimited === null ? '' : int(r.rateLimited),
     int(r.peakRssMb),

@@ -23,7 +23,15 @@ interface Row {
   cpuPerMillion: number | null;
   loadAverage?: number;
   error?: string;
+  runs?: Array<{ records: number; seconds: number; recordsPerSecond: number; cpuPerMillion: number | null }>;
+  spread?: { min: number; max: number };
+  ratioByCpu?: number | null;
 }
+
+const middle = (values: number[]): number => {
+  const [a, b] = [...values].sort((x, y) => x - y);
+  return (a + b) / 2;
+};
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -52,6 +60,8 @@ describe('npm run bench at a tiny scale', () => {
       '40/1',
       '--only',
       only,
+      '--repeat',
+      '2',
       '--out',
       out,
     ]);
@@ -83,7 +93,9 @@ describe('npm run bench at a tiny scale', () => {
       expect(row.calls, row.id).toBeGreaterThan(0);
       expect(row.peakRssMb, row.id).toBeGreaterThan(10);
       expect(row.peakRssMb, row.id).toBeLessThan(2000);
-      expect(row.recordsPerSecond, row.id).toBeCloseTo(row.records / row.seconds, 3);
+      // a repeated row's records/s is the median of its runs' (below), not records ÷ median seconds
+      if (row.runs === undefined)
+        expect(row.recordsPerSecond, row.id).toBeCloseTo(row.records / row.seconds, 3);
       // what a host pays: CPU seconds per million records, and the load the figure was taken under
       if (row.records > 0) expect(row.cpuPerMillion, row.id).toBeGreaterThan(0);
       expect(row.loadAverage, row.id).toBeGreaterThanOrEqual(0);
@@ -107,6 +119,38 @@ describe('npm run bench at a tiny scale', () => {
     const ratio = byId.get('sqlite-ours-time-entries');
     expect(ratio?.bound?.unit).toBe('rec/s');
     expect(ratio?.ratio).toBeCloseTo((ratio?.recordsPerSecond ?? 0) / (ratio?.bound?.value ?? 1), 6);
+    // --repeat 2: bound and ours ran twice each per engine; each row holds its runs and their medians
+    const repeated = [
+      'sqlite-bound',
+      'sqlite-ours-time-entries',
+      'postgres-bound',
+      'postgres-ours-time-entries',
+    ];
+    expect(result.rows.filter((r) => r.runs !== undefined).map((r) => r.id)).toEqual(repeated);
+    for (const kind of ['sqlite', 'postgres']) {
+      const bound = byId.get(`${kind}-bound`) as Row;
+      const ours = byId.get(`${kind}-ours-time-entries`) as Row;
+      for (const row of [bound, ours]) {
+        const runs = row.runs ?? [];
+        expect(runs, row.id).toHaveLength(2);
+        for (const r of runs) expect(r.records, row.id).toBe(result.timeEntries);
+        expect(row.seconds, row.id).toBeCloseTo(middle(runs.map((r) => r.seconds)), 9);
+        expect(row.recordsPerSecond, row.id).toBeCloseTo(middle(runs.map((r) => r.recordsPerSecond)), 6);
+        expect(row.spread, row.id).toEqual({
+          min: Math.min(...runs.map((r) => r.seconds)),
+          max: Math.max(...runs.map((r) => r.seconds)),
+        });
+        expect(row.cpuPerMillion, row.id).toBeCloseTo(middle(runs.map((r) => r.cpuPerMillion ?? 0)), 6);
+      }
+      expect(ours.bound?.value, kind).toBeCloseTo(bound.recordsPerSecond, 6);
+      expect(ours.ratio, kind).toBeCloseTo(ours.recordsPerSecond / bound.recordsPerSecond, 6);
+      expect(ours.ratioByCpu, kind).toBeCloseTo((bound.cpuPerMillion ?? 0) / (ours.cpuPerMillion ?? 1), 6);
+      expect(stdout).toContain(
+        `${kind}: ours/bound over 2 interleaved runs each: ${(ours.ratio ?? 0).toFixed(2)} by records/s`,
+      );
+    }
+    // the rows that stay single carry no runs
+    expect(byId.get('sqlite-ours-refresh')?.runs).toBeUndefined();
     // an incremental run reads far fewer records than the full load it follows
     const full = byId.get('sqlite-ours-full')?.records ?? 0;
     expect(byId.get('incremental-sqlite')?.records).toBeGreaterThan(0);
@@ -150,5 +194,10 @@ describe('npm run bench at a tiny scale', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/^--scale must be a number/);
     expect(stderr).not.toMatch(/\n\s+at /);
+    for (const bad of ['0', '1.5', 'many']) {
+      const repeat = await run(['--repeat', bad]);
+      expect(repeat.code, bad).toBe(2);
+      expect(repeat.stderr, bad).toMatch(/^--repeat must be a whole number from 1 to \d+\n/);
+    }
   });
 });
