@@ -19,7 +19,7 @@ export { CURSOR_OVERLAP_MS, DEFAULT_CONCURRENCY, MAX_CHECKED_UNSEEN, MAX_STREAM_
  * Objects are independent: one that fails (a broken endpoint, bad data) does not stop the others,
  * and the run ends `failed` with the first error. Objects the token may not read are `skipped` and
  * the run can still succeed, unless every object was skipped: nothing synced is a failure, never an
- * empty success. A rejected token (401) stops every object at once.
+ * empty success. A rejected token (401) or a refused TLS certificate stops every object at once.
  */
 export async function runSync(options: SyncOptions): Promise<SyncResult> {
   const run = new SyncRun(options);
@@ -35,7 +35,7 @@ class SyncRun implements RunContext {
   readonly clock: Clock;
   readonly source: HarvestSource;
   readonly destination: Destination;
-  /** Aborted by the caller's signal, or by a failure that makes going on pointless (401). */
+  /** Aborted by the caller's signal, or by a failure that makes going on pointless (401, refused TLS certificate). */
   readonly controller = new AbortController();
   /** Set when the run was stopped because of a failure rather than by the caller. */
   fatal: string | undefined;

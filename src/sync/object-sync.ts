@@ -30,7 +30,7 @@ export interface RunContext {
   readonly clock: Clock;
   readonly source: HarvestSource;
   readonly destination: Destination;
-  /** Aborted by the caller, or by a failure that makes going on pointless (401). */
+  /** Aborted by the caller, or by a failure that makes going on pointless (401, refused TLS certificate). */
   readonly signal: AbortSignal;
   /** Requests the run may have in flight: objects read side by side, or windows of one object. */
   readonly concurrency: number;
@@ -84,6 +84,15 @@ class FilterIgnored extends Error {}
 type Step = 'next' | 'restart' | 'done' | 'split';
 
 /** One object's part of a run: reads its pass page by page and writes each page with its state. */
+/**
+ * Failures that would end every other object's call the same way, so the first stops the run:
+ * a rejected token (401), and a refused TLS certificate (HARVEST_TLS: the same origin for every
+ * object, never retried). Only requests already in flight when it comes make an attempt of their own.
+ */
+function failsTheRun(error: unknown): error is HarvestApiError {
+  return error instanceof HarvestApiError && (error.status === 401 || error.code === 'HARVEST_TLS');
+}
+
 export class ObjectSync {
   private readonly run: RunContext;
   private readonly spec: ObjectSpec;
@@ -755,7 +764,7 @@ export class ObjectSync {
   }
 
   private failure(error: unknown): ObjectResult {
-    if (error instanceof HarvestApiError && error.status === 401) {
+    if (failsTheRun(error)) {
       const message = this.named(userMessage(error));
       this.run.failAll(message);
       this.run.noteFailure(message);
@@ -771,7 +780,7 @@ export class ObjectSync {
     return this.finish('failed', message);
   }
 
-  /** The run was stopped: by the caller (interrupted) or by another object's fatal failure. */
+  /** The run was stopped: by the caller (interrupted) or by another object's fatal failure (failsTheRun). */
   private stopped(): ObjectResult {
     if (this.run.fatal !== undefined) return this.finish('failed', `not finished: ${this.run.fatal}`);
     return this.finish('interrupted', 'interrupted before the pass completed');
