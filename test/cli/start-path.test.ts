@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { SERVER_ENGINES } from '../destinations/server-engines.js';
 import { tempDir } from '../sync/support/sqlite-helpers.js';
 import { runCli, type CliResult } from './cli-helpers.js';
 
@@ -43,6 +44,19 @@ const NEVER_OURS = [
   'connectors',
   'schema-fields.js',
 ];
+
+/**
+ * What a run loads of the engines its destination URL does not name: the modules that read URLs
+ * (to tell which engine a URL names), nothing of their driver, Destination class or access.
+ */
+function otherEngines(ours: readonly string[], used: string): string[] {
+  return ours.filter(
+    (m) =>
+      /^destinations\/(sqlite|postgres|mysql)\//.test(m) &&
+      !m.startsWith(`destinations/${used}/`) &&
+      !/-(engine|url|path)\.js$/.test(m),
+  );
+}
 
 let dir: { dir: string; cleanup: () => void };
 let sim: Simulator;
@@ -108,12 +122,43 @@ describe('the start of `run` (a real process, every module it loads recorded)', 
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'succeeded' });
     expect(packages).toContain('better-sqlite3');
     expect(ours).toContain('sync/engine.js');
+    expect(ours).toContain('destinations/sqlite/sqlite-access.js');
     expect([...packages].filter((p) => NEVER_ON_RUN.includes(p))).toEqual([]);
     expect(ours.filter((m) => NEVER_OURS.includes(m.split('/')[0]))).toEqual([]);
     // requests go through node:http; TLS loads only for an https API root
     expect(builtins).toContain('node:http');
     expect(builtins).not.toContain('node:https');
+    expect(otherEngines(ours, 'sqlite')).toEqual([]);
+    // the whole destinations module loads every engine: a run imports what reads URLs instead
+    expect(ours).not.toContain('destinations/index.js');
   });
+
+  it.each(SERVER_ENGINES)(
+    'loads only the $name engine and its driver for a run into $name',
+    async (engine) => {
+      const place = engine.fresh();
+      try {
+        const { result, packages, ours } = await runRecorded(
+          ['run', '--objects', 'clients', '--destination', place.url, '--json'],
+          {
+            HARVEST_ACCESS_TOKEN: sim.adminToken,
+            HARVEST_ACCOUNT_ID: sim.accountId,
+            HARVEST_BASE_URL: sim.url,
+          },
+        );
+        expect(result.code, result.stderr).toBe(0);
+        expect(ours).toContain(`destinations/${engine.name}/${engine.name}-access.js`);
+        expect(packages).toContain(engine.name === 'postgres' ? 'pg' : 'mysql2');
+        expect(otherEngines(ours, engine.name)).toEqual([]);
+        const others = ['better-sqlite3', 'pg', 'mysql2'].filter(
+          (p) => p !== (engine.name === 'postgres' ? 'pg' : 'mysql2'),
+        );
+        expect([...packages].filter((p) => others.includes(p))).toEqual([]);
+      } finally {
+        await place.drop();
+      }
+    },
+  );
 
   it('records the modules of a process that loads them (the hook itself works)', async () => {
     const { packages, ours } = await runRecorded(['serve', '--help']);
