@@ -13,11 +13,18 @@ import { runCli, type CliResult } from './cli-helpers.js';
  * `npm run bench:start` measures the time.
  */
 
-/** Node options that append the URL of every module the process loads to `file`, one a line. */
+/**
+ * Node options that append to `file`, one a line, the URL of every ES module the process loads
+ * (a loader hook) and, at exit, the path of every CommonJS module it required (commander and
+ * better-sqlite3 are loaded with require(), which Node 20's loader hooks do not see).
+ */
 function recordingLoads(file: string): string[] {
   const hooks = `import { appendFileSync } from 'node:fs';
 export async function load(url, context, next) { appendFileSync(${JSON.stringify(file)}, url + '\\n'); return next(url, context); }`;
-  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+  const register = `import { register, createRequire } from 'node:module'; import { appendFileSync } from 'node:fs';
+register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});
+const cache = createRequire(${JSON.stringify(file)}).cache;
+process.on('exit', () => appendFileSync(${JSON.stringify(file)}, Object.keys(cache).join('\\n') + '\\n'));`;
   return ['--import', `data:text/javascript,${encodeURIComponent(register)}`];
 }
 

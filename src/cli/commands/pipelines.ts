@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { testConnection } from '../../control/connection-test.js';
 import type { ConnectionTestResult } from '../../control/connection-test.js';
 import { baseUrlPolicy, openControl } from '../../control/open.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { RunNotFoundError } from '../../control/store.js';
 import { ConfigError } from '../../errors.js';
 import { presentRun } from '../../server/present.js';

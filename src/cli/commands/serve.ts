@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { createServer } from 'node:net';
 import { systemClock } from '../../clock.js';
 import { testConnection } from '../../control/connection-test.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { clockFromEnv } from '../../clock.js';
 import { openControl } from '../../control/open.js';
 import type { RunnerEvent } from '../../control/pipeline-runner.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { listWorkers } from '../../control/cluster/list.js';
 import type { WorkerInfo } from '../../control/cluster/registry.js';
 import { action } from '../exit.js';

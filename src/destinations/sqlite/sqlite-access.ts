@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { Database } from './sqlite-driver.js';
 import { META_COLUMNS } from '../../catalog/types.js';
 import { ConfigError } from '../../errors.js';
 import type { DestinationTarget, EngineAccess } from '../engine.js';
@@ -14,7 +14,7 @@ function pathOf(target: DestinationTarget): string {
   return target.path;
 }
 
-function reader(db: Database.Database): SnapshotReader {
+function reader(db: Database): SnapshotReader {
   const columns = (table: string): string[] =>
     db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
   return {
