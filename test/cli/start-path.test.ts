@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -79,9 +79,9 @@ afterAll(async () => {
 });
 
 /** Runs the built CLI with `args` and `env`; its result and the modules it loaded. */
-async function runRecorded(args: string[], env: Record<string, string> = {}) {
+async function runRecorded(args: string[], env: Record<string, string> = {}, cwd?: string) {
   const file = join(dir.dir, `loads-${++runs}.txt`);
-  const result: CliResult = await runCli(args, { ...env, NODE_OPTIONS: recordingLoads(file).join(' ') });
+  const result: CliResult = await runCli(args, { ...env, NODE_OPTIONS: recordingLoads(file).join(' ') }, cwd);
   const loaded = readFileSync(file, 'utf8').trim().split('\n');
   const packages = new Set(
     loaded.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []),
@@ -168,8 +168,86 @@ describe('the start of `run` (a real process, every module it loads recorded)', 
   );
 
   it('records the modules of a process that loads them (the hook itself works)', async () => {
-    const { packages, ours } = await runRecorded(['serve', '--help']);
-    expect(ours).toContain('cli/commands/serve.js');
+    const { packages, ours } = await runRecorded(['pipelines', '--help']);
+    expect(ours).toContain('cli/commands/pipelines.js');
     expect(packages).toContain('zod');
+  });
+});
+
+const PG_UNREACHABLE = 'postgres://u@127.0.0.1:1/db';
+
+/** Bad flags of the daemons: each must be refused before the program behind them loads. */
+const BAD_DAEMON_INPUT: Record<string, string[]> = {
+  'serve: a bad port': ['serve', '--port', 'abc'],
+  'serve: a bad --max-runs': ['serve', '--max-runs', '0', '--control-store', PG_UNREACHABLE],
+  'serve: a bad --lost-after': ['serve', '--lost-after', '4', '--control-store', PG_UNREACHABLE],
+  'serve: --max-runs without PostgreSQL': ['serve', '--max-runs', '2'],
+  'serve: a control store that is not PostgreSQL': ['serve', '--control-store', 'sqlite:x.db'],
+  'serve: a bad allowed host': ['serve', '--allowed-host', '<b>'],
+  'serve: a bad allowed base URL': ['serve', '--allow-base-url', 'ftp://x'],
+  'serve: an empty SQLite root': ['serve', '--sqlite-root', ''],
+  'worker: a bad --max-runs': ['worker', '--max-runs', 'x', '--control-store', PG_UNREACHABLE],
+  'worker: a bad --lost-after': ['worker', '--lost-after', '1', '--control-store', PG_UNREACHABLE],
+  'worker: a bad account rate limit': [
+    'worker',
+    '--account-rate-limit',
+    'fast',
+    '--control-store',
+    PG_UNREACHABLE,
+  ],
+  'worker: no control store': ['worker'],
+  'worker: a control store that is not PostgreSQL': ['worker', '--control-store', 'sqlite:x.db'],
+  'worker: a bad allowed base URL': [
+    'worker',
+    '--allow-base-url',
+    'ftp://x',
+    '--control-store',
+    PG_UNREACHABLE,
+  ],
+  'worker: an empty SQLite root': ['worker', '--sqlite-root', '', '--control-store', PG_UNREACHABLE],
+};
+
+/** What a refused `serve` or `worker` must not have loaded: the server, the store, the queue, the logger. */
+const NEVER_ON_DAEMON_REFUSAL = [...NEVER_ON_RUN, 'better-sqlite3'];
+
+describe('the start of `serve` and `worker` (a real process, every module it loads recorded)', () => {
+  it.each(Object.entries(BAD_DAEMON_INPUT))(
+    'refuses %s with one line before loading the server, the control store or the queue',
+    async (_, args) => {
+      const cwd = join(dir.dir, `daemon-${runs + 1}`);
+      mkdirSync(cwd);
+      const { result, packages, ours } = await runRecorded(args, {}, cwd);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/^error: [^\n]+\n$/);
+      expect(ours).toContain(`cli/commands/${args[0]}.js`);
+      expect(packages).toContain('commander');
+      expect([...packages].filter((p) => NEVER_ON_DAEMON_REFUSAL.includes(p))).toEqual([]);
+      const program = ours.filter(
+        (m) =>
+          ['web', 'simulator', 'sync', 'destinations'].includes(m.split('/')[0]) ||
+          ['control/open.js', 'cli/serve-run.js', 'cli/cluster-run.js', 'server/app.js'].includes(m),
+      );
+      expect(program).toEqual([]);
+      // nothing written: no data directory, no control store
+      expect(readdirSync(cwd)).toEqual([]);
+    },
+  );
+
+  it('loads the server only once every flag passed (the refusals above are not vacuous)', async () => {
+    const cwd = join(dir.dir, 'daemon-help');
+    mkdirSync(cwd);
+    // a taken port: every flag passes, then the bind probe refuses it, before any file is written
+    const { result, ours } = await runRecorded(
+      ['serve', '--port', new URL(sim.url).port, '--host', '127.0.0.1'],
+      {},
+      cwd,
+    );
+    expect(result.stderr).toMatch(/already in use/);
+    expect(ours).not.toContain('cli/serve-run.js');
+    const { result: set, packages } = await runRecorded(['serve', '--set-password', '--data-dir', cwd], {
+      HARVEST_SYNC_ADMIN_PASSWORD: 'short',
+    });
+    expect(set.code).toBe(2);
+    expect(packages).toContain('hono');
   });
 });

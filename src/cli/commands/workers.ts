@@ -2,7 +2,8 @@ import { Command } from '../commander.js';
 import { listWorkers } from '../../control/cluster/list.js';
 import type { WorkerInfo } from '../../control/cluster/registry.js';
 import { action } from '../exit.js';
-import { addControlOptions, table, withControl } from './pipelines.js';
+import { addControlOptions } from '../control-flags.js';
+import { table, withControl } from './pipelines.js';
 
 const write = (text: string): void => void process.stdout.write(text + '\n');
 
