@@ -2,9 +2,7 @@ import type { DestinationScope } from '../destinations/index.js';
 import type { BaseUrlPolicy } from './base-url-policy.js';
 import { secureDataDir } from './data-dir.js';
 import { checkControlOptions, type ControlOptions } from './options.js';
-import { openPostgresControlStore } from './postgres-store.js';
 import { SecretBox, loadSecretKey } from './secrets.js';
-import { openSqliteControlStore } from './sqlite-store.js';
 import type { ControlStore } from './types.js';
 
 export {
@@ -42,9 +40,14 @@ export async function openControl(options: ControlOptions = {}): Promise<Control
   const { dataDir, controlStoreUrl, baseUrls, destinations } = checkControlOptions(options);
   const notices = secureDataDir(dataDir);
   const secrets = new SecretBox(loadSecretKey({ dataDir, env: options.env ?? process.env }));
+  // only the store's own driver loads: pg for PostgreSQL, better-sqlite3 for SQLite
   const store =
     controlStoreUrl !== null
-      ? await openPostgresControlStore({ url: controlStoreUrl, secrets, clock: options.clock })
-      : await openSqliteControlStore({ dataDir, secrets, clock: options.clock });
+      ? await (
+          await import('./postgres-store.js')
+        ).openPostgresControlStore({ url: controlStoreUrl, secrets, clock: options.clock })
+      : await (
+          await import('./sqlite-store.js')
+        ).openSqliteControlStore({ dataDir, secrets, clock: options.clock });
   return { store, dataDir, baseUrls, destinations, notices, controlStoreUrl };
 }

@@ -1,8 +1,11 @@
 import { ConfigError } from '../errors.js';
 import { DEFAULT_DESTINATION_URL } from '../limits.js';
 import type { Destination } from './destination.js';
-import type { DestinationScope } from './engine.js';
-import { ENGINES, placeDestination } from './targets.js';
+import type { DestinationScope, EngineAccess } from './engine.js';
+import { mysqlAccess } from './mysql/mysql-access.js';
+import { postgresAccess } from './postgres/postgres-access.js';
+import { sqliteAccess } from './sqlite/sqlite-access.js';
+import { placeDestination } from './targets.js';
 
 /*
  * The whole of destinations, every engine's code loaded: the library's API (src/index.ts), the
@@ -40,8 +43,16 @@ export { PostgresDestination } from './postgres/postgres-destination.js';
 export { SqliteDestination } from './sqlite/sqlite-destination.js';
 export { querySqliteFile } from './sqlite/sqlite-access.js';
 
-/** Every engine's access, loaded with this module so that openDestination can answer at once. */
-const ACCESS = new Map(await Promise.all(ENGINES.map(async (e) => [e.kind, await e.load()] as const)));
+/**
+ * Every engine's access, imported with this module so that openDestination can answer at once (not
+ * through each engine's load(): a top-level await would keep this module from being bundled or
+ * required). An engine missing here fails its openDestination test.
+ */
+const ACCESS: ReadonlyMap<string, EngineAccess> = new Map([
+  ['sqlite', sqliteAccess],
+  ['postgres', postgresAccess],
+  ['mysql', mysqlAccess],
+]);
 
 /** Makes the Destination a URL names; the caller opens it (which takes the run lock). Throws ConfigError. */
 export function openDestination(

@@ -168,8 +168,8 @@ describe('the start of `run` (a real process, every module it loads recorded)', 
   );
 
   it('records the modules of a process that loads them (the hook itself works)', async () => {
-    const { packages, ours } = await runRecorded(['pipelines', '--help']);
-    expect(ours).toContain('cli/commands/pipelines.js');
+    const { packages, ours } = await runRecorded(['tap', '--help']);
+    expect(ours).toContain('cli/commands/tap.js');
     expect(packages).toContain('zod');
   });
 });
@@ -232,6 +232,21 @@ describe('the start of `serve` and `worker` (a real process, every module it loa
       expect(readdirSync(cwd)).toEqual([]);
     },
   );
+
+  it.each([
+    ['pipelines', 'list', '--control-store', 'sqlite:x.db'],
+    ['runs', 'list', '--limit', 'x'],
+    ['workers', 'list', '--control-store', 'sqlite:x.db'],
+  ])('refuses `%s %s %s` before loading zod or a control store driver', async (...args) => {
+    const cwd = join(dir.dir, `control-${runs + 1}`);
+    mkdirSync(cwd);
+    const { result, packages, ours } = await runRecorded(args, {}, cwd);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^error: [^\n]+\n$/);
+    expect(ours).toContain(`cli/commands/${args[0]}.js`);
+    expect([...packages].filter((p) => NEVER_ON_DAEMON_REFUSAL.includes(p))).toEqual([]);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
 
   it('loads the server only once every flag passed (the refusals above are not vacuous)', async () => {
     const cwd = join(dir.dir, 'daemon-help');

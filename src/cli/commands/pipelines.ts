@@ -1,18 +1,10 @@
 import { Command } from '../commander.js';
-import { testConnection } from '../../control/connection-test.js';
 import type { ConnectionTestResult } from '../../control/connection-test.js';
 import { baseUrlPolicy, openControl } from '../../control/open.js';
 import type { Control } from '../../control/open.js';
-import { runPipeline } from '../../control/pipeline-runner.js';
-import {
-  checkDestinationPlace,
-  checkNewPipeline,
-  checkPipelineChange,
-} from '../../control/pipeline-rules.js';
-import { nextRunAt } from '../../control/scheduler.js';
+import { nextRunAt } from '../../control/next-run.js';
 import { PipelineNotFoundError } from '../../control/store.js';
 import type { ControlStore, Pipeline, Run } from '../../control/types.js';
-import { parsePipelineCreate, parsePipelineUpdate } from '../../control/validation.js';
 import { sinceObjectsInWords } from '../../catalog/describe.js';
 import { ConfigError, HarvestSyncError } from '../../errors.js';
 import { DEFAULT_BASE_URL } from '../../harvest/base-url.js';
@@ -173,6 +165,17 @@ function addPipelineOptions(command: Command, forCreate: boolean): Command {
     .option('--json', 'print the pipeline as JSON');
 }
 
+/**
+ * The pipeline schema (zod, shared with the API) and the rules on top of it: loaded only by the
+ * commands that take a pipeline's settings, so `list`, `show` or `runs` start without zod.
+ */
+async function pipelineRules() {
+  return {
+    ...(await import('../../control/validation.js')),
+    ...(await import('../../control/pipeline-rules.js')),
+  };
+}
+
 function createCommand(): Command {
   const command = addPipelineOptions(
     new Command('create').description('Create a pipeline (tests the connection first)'),
@@ -181,6 +184,7 @@ function createCommand(): Command {
   return command.action(
     action(async (flags: PipelineFlags, self: Command) => {
       // Everything is validated before anything is stored or any request is made.
+      const { parsePipelineCreate, checkNewPipeline, checkDestinationPlace } = await pipelineRules();
       const input = parsePipelineCreate(pipelineFields(flags, process.env, true));
       checkNewPipeline(input, allowList(self));
       return withControl(self, async ({ store, destinations }) => {
@@ -190,7 +194,7 @@ function createCommand(): Command {
           throw new ConfigError(`a pipeline named "${taken.name}" already exists`);
         let test: ConnectionTestResult | null = null;
         if (!flags.skipTest) {
-          test = await testConnection({ ...input });
+          test = await (await import('../../control/connection-test.js')).testConnection({ ...input });
           if (!test.ok) throw new ConnectionTestError(test.message);
         }
         const pipeline = await store.createPipeline(input);
@@ -212,6 +216,7 @@ function updateCommand(): Command {
   );
   return command.action(
     action(async (ref: string, flags: PipelineFlags, self: Command) => {
+      const { parsePipelineUpdate, checkPipelineChange, checkDestinationPlace } = await pipelineRules();
       const update = parsePipelineUpdate(pipelineFields(flags, process.env, false));
       if (Object.keys(update).length === 0)
         throw new ConfigError('nothing to change: give at least one option (see --help)');
@@ -224,7 +229,9 @@ function updateCommand(): Command {
           update.token !== undefined || update.accountId !== undefined || update.baseUrl !== undefined;
         if (connectionChanged && !flags.skipTest) {
           const secrets = await store.pipelineSecrets(pipeline.id);
-          test = await testConnection({
+          test = await (
+            await import('../../control/connection-test.js')
+          ).testConnection({
             token: update.token ?? secrets.token,
             accountId: update.accountId ?? pipeline.accountId,
             baseUrl: update.baseUrl ?? pipeline.baseUrl,
@@ -362,7 +369,9 @@ function runCommand(): Command {
           const view = new ProgressView();
           let run: Run;
           try {
-            run = await runPipeline(store, pipeline.id, {
+            run = await (
+              await import('../../control/pipeline-runner.js')
+            ).runPipeline(store, pipeline.id, {
               trigger: 'manual',
               dataDir,
               baseUrls,
