@@ -50,6 +50,9 @@ export function resolveDataDir(options: Pick<ControlOptions, 'dataDir' | 'env'> 
   const env = options.env ?? process.env;
   const dir = options.dataDir ?? env.HARVEST_SYNC_HOME ?? DEFAULT_DATA_DIR;
   if (dir.trim() === '' || dir.includes('\0')) throw new ConfigError('the data directory must be a path');
+  // refused here, as a flag, rather than by the file system once the store is loading
+  const length = pathLengthProblem(resolve(dir));
+  if (length) throw new ConfigError(`the data directory ${length} (--data-dir or HARVEST_SYNC_HOME)`);
   return resolve(dir);
 }
 

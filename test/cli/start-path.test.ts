@@ -186,6 +186,7 @@ const BAD_DAEMON_INPUT: Record<string, string[]> = {
   'serve: a bad allowed host': ['serve', '--allowed-host', '<b>'],
   'serve: a bad allowed base URL': ['serve', '--allow-base-url', 'ftp://x'],
   'serve: an empty SQLite root': ['serve', '--sqlite-root', ''],
+  'serve: a data directory too long for the file system': ['serve', '--data-dir', 'd'.repeat(5000)],
   'worker: a bad --max-runs': ['worker', '--max-runs', 'x', '--control-store', PG_UNREACHABLE],
   'worker: a bad --lost-after': ['worker', '--lost-after', '1', '--control-store', PG_UNREACHABLE],
   'worker: a bad account rate limit': [
