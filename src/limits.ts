@@ -18,6 +18,12 @@ export const CONCURRENCY = { min: 1, max: 16, default: 4 } as const;
 export const FREQUENCY_HOURS = { min: 1, max: 24, default: 1 } as const;
 /** 720 h = 30 days: past that, deletions would go unnoticed for too long to be useful. */
 export const FULL_REFRESH_HOURS = { min: 1, max: 720, default: 24 } as const;
+/** `serve --port`: 0 lets the system pick a free port. */
+export const PORT = { min: 0, max: 65535, default: 8080 } as const;
+/** Runs at a time in one `serve` or `worker` process on a PostgreSQL control store. */
+export const MAX_RUNS = { min: 1, max: 64, default: 2 } as const;
+/** Seconds of silence after which a worker is taken for dead and its runs resumed elsewhere. */
+export const LOST_AFTER_SECONDS = { min: 5, max: 3600, default: 60 } as const;
 /** Longer URLs are refused up front: servers answer 414 and clients retry, so they would only fail later. */
 export const URL_MAX_LENGTH = 2048;
 /** PATH_MAX and NAME_MAX on Linux: a longer path, or a longer name in one, could never be created. */

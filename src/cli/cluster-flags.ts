@@ -2,20 +2,28 @@ import type { Logger } from 'pino';
 import type { RunnerEvent } from '../control/pipeline-runner.js';
 import { ConfigError } from '../errors.js';
 import type { RateLimit } from '../harvest/rate-limiter.js';
+import { LOST_AFTER_SECONDS, MAX_RUNS, checkWholeNumber } from '../limits.js';
+import { valueOrThrow } from './harvest-options.js';
 
-/** The flags `worker` and `serve` share for running pipelines on a PostgreSQL control store. */
+/**
+ * The flags `worker` and `serve` share for running pipelines on a PostgreSQL control store, checked
+ * with the plain checks of limits.ts: both refuse a bad one before loading the store or the queue.
+ */
 
+/** Why a worker needs PostgreSQL: the queue, heartbeats and rate budget live there. */
+export const NEEDS_POSTGRES =
+  'workers share a PostgreSQL control store: give --control-store postgres://... (or HARVEST_SYNC_CONTROL_STORE); with the SQLite control store, `serve` runs every pipeline itself';
+
+/** `--max-runs`: runs at a time in this process. Throws ConfigError. */
 export function parseMaxRuns(value: string): number {
-  const n = /^\d{1,3}$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!(n >= 1 && n <= 64)) throw new ConfigError('--max-runs must be a whole number from 1 to 64');
-  return n;
+  return valueOrThrow(checkWholeNumber('--max-runs', MAX_RUNS, value));
 }
 
+/** `--lost-after`, in milliseconds. Throws ConfigError. */
 export function parseLostAfter(value: string): number {
-  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!(n >= 5 && n <= 3600))
-    throw new ConfigError('--lost-after must be a whole number of seconds from 5 to 3600');
-  return n * 1000;
+  return (
+    valueOrThrow(checkWholeNumber('--lost-after', LOST_AFTER_SECONDS, value, { unit: 'seconds' })) * 1000
+  );
 }
 
 /** `100/15`: requests per seconds, the budget every worker shares per Harvest account. */

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_BASE_URL, checkBaseUrl } from '../harvest/base-url.js';
 import { checkRateLimit, type Checked, type RateLimitSetting } from '../limits.js';

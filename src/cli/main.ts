@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CommanderError } from 'commander';
-import type { Command } from 'commander';
+import { CommanderError } from './commander.js';
+import type { Command } from './commander.js';
 import { boundHeapGrowth } from '../heap.js';
 import { EXIT } from './exit.js';
 import { programWith } from './root.js';

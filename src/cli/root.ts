@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from './commander.js';
 
 /** The `harvest-sync` program holding `commands`, each refusing bad usage the same way. */
 export function programWith(commands: readonly Command[]): Command {

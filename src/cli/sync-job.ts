@@ -1,5 +1,5 @@
 import type { ObjectSpec } from '../catalog/types.js';
-import { openDestination } from '../destinations/index.js';
+import { loadDestination } from '../destinations/targets.js';
 import { HarvestClient } from '../harvest/client.js';
 import { runSync } from '../sync/engine.js';
 import type { SyncResult } from '../sync/types.js';
@@ -23,7 +23,8 @@ export interface SyncJob {
  * SIGINT/SIGTERM stop the run after the batch being written commits; a second signal exits at once.
  */
 export async function runSyncJob(job: SyncJob): Promise<SyncResult> {
-  const destination = openDestination(job.destinationUrl);
+  // only the engine the URL names is loaded (a run into SQLite loads no server engine's code)
+  const destination = await loadDestination(job.destinationUrl);
   const view = job.progress ? new ProgressView() : undefined;
   const client = new HarvestClient({
     token: job.connection.token,

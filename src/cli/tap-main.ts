@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
-import { CommanderError } from 'commander';
+import { CommanderError } from './commander.js';
 import { boundHeapGrowth } from '../heap.js';
 import { tapCommand } from './commands/tap.js';
 import { EXIT } from './exit.js';

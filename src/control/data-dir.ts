@@ -13,6 +13,9 @@ import { ConfigError } from '../errors.js';
 /** The daemon's hashed login and API-token credentials, in the data directory. */
 export const CREDENTIALS_FILE = 'credentials.json';
 
+/** The SQLite control store's file in the data directory (sqlite-store.ts). */
+export const SQLITE_CONTROL_FILE = 'control.db';
+
 const OWNER_ONLY_DIR = 0o700;
 const OWNER_ONLY_FILE = 0o600;
 

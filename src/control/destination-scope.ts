@@ -1,8 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { DestinationScope } from '../destinations/index.js';
-import { CREDENTIALS_FILE } from './data-dir.js';
+import { CREDENTIALS_FILE, SQLITE_CONTROL_FILE } from './data-dir.js';
 import { SECRET_KEY_FILE } from './secrets.js';
-import { SQLITE_CONTROL_FILE } from './sqlite-store.js';
 
 /** `--sqlite-root`'s environment variable. */
 export const SQLITE_ROOT_ENV = 'HARVEST_SYNC_SQLITE_ROOT';

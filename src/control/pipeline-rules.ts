@@ -1,5 +1,5 @@
-import { placeDestination } from '../destinations/index.js';
-import type { DestinationScope } from '../destinations/index.js';
+import { placeDestination } from '../destinations/targets.js';
+import type { DestinationScope } from '../destinations/engine.js';
 import { userMessage } from '../errors.js';
 import type { BaseUrlPolicy } from './base-url-policy.js';
 import type { Pipeline, PipelineInput, PipelineUpdate } from './types.js';

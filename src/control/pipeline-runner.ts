@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Destination } from '../destinations/destination.js';
-import { openDestination } from '../destinations/index.js';
+import { loadDestination } from '../destinations/targets.js';
 import type { DestinationScope } from '../destinations/index.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { HarvestClient } from '../harvest/client.js';
@@ -113,7 +113,7 @@ export async function runPipeline(
     const refused = (options.baseUrls ?? BaseUrlPolicy.harvestOnly()).problem(pipeline.baseUrl);
     if (refused) throw new ConfigError(refused);
     const secrets = await store.pipelineSecrets(pipelineId);
-    destination = openDestination(
+    destination = await loadDestination(
       secrets.destinationUrl,
       options.destinations ?? pipelineDestinations(options.dataDir),
     );

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { redactUrl } from '../destinations/index.js';
+import { redactUrl } from '../destinations/targets.js';
 import { inTransaction } from '../destinations/session.js';
 import type { SqlDriver, SqlExecutor, SqlParam, SqlRow } from './store.js';
 import { ControlStoreError, SqlControlStore, controlMigrations, migrate } from './store.js';

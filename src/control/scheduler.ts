@@ -5,11 +5,13 @@ import { HarvestSyncError, userMessage } from '../errors.js';
 import type { BaseUrlPolicy } from './base-url-policy.js';
 import { runPipeline } from './pipeline-runner.js';
 import type { RunnerEvent } from './pipeline-runner.js';
+import { nextRunAt } from './next-run.js';
 import { ownerIsGone, recoverStaleRuns } from './run-owner.js';
 import { PipelineNotFoundError, RunInProgressError } from './store.js';
 import type { ControlStore, Pipeline, Run, RunTrigger } from './types.js';
 
-const HOUR_MS = 3_600_000;
+export { nextRunAt };
+
 /** How often the scheduler looks for due pipelines; changes (create, resume) also wake it via `wake()`. */
 export const DEFAULT_TICK_MS = 30_000;
 
@@ -38,15 +40,6 @@ export interface SchedulerOptions {
 interface ActiveRun {
   readonly controller: AbortController;
   readonly done: Promise<Run | null>;
-}
-
-/** When the pipeline's next scheduled run is due: null when paused; `now` when due already. */
-export function nextRunAt(pipeline: Pipeline, lastRun: Run | null, now: number): number | null {
-  if (!pipeline.enabled) return null;
-  if (!lastRun) return now;
-  // From the last start, not the last end: a slow run does not push the schedule back, and a
-  // process that was down for hours finds one run due, not one per missed slot.
-  return Math.max(now, Date.parse(lastRun.startedAt) + pipeline.frequencyHours * HOUR_MS);
 }
 
 /**

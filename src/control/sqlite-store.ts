@@ -5,9 +5,10 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { SecretBox } from './secrets.js';
 import type { SqlDriver, SqlExecutor, SqlParam, SqlRow } from './store.js';
+import { SQLITE_CONTROL_FILE } from './data-dir.js';
 import { ControlStoreError, SqlControlStore, controlMigrations, migrate } from './store.js';
 
-export const SQLITE_CONTROL_FILE = 'control.db';
+export { SQLITE_CONTROL_FILE };
 
 /**
  * `$1` → `@p1`: the stores' queries are written once, in PostgreSQL's placeholder style, and bound

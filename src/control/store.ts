@@ -2,7 +2,7 @@ import { OBJECT_NAMES } from '../catalog/objects.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { hostname } from 'node:os';
-import { parseDestinationUrl, redactUrl } from '../destinations/index.js';
+import { parseDestinationUrl, redactUrl } from '../destinations/targets.js';
 import { ConfigError, HarvestSyncError } from '../errors.js';
 import type { SecretBox } from './secrets.js';
 import { tokenHint } from './secrets.js';

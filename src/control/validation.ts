@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_OBJECT_NAMES, OBJECTS, OBJECT_NAMES } from '../catalog/objects.js';
-import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/index.js';
+import { DESTINATION_USAGE, ENGINE_LABELS, parseDestinationUrl } from '../destinations/targets.js';
 import { ConfigError, userMessage } from '../errors.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 import { TOKEN_MAX_LENGTH } from '../harvest/token.js';

@@ -3,8 +3,10 @@ import type { Destination } from './destination.js';
 /*
  * The seam between a database engine and the rest of harvest-sync. Everything engine-specific (URL
  * syntax, where files may be, secrets in its URL, testing, reading back what it holds, opening it)
- * is behind this interface, one folder per engine, listed once in ./index.ts. Nothing outside
- * src/destinations/ asks which engine a URL names.
+ * is behind this interface, one folder per engine, listed once in ./targets.ts. Each engine is two
+ * modules: what reads its URLs (loaded by every command), and its access (driver, Destination
+ * class), loaded only for a URL naming it. Nothing outside src/destinations/ asks which engine a URL
+ * names.
  */
 
 /** A destination URL read by its engine: what the rest passes back to the engine. */
@@ -74,6 +76,16 @@ export interface DestinationEngine {
   place(target: DestinationTarget, scope: DestinationScope): DestinationTarget;
   /** Every form a secret of the URL may take in a message (password raw and decoded), longest first. */
   secrets(target: DestinationTarget): readonly string[];
+  /**
+   * What the engine does with a target (test, read back, open): a module of its own, with the
+   * driver and the Destination class, loaded only when a target of this engine is used, so that a
+   * run into SQLite never loads the server engines' code (issue 16).
+   */
+  load(): Promise<EngineAccess>;
+}
+
+/** The part of an engine that talks to the database: see DestinationEngine.load. */
+export interface EngineAccess {
   /**
    * Whether a run could write there, checked as far as possible without writing rows. Resolves with
    * one line of what was checked; throws DestinationError (or DestinationBusyError when a run holds it).

@@ -1,5 +1,5 @@
 import { findObject } from '../catalog/objects.js';
-import { introspectDestination } from '../destinations/index.js';
+import { introspectDestination } from '../destinations/targets.js';
 import type { DestinationScope, DestinationSnapshot } from '../destinations/index.js';
 import { userMessage } from '../errors.js';
 

@@ -1,5 +1,5 @@
 import { destinationProblem } from '../control/validation.js';
-import { redactUrl, testDestination as testIn } from '../destinations/index.js';
+import { redactUrl, testDestination as testIn } from '../destinations/targets.js';
 import type { DestinationScope, DestinationTestResult } from '../destinations/index.js';
 
 export type { DestinationTestResult } from '../destinations/index.js';

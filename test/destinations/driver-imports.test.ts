@@ -22,10 +22,12 @@ const EXEMPT: Readonly<Record<string, string>> = {
 };
 const EXEMPT_FOLDERS = ['destinations/', 'bench/', 'control/cluster/'];
 
-/** Modules a file imports: static `import … from`, `export … from` and `import('…')`. */
+/** Modules a file imports: static `import … from`, `export … from`, `import('…')` and `require('…')`. */
 export function importedModules(source: string): string[] {
   const found: string[] = [];
-  for (const match of source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g))
+  for (const match of source.matchAll(
+    /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\)\s*\(\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g,
+  ))
     found.push(match[1]);
   return found;
 }
@@ -40,9 +42,9 @@ describe('database drivers', () => {
   it('are read from import statements of every kind', () => {
     expect(
       importedModules(
-        "import pg from 'pg';\nimport type { X } from \"mysql2/promise\";\nconst m = await import('better-sqlite3');\nimport 'side';",
+        "import pg from 'pg';\nimport type { X } from \"mysql2/promise\";\nconst m = await import('better-sqlite3');\nimport 'side';\nconst d = createRequire(import.meta.url)('mysql2');\nrequire('pg');",
       ),
-    ).toEqual(['pg', 'mysql2/promise', 'better-sqlite3', 'side']);
+    ).toEqual(['pg', 'mysql2/promise', 'better-sqlite3', 'side', 'mysql2', 'pg']);
   });
 
   it('are imported only inside src/destinations/, the control store and the benchmarks', () => {

@@ -357,7 +357,7 @@ describe('serve credentials', () => {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     expect(await new Promise((done) => child.once('exit', done))).toBe(2);
-    expect(stderr).toBe('error: --port must be a port number (0-65535), not "http"\n');
+    expect(stderr).toBe('error: --port must be a whole number from 0 to 65535\n');
   });
 });
 

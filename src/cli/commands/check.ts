@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { OBJECTS } from '../../catalog/objects.js';
 import { HarvestClient } from '../../harvest/client.js';
 import { reasonsLine } from '../../harvest/errors.js';

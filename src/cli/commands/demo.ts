@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { DEFAULT_OBJECTS } from '../../catalog/objects.js';
 import { querySqliteFile } from '../../destinations/index.js';
 import { ConfigError } from '../../errors.js';

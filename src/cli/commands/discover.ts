@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { OBJECTS } from '../../catalog/objects.js';
 import { objectTables } from '../../catalog/schema.js';
 import { action } from '../exit.js';

@@ -1,23 +1,21 @@
-import { Command } from 'commander';
-import { testConnection } from '../../control/connection-test.js';
+import { Command } from '../commander.js';
 import type { ConnectionTestResult } from '../../control/connection-test.js';
 import { baseUrlPolicy, openControl } from '../../control/open.js';
 import type { Control } from '../../control/open.js';
-import { runPipeline } from '../../control/pipeline-runner.js';
-import {
-  checkDestinationPlace,
-  checkNewPipeline,
-  checkPipelineChange,
-} from '../../control/pipeline-rules.js';
-import { nextRunAt } from '../../control/scheduler.js';
+import { nextRunAt } from '../../control/next-run.js';
 import { PipelineNotFoundError } from '../../control/store.js';
 import type { ControlStore, Pipeline, Run } from '../../control/types.js';
-import { parsePipelineCreate, parsePipelineUpdate } from '../../control/validation.js';
 import { sinceObjectsInWords } from '../../catalog/describe.js';
 import { ConfigError, HarvestSyncError } from '../../errors.js';
 import { DEFAULT_BASE_URL } from '../../harvest/base-url.js';
 import { FREQUENCY_HOURS, FULL_REFRESH_HOURS, rangeInWords } from '../../limits.js';
 import { presentPipeline, presentRun } from '../../server/present.js';
+import {
+  addBaseUrlAllowList,
+  addControlOptions,
+  addSqliteRoot,
+  type ControlFlags,
+} from '../control-flags.js';
 import { EXIT, action } from '../exit.js';
 import { COUNT_COLUMNS, ProgressView } from '../progress.js';
 
@@ -26,44 +24,6 @@ import { COUNT_COLUMNS, ProgressView } from '../progress.js';
  * schema as the API and the UI (control/validation.ts). The token is read from --token or
  * HARVEST_ACCESS_TOKEN and never printed: output shows it masked (••••abcd).
  */
-
-export interface ControlFlags {
-  dataDir?: string;
-  controlStore?: string;
-  allowBaseUrl?: string[];
-  sqliteRoot?: string;
-}
-
-/** Adds --data-dir and --control-store to a command; its subcommands read them via optsWithGlobals. */
-export function addControlOptions(command: Command): Command {
-  return command
-    .option(
-      '--data-dir <path>',
-      'where harvest-sync keeps its state (env HARVEST_SYNC_HOME, default ./.harvest-sync)',
-    )
-    .option(
-      '--control-store <postgres-url>',
-      'keep pipelines and runs in PostgreSQL instead of SQLite in the data dir (env HARVEST_SYNC_CONTROL_STORE)',
-    );
-}
-
-/** Adds --sqlite-root: where pipelines may write SQLite files. */
-export function addSqliteRoot(command: Command): Command {
-  return command.option(
-    '--sqlite-root <dir>',
-    'pipelines may write SQLite files only inside this directory, where relative paths are resolved (env HARVEST_SYNC_SQLITE_ROOT, default the data dir)',
-  );
-}
-
-/** Adds the repeatable --allow-base-url: the Harvest API origins saved pipelines may use. */
-export function addBaseUrlAllowList(command: Command): Command {
-  return command.option(
-    '--allow-base-url <origin>',
-    `let pipelines use this Harvest API origin besides ${DEFAULT_BASE_URL} (a proxy, the simulator); repeatable; env HARVEST_SYNC_ALLOWED_BASE_URLS (comma-separated)`,
-    (value: string, previous: string[]) => [...previous, value],
-    [],
-  );
-}
 
 /** The allow-list of the command's flags and environment; a bad entry is a ConfigError. */
 function allowList(command: Command) {
@@ -205,6 +165,17 @@ function addPipelineOptions(command: Command, forCreate: boolean): Command {
     .option('--json', 'print the pipeline as JSON');
 }
 
+/**
+ * The pipeline schema (zod, shared with the API) and the rules on top of it: loaded only by the
+ * commands that take a pipeline's settings, so `list`, `show` or `runs` start without zod.
+ */
+async function pipelineRules() {
+  return {
+    ...(await import('../../control/validation.js')),
+    ...(await import('../../control/pipeline-rules.js')),
+  };
+}
+
 function createCommand(): Command {
   const command = addPipelineOptions(
     new Command('create').description('Create a pipeline (tests the connection first)'),
@@ -213,6 +184,7 @@ function createCommand(): Command {
   return command.action(
     action(async (flags: PipelineFlags, self: Command) => {
       // Everything is validated before anything is stored or any request is made.
+      const { parsePipelineCreate, checkNewPipeline, checkDestinationPlace } = await pipelineRules();
       const input = parsePipelineCreate(pipelineFields(flags, process.env, true));
       checkNewPipeline(input, allowList(self));
       return withControl(self, async ({ store, destinations }) => {
@@ -222,7 +194,7 @@ function createCommand(): Command {
           throw new ConfigError(`a pipeline named "${taken.name}" already exists`);
         let test: ConnectionTestResult | null = null;
         if (!flags.skipTest) {
-          test = await testConnection({ ...input });
+          test = await (await import('../../control/connection-test.js')).testConnection({ ...input });
           if (!test.ok) throw new ConnectionTestError(test.message);
         }
         const pipeline = await store.createPipeline(input);
@@ -244,6 +216,7 @@ function updateCommand(): Command {
   );
   return command.action(
     action(async (ref: string, flags: PipelineFlags, self: Command) => {
+      const { parsePipelineUpdate, checkPipelineChange, checkDestinationPlace } = await pipelineRules();
       const update = parsePipelineUpdate(pipelineFields(flags, process.env, false));
       if (Object.keys(update).length === 0)
         throw new ConfigError('nothing to change: give at least one option (see --help)');
@@ -256,7 +229,9 @@ function updateCommand(): Command {
           update.token !== undefined || update.accountId !== undefined || update.baseUrl !== undefined;
         if (connectionChanged && !flags.skipTest) {
           const secrets = await store.pipelineSecrets(pipeline.id);
-          test = await testConnection({
+          test = await (
+            await import('../../control/connection-test.js')
+          ).testConnection({
             token: update.token ?? secrets.token,
             accountId: update.accountId ?? pipeline.accountId,
             baseUrl: update.baseUrl ?? pipeline.baseUrl,
@@ -394,7 +369,9 @@ function runCommand(): Command {
           const view = new ProgressView();
           let run: Run;
           try {
-            run = await runPipeline(store, pipeline.id, {
+            run = await (
+              await import('../../control/pipeline-runner.js')
+            ).runPipeline(store, pipeline.id, {
               trigger: 'manual',
               dataDir,
               baseUrls,

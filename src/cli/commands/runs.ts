@@ -1,9 +1,10 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { RunNotFoundError } from '../../control/store.js';
 import { ConfigError } from '../../errors.js';
 import { presentRun } from '../../server/present.js';
 import { action } from '../exit.js';
-import { addControlOptions, findPipelineOrFail, objectsTable, runsTable, withControl } from './pipelines.js';
+import { addControlOptions } from '../control-flags.js';
+import { findPipelineOrFail, objectsTable, runsTable, withControl } from './pipelines.js';
 
 const write = (text: string): void => void process.stdout.write(text + '\n');
 

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { ConfigError } from '../../errors.js';
 import { valueOrThrow } from '../harvest-options.js';
 import { checkToken } from '../../harvest/token.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { runTap, type TapArgs } from '../../singer/tap.js';
 
 /**

@@ -1,8 +1,8 @@
-import { Command } from 'commander';
-import { listWorkers } from '../../control/cluster/list.js';
+import { Command } from '../commander.js';
 import type { WorkerInfo } from '../../control/cluster/registry.js';
 import { action } from '../exit.js';
-import { addControlOptions, table, withControl } from './pipelines.js';
+import { addControlOptions } from '../control-flags.js';
+import { table, withControl } from './pipelines.js';
 
 const write = (text: string): void => void process.stdout.write(text + '\n');
 
@@ -49,6 +49,8 @@ function listCommand(): Command {
     .action(
       action(async (flags: { json?: boolean }, self: Command) =>
         withControl(self, async (control) => {
+          // pg loads only for a PostgreSQL control store's workers, not to refuse a flag
+          const { listWorkers } = await import('../../control/cluster/list.js');
           const workers = await listWorkers(control);
           if (flags.json) return write(JSON.stringify({ workers }, null, 2));
           write(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { isFileDestination } from '../../destinations/index.js';
+import { isFileDestination } from '../../destinations/targets.js';
 import type { RunTrigger } from '../types.js';
 import { int, text, transaction } from './db.js';
 import { ANY_HOST_QUEUE, hostQueue } from './queue.js';

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { Database, type Statement } from './sqlite-driver.js';
 import { baseEncoders } from '../../catalog/schema.js';
 import type { ValueEncoders } from '../../catalog/schema.js';
 import { COLUMN_TYPES, META_COLUMNS } from '../../catalog/types.js';
@@ -57,7 +57,7 @@ interface PreparedTable {
   readonly catalogNames: ReadonlySet<string>;
   columns: Column[];
   idIndex: number;
-  upsert: Database.Statement | null;
+  upsert: Statement | null;
 }
 
 const { syncedAt, deletedAt } = META_COLUMNS;
@@ -79,9 +79,9 @@ export class SqliteDestination implements Destination {
 
   private readonly clock: Clock;
   private readonly lock: SqliteRunLock;
-  private db: Database.Database | null = null;
+  private db: Database | null = null;
   private readonly tables = new Map<string, PreparedTable>();
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, Statement>();
   private lastStamp = 0;
   private writeTransaction: ((batch: Batch, stamp: string) => BatchResult) | null = null;
   /** Rows of the upsert under way that existed, that differed, that were stamped since freshSince (see upsertSql). */
@@ -100,7 +100,7 @@ export class SqliteDestination implements Destination {
     if (this.db) return;
     checkSqlitePath(this.path);
     this.lock.acquire();
-    let db: Database.Database | undefined;
+    let db: Database | undefined;
     try {
       db = new Database(this.path);
       // WAL: readers keep reading while a batch commits; NORMAL sync is durable at each checkpoint
@@ -219,7 +219,7 @@ export class SqliteDestination implements Destination {
   }
 
   /** Brings the destination's own tables to the last numbered step (see own-schema.ts). */
-  private migrate(db: Database.Database): Promise<void> {
+  private migrate(db: Database): Promise<void> {
     const table = quoteIdent(OWN_SCHEMA_TABLE);
     return migrateOwnTables(
       {
@@ -406,13 +406,13 @@ export class SqliteDestination implements Destination {
     return new Date(ms).toISOString();
   }
 
-  private requireOpen(): Database.Database {
+  private requireOpen(): Database {
     if (!this.db) throw new DestinationError(`SQLite database at ${this.path} is not open`);
     return this.db;
   }
 
   /** Statements are compiled once per connection and SQL text (identifiers included). */
-  private statement(sql: string): Database.Statement {
+  private statement(sql: string): Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.requireOpen().prepare(sql);

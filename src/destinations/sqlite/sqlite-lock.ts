@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { Database } from './sqlite-driver.js';
 import { DestinationBusyError } from '../../errors.js';
 import { toDestinationError } from './sqlite-errors.js';
 
@@ -10,7 +10,7 @@ import { toDestinationError } from './sqlite-errors.js';
  * it so that readers (reports, the web UI) are never locked out of the data while a run writes.
  */
 export class SqliteRunLock {
-  private db: Database.Database | null = null;
+  private db: Database | null = null;
 
   constructor(private readonly databasePath: string) {}
 
@@ -21,7 +21,7 @@ export class SqliteRunLock {
   /** Takes the lock at once or throws DestinationBusyError: a run never queues behind another. */
   acquire(): void {
     if (this.db) return;
-    let db: Database.Database | undefined;
+    let db: Database | undefined;
     try {
       db = new Database(this.path);
       db.pragma('busy_timeout = 0');

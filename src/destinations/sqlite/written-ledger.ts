@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { Database, type Statement } from './sqlite-driver.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,11 +51,11 @@ export function countKeyId(key: CountKey): string {
  * errs towards not re-reading; see README, "State").
  */
 export class WrittenLedger {
-  private db: Database.Database | null = null;
+  private db: Database | null = null;
   private dir: string | null = null;
-  private upsert: Database.Statement | null = null;
-  private select: Database.Statement | null = null;
-  private tally: Database.Statement | null = null;
+  private upsert: Statement | null = null;
+  private select: Statement | null = null;
+  private tally: Statement | null = null;
   private readonly counters = new Map<string, Map<string, Counter>>();
 
   open(): void {
@@ -117,7 +117,7 @@ export class WrittenLedger {
   apply(table: string, live: readonly CountKey[], rows: readonly WrittenRow[], stamp: number): void {
     if (rows.length === 0) return;
     const db = this.requireOpen();
-    const upsert = this.upsert as Database.Statement;
+    const upsert = this.upsert as Statement;
     for (const key of live) this.counter(table, key);
     const counters = [...(this.counters.get(table)?.values() ?? [])];
     const page = new Map(rows.map((row) => [row.id, row]));
@@ -155,7 +155,7 @@ export class WrittenLedger {
       const sinceMs = Date.parse(key.since);
       if (Number.isNaN(sinceMs)) throw new DestinationError(`count since is not a time: ${key.since}`);
       // a stream attempt first seen now: what this read already wrote for it (none, for a new one)
-      const n = (this.tally as Database.Statement)
+      const n = (this.tally as Statement)
         .pluck()
         .get(table, sinceMs, key.from ?? null, key.from ?? null, key.to ?? null, key.to ?? null) as number;
       counter = { ...key, sinceMs, n };
@@ -168,7 +168,7 @@ export class WrittenLedger {
     const found = new Map<number, Written>();
     if (ids.length === 0) return found;
     this.requireOpen();
-    const rows = (this.select as Database.Statement).all(table, JSON.stringify(ids)) as Array<{
+    const rows = (this.select as Statement).all(table, JSON.stringify(ids)) as Array<{
       id: number;
       stamp: number;
       day: string | null;
@@ -177,7 +177,7 @@ export class WrittenLedger {
     return found;
   }
 
-  private requireOpen(): Database.Database {
+  private requireOpen(): Database {
     if (!this.db) throw new DestinationError('the id ledger is not open');
     return this.db;
   }
