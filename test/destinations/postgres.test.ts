@@ -258,6 +258,81 @@ describe('PostgreSQL destination', () => {
     expect(live.rows.map((r: { id: string }) => r.id)).toEqual(['2', '3']);
   });
 
+  it('writes a first load page after page without a lookup, and a page holding a known id after all exactly', async () => {
+    const destination = await fresh();
+    const columns = await destination.ensureTable(timeEntriesTable);
+    const write = (ids: number[], notes = 'n', cursor: string | null = null) =>
+      destination.writeBatch(
+        timeEntryBatch(
+          destination,
+          columns,
+          ids.map((id) => timeEntry(id, { notes: `${notes}${id}` })),
+          cursor,
+        ),
+      );
+    const counts = (inserted: number, updated = 0, unchanged = 0) => ({
+      inserted,
+      updated,
+      unchanged,
+      deleted: 0,
+    });
+    expect((await write([1, 2])).tables.time_entries).toEqual(counts(2));
+    // new ids again: COPYed straight in, stamped by the column's default
+    expect((await write([3, 4])).tables.time_entries).toEqual(counts(2));
+    // id 2 is known: the optimistic COPY fails on the primary key, is rolled back, and the page merged
+    expect((await write([5, 2], 'changed', '2024-05-01T00:00:00Z')).tables.time_entries).toEqual(
+      counts(1, 1),
+    );
+    // read again as it was: unchanged, stamped again
+    expect((await write([6, 1], 'n')).tables.time_entries).toEqual(counts(1, 0, 1));
+    const client = await admin(destination.schema);
+    const rows = await client.query<{ id: string; notes: string; stamp: string }>(
+      `SELECT id::text, notes, "_synced_at"::text AS stamp FROM "time_entries" ORDER BY id`,
+    );
+    expect(rows.rows.map((r) => [r.id, r.notes])).toEqual([
+      ['1', 'n1'],
+      ['2', 'changed2'],
+      ['3', 'n3'],
+      ['4', 'n4'],
+      ['5', 'changed5'],
+      ['6', 'n6'],
+    ]);
+    // one stamp per batch, each the stamp of the state written with it, in order
+    const stamp = (id: string) => rows.rows.find((r) => r.id === id)?.stamp ?? '';
+    expect(stamp('3')).toBe(stamp('4'));
+    expect(stamp('5')).toBe(stamp('2'));
+    expect(stamp('6')).toBe(stamp('1'));
+    expect(stamp('3') < stamp('5') && stamp('5') < stamp('6')).toBe(true);
+    const saved = await client.query<{ cursor: string | null; at: string }>(
+      `SELECT "cursor", updated_at::text AS at FROM "_harvest_sync_state" WHERE object = 'time_entries'`,
+    );
+    expect(saved.rows[0].at).toBe(stamp('6'));
+    expect(saved.rows[0].cursor).toBeNull();
+  });
+
+  it("gives the stamp column of an earlier release's table its default, so rows COPYed without it are stamped", async () => {
+    const destination = await fresh();
+    await destination.ensureTable(timeEntriesTable);
+    const client = await admin(destination.schema);
+    await client.query('ALTER TABLE "time_entries" ALTER COLUMN "_synced_at" DROP DEFAULT');
+    await destination.close();
+    const again = another(destination.schema);
+    await again.open();
+    const columns = await again.ensureTable(timeEntriesTable);
+    const defaults = await client.query<{ def: string | null }>(
+      `SELECT column_default AS def FROM information_schema.columns
+       WHERE table_schema = $1 AND table_name = 'time_entries' AND column_name = '_synced_at'`,
+      [destination.schema],
+    );
+    expect(defaults.rows[0].def).toBe('now()');
+    await again.writeBatch(timeEntryBatch(again, columns, [timeEntry(1)]));
+    await again.writeBatch(timeEntryBatch(again, columns, [timeEntry(2)]));
+    const stamped = await client.query(
+      'SELECT count(*)::int AS n FROM "time_entries" WHERE "_synced_at" IS NOT NULL',
+    );
+    expect(stamped.rows[0].n).toBe(2);
+  });
+
   it('answers now() at microsecond precision, after every stamp already written', async () => {
     const destination = await fresh();
     const columns = await destination.ensureTable(timeEntriesTable);

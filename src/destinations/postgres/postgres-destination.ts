@@ -58,6 +58,8 @@ interface PreparedTable {
   readonly copySql: string;
   /** COPY straight into the table, stamp included: for a batch of ids the table does not hold yet. */
   readonly copyDirectSql: string;
+  /** The same without the stamp, which the column's default (the transaction's now()) fills in. */
+  readonly copyNewSql: string;
   /** Named prepared statements: pg parses and plans them once per session. */
   readonly merge: { readonly name: string; readonly text: string };
   /**
@@ -78,6 +80,7 @@ const RESERVED = new Set<string>([syncedAt, deletedAt]);
 const LOCK_SQL = "SELECT pg_advisory_lock(hashtext('harvest-sync'), hashtext($1))";
 /** SQLSTATE of a lock wait that reached lock_timeout. */
 const LOCK_NOT_AVAILABLE = '55P03';
+const UNIQUE_VIOLATION = '23505';
 const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('harvest-sync'), hashtext($1))";
 
 const POSTGRES_DIALECT = {
@@ -113,6 +116,11 @@ export class PostgresDestination
   /** Loaded by open(). */
   private driver: PgDriver | null = null;
   private generation = 0;
+  /**
+   * Tables whose last batch held only ids they did not have (a first load, page after page): the
+   * next batch is COPYed without the lookup first (copyNew). Forgotten when a batch meets an id.
+   */
+  private readonly allNew = new Set<string>();
 
   constructor(
     url: string,
@@ -206,6 +214,7 @@ export class PostgresDestination
               );
             }
           }
+          await this.stampByDefault(client, table.name, target);
         }
         if (table.parentKey) {
           const index = quoteIdent(`${table.name}_${table.parentKey}_idx`.slice(0, 63));
@@ -400,6 +409,7 @@ export class PostgresDestination
       const client = this.connection;
       this.connection = null;
       this.tables.clear();
+      this.allNew.clear();
       if (!client) return;
       try {
         // Ending the session would free the lock as well; unlocking first frees it even if the
@@ -432,6 +442,11 @@ export class PostgresDestination
       return { ...(await this.merge(client, table, rows, true)), fresh: 0, committed: false };
     const shape = { name: table.name, width: table.columns.length, idIndex: table.idIndex };
     const unique = lastCopyPerId(shape, rows);
+    const inserted = { inserted: unique.length, unchanged: rows.length - unique.length };
+    if (finish !== null && this.allNew.has(table.name)) {
+      if (await this.copyNew(client, table, unique, finish))
+        return { ...inserted, fresh: unique.length, committed: true };
+    }
     // quoted as a whole: whatever an id holds, the server reads it as bigint[] text, as a parameter
     const ids = client.escapeLiteral(`{${unique.map((row) => row[table.idIndex]).join(',')}}`);
     const since = batch.freshSince === undefined ? 'NULL' : client.escapeLiteral(batch.freshSince);
@@ -441,15 +456,38 @@ export class PostgresDestination
     ];
     const { existing, again, now } = results[1].rows[0];
     const fresh = unique.length - again;
-    if (existing > 0) return { ...(await this.merge(client, table, rows)), fresh, committed: false };
+    if (existing > 0) {
+      this.allNew.delete(table.name);
+      return { ...(await this.merge(client, table, rows)), fresh, committed: false };
+    }
+    this.allNew.add(table.name);
     const copy = finish === null ? table.copyDirectSql : `${table.copyDirectSql}; ${finish}`;
     await pipeline(Readable.from(copyChunks(unique, copyField(now))), client.query(this.copyFrom(copy)));
-    return {
-      inserted: unique.length,
-      unchanged: rows.length - unique.length,
-      fresh,
-      committed: finish !== null,
-    };
+    return { ...inserted, fresh, committed: finish !== null };
+  }
+
+  /**
+   * The optimistic write of a first load, whose pages are new ids one after another: BEGIN, the COPY
+   * straight into the table, the state and COMMIT in one round trip, without the lookup first. An id
+   * the table holds after all fails the COPY (its primary key): the transaction is rolled back and
+   * false returned, for the batch to be written the careful way.
+   */
+  private async copyNew(
+    client: pg.Client,
+    table: PreparedTable,
+    rows: readonly Row[],
+    finish: string,
+  ): Promise<boolean> {
+    try {
+      const copy = `BEGIN; ${table.copyNewSql}; ${finish}`;
+      await pipeline(Readable.from(copyChunks(rows)), client.query(this.copyFrom(copy)));
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+      await client.query('ROLLBACK');
+      this.allNew.delete(table.name);
+      return false;
+    }
   }
 
   /**
@@ -516,12 +554,30 @@ export class PostgresDestination
       stage,
       copySql: `COPY ${stage} (${names}) FROM STDIN`,
       copyDirectSql: `COPY ${target} (${names}, ${quoteIdent(syncedAt)}) FROM STDIN`,
+      copyNewSql: `COPY ${target} (${names}) FROM STDIN`,
       merge: { name: `hs_merge_${n}`, text: mergeSql(target, stage, columns) },
       touch: touchSql(target, stage),
       markOrphans: parentKey
         ? { name: `hs_orphans_${n}`, text: markOrphansSql(target, stage, parentKey) }
         : undefined,
     });
+  }
+
+  /**
+   * Gives the stamp column of a table made by an earlier release its default, the transaction's
+   * now(), once: the optimistic COPY leaves the stamp to it.
+   */
+  private async stampByDefault(client: pg.Client, table: string, target: string): Promise<void> {
+    const { rows } = await client.query<{ ready: boolean }>(
+      `SELECT coalesce(pg_get_expr(d.adbin, d.adrelid) = 'now()', false) AS ready
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3`,
+      [this.schema, table, syncedAt],
+    );
+    if (rows[0]?.ready !== true) {
+      await client.query(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(syncedAt)} SET DEFAULT now()`);
+    }
   }
 
   private async addPhysicalColumn(client: pg.Client, target: string, column: Column): Promise<void> {

@@ -80,9 +80,15 @@ export function columnDefinition(column: Column): string {
   return `${quoteIdent(column.name)} ${POSTGRES_TYPES[column.type]}${notNull}`;
 }
 
+/**
+ * The stamp column: its default is the writing transaction's now(), so a batch COPYed straight into
+ * the table without it is stamped exactly as if it had been given (see writeMain's optimistic COPY).
+ */
+export const SYNCED_AT_DEFINITION = 'timestamptz NOT NULL DEFAULT now()';
+
 export function createTableSql(target: string, columns: readonly Column[]): string {
   const defs = columns.map(columnDefinition);
-  defs.push(`${quoteIdent(syncedAt)} timestamptz NOT NULL`, `${quoteIdent(deletedAt)} timestamptz`);
+  defs.push(`${quoteIdent(syncedAt)} ${SYNCED_AT_DEFINITION}`, `${quoteIdent(deletedAt)} timestamptz`);
   defs.push('PRIMARY KEY ("id")');
   return `CREATE TABLE ${target} (${defs.join(', ')})`;
 }
