@@ -493,7 +493,8 @@ class Bench {
   /**
    * Edits 0.1 % of every object's records (at least one each) through the simulator, then runs
    * each fully loaded destination incrementally. Budget: 2 calls per object plus one per page of
-   * changed records.
+   * changed records; an object listed per parent one call plus one per changed parent; a report or
+   * the company one call.
    */
   private async incremental(sim: SimulatorProcess): Promise<void> {
     if (this.loaded.length === 0) {
@@ -518,6 +519,11 @@ class Bench {
       changed += list.length;
       budget += 2 + Math.ceil(list.length / PER_PAGE);
       for (const id of list) queue.push([spec.name, id]);
+    }
+    // an object listed per parent: its parents changed since the cursor (one call), then one call
+    // under each of them; a report or the company: one call, as with nothing changed
+    for (const spec of OBJECTS.filter((o) => !CHANGEABLE.includes(o))) {
+      budget += spec.parent ? 1 + (ids.get(spec.parent.object)?.length ?? 0) : 1;
     }
     progress(`incremental: changing ${changed.toLocaleString('en-US')} records through the simulator…`);
     await Promise.all(

@@ -146,10 +146,13 @@ export function listFilter(
   const fromDay = from === null ? undefined : parseDate(from, 'from');
   const toDay = to === null ? undefined : parseDate(to, 'to');
   const tests = scope ? [scope] : [];
+  const params: Array<readonly [string, string]> = [];
   for (const filter of FILTERS[spec.name] ?? []) {
     const raw = q.get(filter.param);
-    if (raw !== null) tests.push(test(filter, wanted(filter, raw)));
+    if (raw === null) continue;
+    tests.push(test(filter, wanted(filter, raw)));
+    params.push([filter.param, raw]);
   }
   const predicate = tests.length === 0 ? undefined : (r: JsonObject) => tests.every((t) => t(r));
-  return { updatedSince, fromDay, toDay, predicate };
+  return { updatedSince, fromDay, toDay, predicate, params };
 }

@@ -58,6 +58,11 @@ export interface GeneratedObject {
   /** updated_at in ms, without building the record (for updated_since scans). */
   updatedAtOf(index: number): number;
   render(index: number): JsonObject;
+  /**
+   * The only indices (ascending) whose records can match the list filter `param=raw`, when known
+   * without rendering them; undefined when any record may.
+   */
+  candidates?(param: string, raw: string): readonly number[] | undefined;
 }
 
 export interface Account {
@@ -603,8 +608,11 @@ export function generateAccount(options: GenerateOptions): Account {
       runningUsers.add(user);
     }
   }
+  const runningOrder = [...runningIndices].sort((a, b) => a - b);
   const timeEntries: GeneratedObject = {
     ...teShape,
+    // is_running=true asks for a handful of the newest entries: no need to render a million
+    candidates: (param, raw) => (param === 'is_running' && raw === 'true' ? runningOrder : undefined),
     render(i) {
       const r = rng(seed, S.te, i);
       const { uaI, ua, p, project } = drawAssignment(r);

@@ -12,6 +12,8 @@ export interface ListFilter {
   readonly toDay?: number;
   /** Any other condition (user_id, is_active, member scoping…). */
   readonly predicate?: (record: JsonObject) => boolean;
+  /** The documented filters given (name and raw value), which a generated object may answer cheaply. */
+  readonly params?: ReadonlyArray<readonly [string, string]>;
 }
 
 export interface Slice {
@@ -435,7 +437,7 @@ class GeneratedStore extends BaseStore {
     // generated records all predate the epoch: a later updated_since can only match the overlay
     if (filter.updatedSince !== undefined && filter.updatedSince >= this.epochMs) hi = lo;
     if (filter.predicate || (filter.updatedSince !== undefined && hi > lo)) {
-      return this.scan(filter, lo, hi, overlay, offset, limit);
+      return this.scan(filter, { lo, hi, only: this.candidates(filter) }, overlay, { offset, limit });
     }
     return this.direct(lo, hi, overlay, offset, limit);
   }
@@ -485,25 +487,40 @@ class GeneratedStore extends BaseStore {
     return { total, items };
   }
 
-  /** One pass over the range, rendering only what a cheap check cannot rule out. */
+  /**
+   * The only base indices a filter can select, ascending, when the generated object knows them
+   * without rendering (time entries' running timers: a few of the newest); undefined: any may.
+   */
+  private candidates(filter: ListFilter): readonly number[] | undefined {
+    for (const [param, raw] of filter.params ?? []) {
+      const only = this.source.candidates?.(param, raw);
+      if (only !== undefined) return only;
+    }
+    return undefined;
+  }
+
+  /** One pass over the range (or its candidates), rendering only what a cheap check cannot rule out. */
   private scan(
     filter: ListFilter,
-    lo: number,
-    hi: number,
+    range: { readonly lo: number; readonly hi: number; readonly only?: readonly number[] },
     overlay: JsonObject[],
-    offset: number,
-    limit: number,
+    page: { readonly offset: number; readonly limit: number },
   ): Slice {
     const src = this.source;
+    const { lo, hi, only } = range;
+    const { offset } = page;
     const items: JsonObject[] = [];
-    const end = offset + limit;
+    const end = offset + page.limit;
     let total = 0;
     let j = 0;
     const take = (record: JsonObject) => {
       if (total >= offset && total < end) items.push(record);
       total++;
     };
-    for (let i = lo; i < hi; i++) {
+    const count = only ? only.length : hi - lo;
+    for (let k = 0; k < count; k++) {
+      const i = only ? only[k] : lo + k;
+      if (i < lo || i >= hi) continue;
       if (this.holes.has(i)) continue;
       if (filter.updatedSince !== undefined && src.updatedAtOf(i) < filter.updatedSince) continue;
       let record: JsonObject | undefined;
