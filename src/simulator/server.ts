@@ -586,8 +586,12 @@ export class SimulatorServer implements Simulator {
     }
     if (resource === 'company' && sub === undefined)
       return { ...json(200, this.account.company), data: true };
-    if (resource === 'reports')
-      return this.report(caller, [sub, third].filter(Boolean).join('/'), url, prefix);
+    if (resource === 'reports') {
+      // cached like a list: a report page aggregates every time entry of its window
+      return this.cachedList(`${caller.role} ${caller.userId} ${url.pathname}${url.search}`, () =>
+        this.report(caller, [sub, third].filter(Boolean).join('/'), url, prefix),
+      );
+    }
     if (third !== undefined) return this.perParent(caller, { resource, sub: sub ?? '', third }, url, prefix);
 
     const spec = findServed(resource);

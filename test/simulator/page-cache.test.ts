@@ -39,6 +39,19 @@ describe('simulator with cachePages', () => {
     expect((after.json.clients as Array<{ name: string }>)[0].name).toBe('Renamed while cached');
   });
 
+  it('serves a report page again until a time entry changes, then the new sums', async () => {
+    const entry = [...sim.records('time_entries')][0];
+    const year = String(entry.spent_date).slice(0, 4);
+    const url = `/v2/reports/time/clients?from=${year}0101&to=${year}1231&per_page=2000`;
+    const first = await get(sim, url);
+    expect((await get(sim, url)).text).toBe(first.text);
+    sim.update('time_entries', entry.id as number, { hours: (entry.hours as number) + 100 });
+    const after = await get(sim, url);
+    const total = (page: typeof first) =>
+      (page.json.results as Array<{ total_hours: number }>).reduce((sum, row) => sum + row.total_hours, 0);
+    expect(total(after) - total(first)).toBeCloseTo(100, 1);
+  });
+
   it('does not cache while faults are set, so a fault never sticks to a URL', async () => {
     sim.setFaults({ dropIdOnce: 'projects' });
     const dropped = await get(sim, '/v2/projects?per_page=5');
