@@ -21,19 +21,9 @@ export interface RunFigures {
 }
 
 /** What a repeated row shows: medians of its runs, the spread of seconds, the highest RSS. */
-export interface RunSummary {
+export interface RunSummary extends Omit<RunFigures, 'error'> {
   readonly runs: readonly RunFigures[];
-  readonly records: number;
-  readonly seconds: number;
   readonly spread: { readonly min: number; readonly max: number };
-  readonly recordsPerSecond: number;
-  readonly calls: number;
-  readonly rateLimited: number;
-  readonly peakRssMb: number;
-  readonly cpuSeconds: number | null;
-  readonly simulatorCpu: number | null;
-  readonly cpuPerMillion: number | null;
-  readonly loadAverage: number;
   /** The first run's error, if any run failed. */
   readonly error?: string;
 }
