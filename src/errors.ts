@@ -21,6 +21,17 @@ export class ConfigError extends HarvestSyncError {
   }
 }
 
+/**
+ * The value of a passed check (limits.ts `Checked`, described here by its shape: errors.ts imports
+ * nothing); a ConfigError with the check's message when it was refused.
+ */
+export function valueOrThrow<T>(
+  checked: { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string },
+): T {
+  if (!checked.ok) throw new ConfigError(checked.message);
+  return checked.value;
+}
+
 /** The catalog or a record breaks a schema rule (e.g. two fields flatten to one column name). */
 export class CatalogError extends HarvestSyncError {
   constructor(message: string) {

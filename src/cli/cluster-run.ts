@@ -5,6 +5,7 @@ import type { RunnerEvent } from '../control/pipeline-runner.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../server/logger.js';
 import { NEEDS_POSTGRES, logRunEvent, parseAccountRateLimit } from './cluster-flags.js';
+import { controlOptionsOf } from './control-flags.js';
 import { EXIT } from './exit.js';
 import { stopRequested } from './signals.js';
 import { packageVersion } from './version.js';
@@ -68,12 +69,7 @@ export async function runWorker(settings: WorkerSettings): Promise<number> {
   const logger = createLogger();
   const stopping = stopRequested();
   process.umask(0o077);
-  const control = await openControl({
-    dataDir: settings.dataDir,
-    controlStore: settings.controlStore,
-    allowBaseUrls: settings.allowBaseUrl,
-    sqliteRoot: settings.sqliteRoot,
-  });
+  const control = await openControl(controlOptionsOf(settings));
   for (const notice of control.notices) logger.warn({ dataDir: control.dataDir }, notice);
   let cluster;
   try {

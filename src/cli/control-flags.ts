@@ -1,3 +1,4 @@
+import type { ControlOptions } from '../control/options.js';
 import { DEFAULT_BASE_URL } from '../harvest/base-url.js';
 import type { Command } from './commander.js';
 
@@ -11,6 +12,16 @@ export interface ControlFlags {
   controlStore?: string;
   allowBaseUrl?: string[];
   sqliteRoot?: string;
+}
+
+/** The flags as openControl and checkControlOptions take them. */
+export function controlOptionsOf(flags: Readonly<ControlFlags>): ControlOptions {
+  return {
+    dataDir: flags.dataDir,
+    controlStore: flags.controlStore,
+    allowBaseUrls: flags.allowBaseUrl,
+    sqliteRoot: flags.sqliteRoot,
+  };
 }
 
 /** Adds --data-dir and --control-store to a command; its subcommands read them via optsWithGlobals. */

@@ -1,5 +1,5 @@
 import type { Command } from './commander.js';
-import { ConfigError } from '../errors.js';
+import { valueOrThrow } from '../errors.js';
 import { DEFAULT_BASE_URL, checkBaseUrl } from '../harvest/base-url.js';
 import { checkRateLimit, type Checked, type RateLimitSetting } from '../limits.js';
 import { checkAccountId, checkToken } from '../harvest/token.js';
@@ -70,11 +70,8 @@ export function parseHarvestFlags(
   return { token, accountId, baseUrl, ...(rateLimit === undefined ? {} : { rateLimit }) };
 }
 
-/** The checked value; a ConfigError with the check's message when it was refused. */
-export function valueOrThrow<T>(checked: Checked<T>): T {
-  if (!checked.ok) throw new ConfigError(checked.message);
-  return checked.value;
-}
+/** The checked value; a ConfigError with the check's message when it was refused (errors.ts). */
+export { valueOrThrow };
 
 /** undefined when the flag was not given; else its checked value (a ConfigError when refused). */
 export function givenOrThrow<T>(

@@ -17,6 +17,7 @@ import { SchedulerSeam } from '../server/scheduler-adapter.js';
 import { startServer } from '../server/server.js';
 import { createWebUi } from '../web/ui.js';
 import { logRunEvent } from './cluster-flags.js';
+import { controlOptionsOf } from './control-flags.js';
 import { openCluster } from './cluster-run.js';
 import { bindError, type ServeOptions } from './commands/serve.js';
 import { EXIT } from './exit.js';
@@ -134,13 +135,7 @@ export async function runServe(settings: ServeSettings): Promise<number> {
   const stopping = stopRequested();
   const clock = systemClock;
   const metrics = createMetrics();
-  const control = await openControl({
-    dataDir,
-    controlStore: options.controlStore,
-    clock,
-    allowBaseUrls: options.allowBaseUrl,
-    sqliteRoot: options.sqliteRoot,
-  });
+  const control = await openControl({ ...controlOptionsOf(options), dataDir, clock });
   const store = control.store;
   for (const notice of control.notices) logger.warn({ dataDir }, notice);
   // only now that the store opened: a start refused for bad input writes no credentials

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { findObject } from '../catalog/objects.js';
 import type { AccessLevel, JsonObject, ObjectSpec } from '../catalog/types.js';
 import { systemClock, type Clock } from '../clock.js';
-import { ConfigError, InterruptedError } from '../errors.js';
+import { ConfigError, InterruptedError, valueOrThrow } from '../errors.js';
 import { DEFAULT_BASE_URL, normaliseBaseUrl } from './base-url.js';
 import {
   HarvestApiError,
@@ -30,7 +30,7 @@ import {
   type HttpTransport,
   type ResponseHeaders,
 } from './transport.js';
-import { PER_PAGE, wholeNumberProblem, type Checked } from '../limits.js';
+import { PER_PAGE, wholeNumberProblem } from '../limits.js';
 import { redactSecrets } from '../redact.js';
 import { DEFAULT_RETRY, attemptSignal, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 import type {
@@ -176,8 +176,8 @@ export class HarvestClient implements HarvestSource {
 
   constructor(options: HarvestClientOptions) {
     // a transport may echo an invalid header value in its error (fetch does): refuse it here, without echoing
-    const token = valueOf(checkToken('the Harvest access token', options.token));
-    const accountId = valueOf(checkAccountId('the Harvest account id', options.accountId));
+    const token = valueOrThrow(checkToken('the Harvest access token', options.token));
+    const accountId = valueOrThrow(checkAccountId('the Harvest account id', options.accountId));
     this.accountId = Number(accountId);
     this.baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
     this.origin = new URL(this.baseUrl).origin;
@@ -736,9 +736,4 @@ function harvestDateTime(value: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) return value;
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-function valueOf<T>(checked: Checked<T>): T {
-  if (!checked.ok) throw new ConfigError(checked.message);
-  return checked.value;
 }

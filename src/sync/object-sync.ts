@@ -83,7 +83,6 @@ class FilterIgnored extends Error {}
 /** What became of a stream once a page of it was written. */
 type Step = 'next' | 'restart' | 'done' | 'split';
 
-/** One object's part of a run: reads its pass page by page and writes each page with its state. */
 /**
  * Failures that would end every other object's call the same way, so the first stops the run:
  * a rejected token (401), and a refused TLS certificate (HARVEST_TLS: the same origin for every
@@ -93,6 +92,7 @@ function failsTheRun(error: unknown): error is HarvestApiError {
   return error instanceof HarvestApiError && (error.status === 401 || error.code === 'HARVEST_TLS');
 }
 
+/** One object's part of a run: reads its pass page by page and writes each page with its state. */
 export class ObjectSync {
   private readonly run: RunContext;
   private readonly spec: ObjectSpec;
@@ -383,7 +383,7 @@ export class ObjectSync {
       let lastInside = false;
       const outside = page.records.find((record) => {
         const value = record[field];
-        if (value !== last || last === undefined) {
+        if (value !== last) {
           const date = dateOf(value);
           last = value;
           lastInside = date !== null && inWindow(date, window);

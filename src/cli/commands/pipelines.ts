@@ -14,6 +14,7 @@ import {
   addBaseUrlAllowList,
   addControlOptions,
   addSqliteRoot,
+  controlOptionsOf,
   type ControlFlags,
 } from '../control-flags.js';
 import { EXIT, action } from '../exit.js';
@@ -37,12 +38,7 @@ function allowList(command: Command) {
 export async function withControl<T>(command: Command, fn: (control: Control) => Promise<T>): Promise<T> {
   const flags = command.optsWithGlobals<ControlFlags>();
   process.umask(0o077);
-  const control = await openControl({
-    dataDir: flags.dataDir,
-    controlStore: flags.controlStore,
-    allowBaseUrls: flags.allowBaseUrl,
-    sqliteRoot: flags.sqliteRoot,
-  });
+  const control = await openControl(controlOptionsOf(flags));
   for (const notice of control.notices) process.stderr.write(`note: ${notice}\n`);
   try {
     return await fn(control);

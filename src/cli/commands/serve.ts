@@ -6,6 +6,7 @@ import { PORT, checkWholeNumber } from '../../limits.js';
 import { DEFAULT_ALLOWED_HOSTS, parseAllowedHost } from '../../server/hosts.js';
 import { parseLostAfter, parseMaxRuns } from '../cluster-flags.js';
 import { Command } from '../commander.js';
+import { controlOptionsOf } from '../control-flags.js';
 import { action } from '../exit.js';
 import { valueOrThrow } from '../harvest-options.js';
 
@@ -127,12 +128,7 @@ async function serve(options: ServeOptions): Promise<number> {
       ? options.allowedHost.map(parseAllowedHost)
       : [...new Set([...bindNames(host), ...DEFAULT_ALLOWED_HOSTS])];
   // checked before anything is written, like every other flag
-  const { dataDir, controlStoreUrl } = checkControlOptions({
-    dataDir: options.dataDir,
-    controlStore: options.controlStore,
-    allowBaseUrls: options.allowBaseUrl,
-    sqliteRoot: options.sqliteRoot,
-  });
+  const { dataDir, controlStoreUrl } = checkControlOptions(controlOptionsOf(options));
   const maxRuns = options.maxRuns === undefined ? undefined : parseMaxRuns(options.maxRuns);
   const lostAfterMs = options.lostAfter === undefined ? undefined : parseLostAfter(options.lostAfter);
   if (

@@ -3,14 +3,16 @@ import { ConfigError } from '../../errors.js';
 import { LOST_AFTER_SECONDS, MAX_RUNS } from '../../limits.js';
 import { NEEDS_POSTGRES, parseAccountRateLimit, parseLostAfter, parseMaxRuns } from '../cluster-flags.js';
 import { Command } from '../commander.js';
-import { addBaseUrlAllowList, addControlOptions, addSqliteRoot } from '../control-flags.js';
+import {
+  addBaseUrlAllowList,
+  addControlOptions,
+  addSqliteRoot,
+  controlOptionsOf,
+  type ControlFlags,
+} from '../control-flags.js';
 import { action } from '../exit.js';
 
-interface WorkerFlags {
-  readonly dataDir?: string;
-  readonly controlStore?: string;
-  readonly allowBaseUrl?: string[];
-  readonly sqliteRoot?: string;
+interface WorkerFlags extends Readonly<ControlFlags> {
   readonly maxRuns: string;
   readonly lostAfter: string;
   readonly accountRateLimit?: string;
@@ -26,12 +28,7 @@ async function work(flags: WorkerFlags): Promise<number> {
   parseAccountRateLimit(flags.accountRateLimit);
   const controlStore = flags.controlStore ?? process.env.HARVEST_SYNC_CONTROL_STORE;
   if (controlStore === undefined || controlStore.trim() === '') throw new ConfigError(NEEDS_POSTGRES);
-  checkControlOptions({
-    dataDir: flags.dataDir,
-    controlStore,
-    allowBaseUrls: flags.allowBaseUrl,
-    sqliteRoot: flags.sqliteRoot,
-  });
+  checkControlOptions({ ...controlOptionsOf(flags), controlStore });
   const { runWorker } = await import('../cluster-run.js');
   return runWorker({ ...flags, controlStore, maxRuns, lostAfterMs });
 }
